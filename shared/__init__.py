@@ -1,0 +1,1 @@
+"""Code shared by the Cloud Functions: domain, services, ports and adapters."""

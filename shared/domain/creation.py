@@ -1,0 +1,139 @@
+"""Creations, their states and the only transitions allowed between them.
+
+Every function here is pure: it takes a creation and returns the changed copy, or
+None when the transition does not apply (a duplicate delivery, a terminal state).
+Store adapters run these inside their transactions, so the rules live in one place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    PENDING = "pending"  # debited; the start task is being or has been enqueued
+    PROCESSING = "processing"  # claimed by a worker; operation_name once generation started
+    DRAFT = "draft"  # finished, media_url set (the app's name for a finished creation)
+    FAILED = "failed"  # terminal, error_code set, refunded
+    CANCELLED = "cancelled"  # terminal, refunded; only before generation started
+
+
+TERMINAL = frozenset({Status.DRAFT, Status.FAILED, Status.CANCELLED})
+
+
+class Kind(StrEnum):
+    VIDEO = "video"
+    IMAGE = "image"
+
+
+@dataclass(frozen=True)
+class Creation:
+    id: str
+    user_id: str
+    kind: Kind
+    prompt: str
+    parameters: dict[str, Any]
+    cost: int
+    created_at: datetime
+    updated_at: datetime
+    deadline_at: datetime
+    status: Status = Status.PENDING
+    operation_name: str | None = None
+    media_url: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    refunded: bool = False
+    queue_error_code: str | None = None
+    attempts: int = 0
+    progress: int = 0
+    claim_id: str | None = None
+    claimed_at: datetime | None = None
+    requeues: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    def with_changes(self, now: datetime, **changes: Any) -> Creation:
+        return dataclasses.replace(self, updated_at=now, **changes)
+
+
+def claim(c: Creation, claim_id: str, now: datetime) -> Creation | None:
+    """pending -> processing, for the one delivery that wins the claim."""
+    if c.status is not Status.PENDING:
+        return None
+    return c.with_changes(
+        now, status=Status.PROCESSING, claim_id=claim_id, claimed_at=now, attempts=c.attempts + 1
+    )
+
+
+def release_claim(c: Creation, claim_id: str, now: datetime) -> Creation | None:
+    """Give a claim back after generation could not be started (transient error)."""
+    if c.status is not Status.PROCESSING or c.claim_id != claim_id or c.operation_name:
+        return None
+    return c.with_changes(now, status=Status.PENDING, claim_id=None, claimed_at=None)
+
+
+def record_operation(
+    c: Creation, claim_id: str, operation_name: str, now: datetime
+) -> Creation | None:
+    if c.status is not Status.PROCESSING or c.claim_id != claim_id or c.operation_name:
+        return None
+    return c.with_changes(now, operation_name=operation_name)
+
+
+def touch_progress(c: Creation, progress: int, now: datetime) -> Creation | None:
+    """Record a poll: the progress seen and the time, so the reconciler can tell a live
+    creation from a stuck one."""
+    if c.status is not Status.PROCESSING:
+        return None
+    return c.with_changes(now, progress=max(c.progress, min(99, max(0, progress))))
+
+
+def complete(c: Creation, media_url: str, now: datetime) -> Creation | None:
+    """processing -> draft. A terminal creation (failed meanwhile) stays as it is."""
+    if c.status is not Status.PROCESSING:
+        return None
+    return c.with_changes(now, status=Status.DRAFT, media_url=media_url, progress=100)
+
+
+def count_requeue(c: Creation, now: datetime) -> Creation | None:
+    if c.is_terminal:
+        return None
+    return c.with_changes(now, requeues=c.requeues + 1)
+
+
+def end_with_refund(
+    c: Creation,
+    now: datetime,
+    *,
+    error_code: str,
+    error_message: str,
+    status: Status = Status.FAILED,
+    queue_error_code: str | None = None,
+) -> Creation | None:
+    """Any non-terminal creation -> failed/cancelled with refunded=True.
+
+    Returns None when the creation is already terminal: a draft is never refunded and a
+    failed or cancelled one was refunded already, so a refund happens at most once.
+    Cancelling is only allowed before generation started.
+    """
+    if status not in (Status.FAILED, Status.CANCELLED):
+        raise ValueError(f"a refund ends in failed or cancelled, not {status}")
+    if c.is_terminal:
+        return None
+    if status is Status.CANCELLED and c.operation_name:
+        return None
+    return c.with_changes(
+        now,
+        status=status,
+        refunded=True,
+        error_code=error_code,
+        error_message=error_message[:500],
+        queue_error_code=queue_error_code,
+    )

@@ -1,0 +1,54 @@
+"""Errors the domain and its ports speak. No SDK exception crosses a port."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every error a service may see."""
+
+
+class InsufficientTokens(DomainError):
+    def __init__(self, balance: int, required: int) -> None:
+        super().__init__(f"balance {balance} is below the {required} tokens required")
+        self.balance = balance
+        self.required = required
+
+
+class CreationNotFound(DomainError):
+    """Missing, or owned by someone else: the caller cannot tell the two apart."""
+
+
+class Unauthenticated(DomainError):
+    """No identity, or one that does not verify. The message is safe to show."""
+
+
+class StoreContention(DomainError):
+    """The store gave up on a transaction because a document was too busy. Retry later."""
+
+
+class StoreUnavailable(DomainError):
+    """The store could not be reached or failed transiently. Retry later."""
+
+
+class QueueError(DomainError):
+    """Any failure of the task queue, reduced to a stable code such as `queue_unavailable`."""
+
+    def __init__(self, code: str, message: str = "", *, retryable: bool = True) -> None:
+        super().__init__(f"{code}: {message}" if message else code)
+        self.code = code
+        self.message = message
+        self.retryable = retryable
+
+
+class GenerationError(DomainError):
+    """A generator failure. `transient` ones are retried; the others fail the creation."""
+
+    def __init__(self, code: str, message: str = "", *, transient: bool) -> None:
+        super().__init__(f"{code}: {message}" if message else code)
+        self.code = code
+        self.message = message
+        self.transient = transient
+
+
+class StorageError(DomainError):
+    """Media storage failed. Treated as transient: the step is retried."""
