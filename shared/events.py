@@ -1,0 +1,17 @@
+"""One log line per thing that happens, named so that log-based metrics can count them.
+
+`emit("video.submitted", creationId=..., userId=...)` logs the event name as the message and
+the fields as structured data (`extra["fields"]`); the log formatter decides how they look.
+Never pass a prompt, a token or a key here.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+_log = logging.getLogger("creator.events")
+
+
+def emit(event: str, level: int = logging.INFO, exc_info: bool = False, **fields: Any) -> None:
+    _log.log(level, event, extra={"event": event, "fields": fields}, exc_info=exc_info)

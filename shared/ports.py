@@ -1,0 +1,168 @@
+"""The ports: what the services need from the outside world, and nothing more.
+
+Production adapters (Firestore, Cloud Tasks, Veo, R2, Firebase) and local ones implement
+these; `tests/fakes.py` holds in-memory versions for the fast unit tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from shared.domain.creation import Creation, Status
+from shared.domain.ledger import Account, LedgerEntry
+from shared.domain.steps import StepTask
+
+CreationChange = Callable[[Creation], Creation | None]
+
+
+@dataclass(frozen=True)
+class Debited:
+    creation: Creation
+    balance: int
+    replayed: bool = False  # the same idempotency key was seen: nothing charged twice
+
+
+@dataclass(frozen=True)
+class Refunded:
+    creation: Creation  # as it is after the call
+    refunded_now: bool  # False: it was terminal already (refunded before, or a draft)
+    balance: int | None = None
+
+
+class Store(Protocol):
+    """Users, creations and the ledger. Every method is one transaction.
+
+    Errors: StoreContention when a transaction gives up on a hot document,
+    StoreUnavailable when the store cannot be reached; never an SDK exception.
+    """
+
+    def ensure_account(self, uid: str, starting_grant: int, now: datetime) -> Account:
+        """The user's account; created with `starting_grant` (a grant entry) when absent."""
+
+    def get_account(self, uid: str) -> Account | None: ...
+
+    def debit_and_create(self, creation: Creation, now: datetime) -> Debited:
+        """Check the balance, debit it, create the creation `pending`, write `debit-<id>`.
+
+        Raises InsufficientTokens (nothing written). When a creation with this id exists
+        already (an idempotent replay) and belongs to the same user, returns it with
+        replayed=True and charges nothing.
+        """
+
+    def refund(
+        self,
+        creation_id: str,
+        now: datetime,
+        *,
+        error_code: str,
+        error_message: str,
+        status: Status = Status.FAILED,
+        queue_error_code: str | None = None,
+    ) -> Refunded:
+        """End a non-terminal creation as failed/cancelled, give the tokens back and write
+        `refund-<id>`, all at once; a no-op for a terminal creation. Raises CreationNotFound."""
+
+    def get_creation(self, creation_id: str) -> Creation | None: ...
+
+    def update_creation(self, creation_id: str, change: CreationChange) -> tuple[Creation, bool]:
+        """Apply a pure transition (see shared.domain.creation) in a transaction.
+
+        Returns the creation as stored afterwards and whether it changed. The change may run
+        more than once (transaction retries), so it must be pure. Raises CreationNotFound.
+        """
+
+    def ledger(self, uid: str, limit: int = 20) -> list[LedgerEntry]:
+        """The user's latest ledger entries, newest first."""
+
+    def stale_creations(self, updated_before: datetime, limit: int = 100) -> list[Creation]:
+        """Non-terminal creations not updated since `updated_before`, oldest first."""
+
+    def ping(self) -> None:
+        """Raises StoreUnavailable when the store cannot be reached."""
+
+
+class QueueState(StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    DISABLED = "disabled"
+
+
+@dataclass(frozen=True)
+class QueueInfo:
+    name: str
+    state: QueueState
+
+
+class TaskQueue(Protocol):
+    """The queue of worker steps. Every failure raises QueueError with a stable code."""
+
+    def enqueue(self, task: StepTask) -> None:
+        """Create the named task; a task of that name existing already counts as success."""
+
+    def info(self) -> QueueInfo: ...
+
+
+@dataclass(frozen=True)
+class VideoSpec:
+    prompt: str
+    aspect_ratio: str = "16:9"
+    duration_seconds: int = 8
+    resolution: str = "720p"
+    negative_prompt: str | None = None
+
+    @classmethod
+    def from_creation(cls, c: Creation) -> VideoSpec:
+        p = c.parameters
+        return cls(
+            prompt=c.prompt,
+            aspect_ratio=p.get("aspectRatio", "16:9"),
+            duration_seconds=int(p.get("durationSeconds", 8)),
+            resolution=p.get("resolution", "720p"),
+            negative_prompt=p.get("negativePrompt"),
+        )
+
+
+@dataclass(frozen=True)
+class Media:
+    data: bytes
+    content_type: str
+    extension: str
+
+
+@dataclass(frozen=True)
+class OperationStatus:
+    """What polling a generation operation tells. Exactly one of the three outcomes when done."""
+
+    done: bool
+    progress: int = 0
+    media: Media | None = None
+    error_code: str | None = None  # e.g. content_filtered, generation_failed
+    error_message: str | None = None
+
+
+class VideoGenerator(Protocol):
+    """Long-running generation, shaped like Veo: start, then poll by operation name."""
+
+    def start(self, spec: VideoSpec) -> str:
+        """Start one generation and return its operation name. Raises GenerationError."""
+
+    def poll(self, operation_name: str) -> OperationStatus:
+        """Raises GenerationError (transient: retry the step later)."""
+
+
+class MediaStorage(Protocol):
+    def put(self, key: str, media: Media) -> str:
+        """Store the bytes under `key` (overwriting) and return the URL the app shows.
+        Raises StorageError."""
+
+    def ping(self) -> None:
+        """Raises StorageError when storage cannot be reached."""
+
+
+class IdentityVerifier(Protocol):
+    def verify(self, authorization: str | None) -> str:
+        """The uid behind an Authorization header. Raises Unauthenticated."""

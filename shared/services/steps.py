@@ -1,0 +1,186 @@
+"""The worker's state machine: one short step per task, never a long blocking wait.
+
+start: claim the creation, start one generation, record its operation name, schedule poll 1.
+poll:  read the operation; not done -> schedule the next poll; done -> store the media and
+       mark `draft`, or mark `failed` and refund.
+
+A duplicate delivery of any step is a no-op (state is checked first and every transition is
+a transaction). A transient failure answers 503 so that Cloud Tasks retries the same task; a
+permanent one is recorded (failed + refunded) and answers 200 so that it is not retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from shared import events
+from shared.domain import creation as transitions
+from shared.domain.creation import Creation, Status
+from shared.domain.errors import (
+    CreationNotFound,
+    GenerationError,
+    QueueError,
+    StorageError,
+    StoreContention,
+    StoreUnavailable,
+)
+from shared.domain.steps import Step, StepTask, next_poll_delay
+from shared.ports import VideoSpec
+
+if TYPE_CHECKING:
+    from shared.bootstrap import Container
+
+# Reconciler-made poll chains start at seq = POLL_CHAIN * k so their task names never meet
+# the names of an earlier chain (ids of executed tasks stay reserved for about an hour).
+POLL_CHAIN = 1000
+
+
+@dataclass(frozen=True)
+class StepResult:
+    status: int  # the HTTP status the worker answers: 2xx done, 503 retry
+    outcome: str
+
+    @property
+    def retry(self) -> bool:
+        return self.status >= 500
+
+
+def done(outcome: str) -> StepResult:
+    return StepResult(200, outcome)
+
+
+def retry(outcome: str) -> StepResult:
+    return StepResult(503, outcome)
+
+
+def run_step(deps: Container, task: StepTask) -> StepResult:
+    try:
+        creation = deps.store.get_creation(task.creation_id)
+        if creation is None:
+            return done("unknown_creation")
+        if creation.is_terminal:
+            return done(f"already_{creation.status}")
+        if deps.clock() >= creation.deadline_at:
+            return fail(deps, creation, "deadline_exceeded", "generation took too long")
+        if task.step is Step.START:
+            return _start(deps, creation)
+        return _poll(deps, creation, task.seq)
+    except (StoreUnavailable, StoreContention) as exc:
+        return retry(f"store:{type(exc).__name__}")
+    except QueueError as exc:
+        return retry(f"queue:{exc.code}")
+    except StorageError:
+        events.emit("video.storage_failed", logging.WARNING, creationId=task.creation_id)
+        return retry("storage_failed")
+
+
+def fail(deps: Container, creation: Creation, code: str, message: str) -> StepResult:
+    """End the creation as failed and give the tokens back (once, whoever calls)."""
+    try:
+        result = deps.store.refund(
+            creation.id, deps.clock(), error_code=code, error_message=message
+        )
+    except CreationNotFound:
+        return done("unknown_creation")
+    if result.refunded_now:
+        events.emit("video.refunded", creationId=creation.id, userId=creation.user_id, reason=code)
+    return done(f"failed:{code}")
+
+
+def _start(deps: Container, creation: Creation) -> StepResult:
+    if creation.status is Status.PROCESSING:
+        return _already_claimed(deps, creation)
+    claim_id = uuid.uuid4().hex
+    now = deps.clock()
+    creation, won = deps.store.update_creation(
+        creation.id, lambda c: transitions.claim(c, claim_id, now)
+    )
+    if not won:
+        return done(f"already_{creation.status}") if creation.is_terminal else retry("claimed")
+
+    try:
+        operation = deps.videos.start(VideoSpec.from_creation(creation))
+    except GenerationError as exc:
+        if not exc.transient:
+            return fail(deps, creation, exc.code, exc.message or "generation was refused")
+        deps.store.update_creation(
+            creation.id, lambda c: transitions.release_claim(c, claim_id, deps.clock())
+        )
+        return retry(f"generator:{exc.code}")
+
+    try:
+        creation, recorded = deps.store.update_creation(
+            creation.id,
+            lambda c: transitions.record_operation(c, claim_id, operation, deps.clock()),
+        )
+    except (StoreUnavailable, StoreContention):
+        # The operation runs but is not recorded: it is never started again (at most one per
+        # creation); the next delivery finds no operation and fails + refunds after the
+        # start timeout. The name is logged so that an operator can find it.
+        events.emit(
+            "video.operation_unrecorded",
+            logging.ERROR,
+            creationId=creation.id,
+            operationName=operation,
+        )
+        raise
+    events.emit("video.started", creationId=creation.id, operationName=operation)
+    return _schedule_poll(deps, creation, 1)
+
+
+def _already_claimed(deps: Container, creation: Creation) -> StepResult:
+    """A start for a creation that some delivery claimed before."""
+    if creation.operation_name:
+        # Generation runs: make sure its poll chain exists (a named task: no duplicate).
+        return _schedule_poll(deps, creation, 1)
+    claimed_at = creation.claimed_at or creation.updated_at
+    if deps.clock() - claimed_at >= timedelta(seconds=deps.settings.start_timeout_seconds):
+        # Whoever claimed it died between claiming and recording an operation. Starting
+        # again could make a second paid operation, so the creation fails and is refunded.
+        return fail(deps, creation, "start_interrupted", "generation could not be started")
+    return retry("start_in_progress")
+
+
+def _poll(deps: Container, creation: Creation, seq: int) -> StepResult:
+    if creation.status is Status.PENDING or not creation.operation_name:
+        return _start(deps, creation)
+    try:
+        status = deps.videos.poll(creation.operation_name)
+    except GenerationError as exc:
+        if exc.transient:
+            return retry(f"generator:{exc.code}")
+        return fail(deps, creation, exc.code, exc.message or "generation failed")
+
+    if not status.done:
+        deps.store.update_creation(
+            creation.id, lambda c: transitions.touch_progress(c, status.progress, deps.clock())
+        )
+        return _schedule_poll(deps, creation, seq + 1)
+    if status.media is None:
+        code = status.error_code or "generation_failed"
+        return fail(deps, creation, code, status.error_message or "generation failed")
+
+    key = f"videos/{creation.user_id}/{creation.id}.{status.media.extension}"
+    url = deps.media.put(key, status.media)
+    creation, changed = deps.store.update_creation(
+        creation.id, lambda c: transitions.complete(c, url, deps.clock())
+    )
+    if changed:
+        events.emit(
+            "video.completed",
+            creationId=creation.id,
+            userId=creation.user_id,
+            latencyMs=int((creation.updated_at - creation.created_at).total_seconds() * 1000),
+        )
+    return done(str(creation.status))
+
+
+def _schedule_poll(deps: Container, creation: Creation, seq: int) -> StepResult:
+    s = deps.settings
+    delay = next_poll_delay(seq % POLL_CHAIN, s.poll_initial_seconds, s.poll_max_seconds)
+    deps.queue.enqueue(StepTask(creation.id, Step.POLL, seq, delay))
+    return done(f"poll_scheduled:{seq}")
