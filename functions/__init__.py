@@ -1,0 +1,1 @@
+"""HTTP handlers of the Cloud Functions: parse, authenticate, call a service, answer."""

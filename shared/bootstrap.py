@@ -1,0 +1,142 @@
+"""The one place that wires adapters to ports, lazily.
+
+Each port is built on first use (`functools.cached_property`), and each adapter creates its
+SDK client on first call, so importing an entry point creates no client and imports no SDK
+it does not use: the `api` function never imports google-genai or boto3. Tests pass fakes
+as keyword overrides, which take the place of the lazy properties.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from shared.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from shared.adapters.local_media import LocalMediaStorage
+    from shared.ports import IdentityVerifier, MediaStorage, Store, TaskQueue, VideoGenerator
+    from shared.services.queue_health import QueueHealth
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Container:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+        **overrides: Any,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.new_id = new_id
+        unknown = set(overrides) - _PORTS
+        if unknown:
+            raise TypeError(f"unknown overrides: {sorted(unknown)}")
+        # An instance attribute takes precedence over a cached_property of the same name.
+        self.__dict__.update(overrides)
+
+    @property
+    def starting_grant(self) -> int:
+        """Tokens a new account starts with: the dev grant locally, none in production."""
+        return self.settings.dev_starting_tokens if self.settings.is_local else 0
+
+    @functools.cached_property
+    def store(self) -> Store:
+        from google.cloud import firestore
+
+        from shared.adapters.firestore_store import FirestoreStore
+
+        project = self.settings.project
+        return FirestoreStore(lambda: firestore.Client(project=project))
+
+    @functools.cached_property
+    def queue(self) -> TaskQueue:
+        from shared.adapters.cloud_tasks_queue import CloudTasksQueue, local_client
+
+        s = self.settings
+        if s.tasks_emulator_host:
+            host = s.tasks_emulator_host
+
+            def factory() -> Any:
+                return local_client(host)
+        else:
+
+            def factory() -> Any:
+                from google.cloud import tasks_v2
+
+                return tasks_v2.CloudTasksClient()
+
+        return CloudTasksQueue(
+            factory,
+            queue_path=s.queue_path,
+            target_url=s.worker_task_url,
+            service_account=s.tasks_service_account,
+            audience=s.tasks_audience,
+            dispatch_deadline_seconds=s.dispatch_deadline_seconds,
+            budget_seconds=s.enqueue_budget_seconds,
+        )
+
+    @functools.cached_property
+    def queue_health(self) -> QueueHealth:
+        from shared.services.queue_health import QueueHealth
+
+        s = self.settings
+        return QueueHealth(self.queue, s.queue_path, s.queue_health_ttl_seconds)
+
+    @functools.cached_property
+    def videos(self) -> VideoGenerator:
+        from shared.adapters.local_video import LocalVideoGenerator
+
+        s = self.settings
+        return LocalVideoGenerator(
+            s.local_state_dir / "generator",
+            latency_seconds=s.local_video_latency_seconds,
+            failure_rate=s.local_video_failure_rate,
+        )
+
+    @functools.cached_property
+    def media(self) -> MediaStorage:
+        return self.local_media
+
+    @functools.cached_property
+    def local_media(self) -> LocalMediaStorage:
+        """The folder the local api serves under /media (local mode only)."""
+        from shared.adapters.local_media import LocalMediaStorage
+
+        return LocalMediaStorage(self.settings.media_dir, self.settings.public_base_url)
+
+    @functools.cached_property
+    def identity(self) -> IdentityVerifier:
+        from shared.adapters.dev_identity import DevIdentityVerifier
+
+        if not self.settings.is_local:  # the configuration refuses this already; twice is safe
+            raise RuntimeError("dev identities are refused outside local mode")
+        return DevIdentityVerifier()
+
+
+_PORTS = {
+    name for name, value in vars(Container).items() if isinstance(value, functools.cached_property)
+}
+
+_container: Container | None = None
+_lock = threading.Lock()
+
+
+def container() -> Container:
+    """The process's container, built from the environment on first use."""
+    global _container
+    if _container is None:
+        with _lock:
+            if _container is None:
+                _container = Container(load_settings())
+    return _container
