@@ -1,0 +1,145 @@
+"""The TaskQueue port: one contract for the in-memory fake and the Cloud Tasks adapter.
+
+The adapter runs through the real google-cloud-tasks client against the local Cloud Tasks
+server (devtools/cloud_tasks_server), which de-duplicates task names like the service.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from devtools.cloud_tasks_server.testing import CloudTasksServer, free_port
+
+from shared.adapters.cloud_tasks_queue import CloudTasksQueue, local_client
+from shared.domain.errors import QueueError
+from shared.domain.steps import Step, StepTask
+from shared.ports import QueueState
+from tests.fake_ports import FakeQueue
+
+QUEUE = "projects/demo-creator/locations/us-central1/queues/contract"
+
+
+class Receiver(ThreadingHTTPServer):
+    """A worker stand-in that records what Cloud Tasks delivers."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[dict, bytes]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.requests.append((dict(self.headers), body))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *_args) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/tasks/video"
+
+
+@pytest.fixture(scope="module")
+def receiver():
+    server = Receiver()
+    yield server
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def tasks_server(tmp_path_factory):
+    with CloudTasksServer(
+        db_path=tmp_path_factory.mktemp("tasks") / "db.sqlite3", queues=[QUEUE]
+    ) as server:
+        yield server
+
+
+def adapter(target: str, url: str, budget: float = 0.8, queue: str = QUEUE) -> CloudTasksQueue:
+    return CloudTasksQueue(
+        lambda: local_client(target),
+        queue_path=queue,
+        target_url=url,
+        service_account="tasks-invoker@demo-creator.iam.gserviceaccount.com",
+        audience=None,
+        dispatch_deadline_seconds=60,
+        budget_seconds=budget,
+    )
+
+
+@pytest.fixture(params=["memory", "cloud_tasks"])
+def queue(request, receiver):
+    if request.param == "memory":
+        return FakeQueue(QUEUE)
+    server = request.getfixturevalue("tasks_server")
+    return adapter(server.grpc_target, receiver.url)
+
+
+def test_a_running_queue_reports_running(queue):
+    info = queue.info()
+    assert info.state is QueueState.RUNNING and info.name == QUEUE
+
+
+def test_the_same_step_enqueued_twice_makes_one_task(queue, receiver, request):
+    step = StepTask(f"c{time.monotonic_ns()}", Step.POLL, 3, delay_seconds=3600)
+    queue.enqueue(step)
+    queue.enqueue(step)  # AlreadyExists is success
+
+    if isinstance(queue, FakeQueue):
+        assert list(queue.tasks) == [step.task_id]
+        return
+    server = request.getfixturevalue("tasks_server")
+    names = [t.name for t in server.client().list_tasks(parent=QUEUE)]
+    assert names.count(f"{QUEUE}/tasks/{step.task_id}") == 1
+
+
+def test_a_task_is_delivered_as_a_json_post_with_an_oidc_token(tasks_server, receiver):
+    step = StepTask(f"d{time.monotonic_ns()}", Step.START)
+    adapter(tasks_server.grpc_target, receiver.url).enqueue(step)
+
+    def delivered():
+        return [r for r in receiver.requests if json.loads(r[1]) == step.payload()]
+
+    deadline = time.monotonic() + 20
+    while not delivered() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [(headers, _body)] = delivered()
+    assert headers["Content-Type"] == "application/json"
+    assert headers["X-CloudTasks-TaskName"] == step.task_id
+    assert headers["Authorization"].startswith("Bearer ")
+
+
+def test_a_missing_queue_is_queue_not_found(tasks_server, receiver):
+    missing = adapter(tasks_server.grpc_target, receiver.url, queue=QUEUE + "-missing")
+    with pytest.raises(QueueError) as error:
+        missing.enqueue(StepTask("x1", Step.START))
+    assert error.value.code == "queue_not_found"
+    with pytest.raises(QueueError):
+        missing.info()
+
+
+def test_a_paused_queue_reports_paused(tasks_server, receiver):
+    client = tasks_server.client()
+    client.pause_queue(name=QUEUE)
+    try:
+        assert adapter(tasks_server.grpc_target, receiver.url).info().state is QueueState.PAUSED
+    finally:
+        client.resume_queue(name=QUEUE)
+
+
+def test_a_server_that_is_down_is_queue_unavailable_in_under_a_second(receiver):
+    down = adapter(f"127.0.0.1:{free_port()}", receiver.url)
+    for _ in range(3):  # the first call, and the ones on a channel already failing
+        started = time.perf_counter()
+        with pytest.raises(QueueError) as error:
+            down.enqueue(StepTask("y1", Step.START))
+        assert time.perf_counter() - started < 1.0
+        assert error.value.code == "queue_unavailable" and error.value.retryable

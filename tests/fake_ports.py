@@ -1,0 +1,86 @@
+"""In-memory fakes of the queue, generator and media ports, for the fast unit tests."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import deque
+
+from shared.domain.errors import GenerationError, QueueError, StorageError
+from shared.domain.steps import StepTask
+from shared.ports import Media, OperationStatus, QueueInfo, QueueState, VideoSpec
+
+
+class FakeQueue:
+    """Keeps tasks by id; a second task of the same id is dropped, like a named task."""
+
+    def __init__(self, name: str = "projects/p/locations/l/queues/q") -> None:
+        self.name = name
+        self.state = QueueState.RUNNING
+        self.tasks: dict[str, StepTask] = {}
+        self.failure: QueueError | None = None
+        self.info_calls = 0
+        self._lock = threading.Lock()
+
+    def enqueue(self, task: StepTask) -> None:
+        if self.failure:
+            raise self.failure
+        with self._lock:
+            self.tasks.setdefault(task.task_id, task)
+
+    def info(self) -> QueueInfo:
+        self.info_calls += 1
+        if self.failure:
+            raise self.failure
+        return QueueInfo(self.name, self.state)
+
+    def take(self) -> list[StepTask]:
+        """Every task enqueued so far, removed from the queue (as if delivered)."""
+        with self._lock:
+            tasks = list(self.tasks.values())
+            self.tasks.clear()
+        return tasks
+
+
+class FakeVideos:
+    """Operations that answer a scripted list of poll results, then the last one forever."""
+
+    def __init__(self) -> None:
+        self.started: list[VideoSpec] = []
+        self.script: list[OperationStatus | GenerationError] = [
+            OperationStatus(done=True, media=Media(b"\x00\x00\x00\x18ftypmp42", "video/mp4", "mp4"))
+        ]
+        self.start_error: GenerationError | None = None
+        self._polls: dict[str, deque] = {}
+        self._ids = itertools.count(1)
+
+    def start(self, spec: VideoSpec) -> str:
+        if self.start_error:
+            raise self.start_error
+        self.started.append(spec)
+        name = f"operations/{next(self._ids)}"
+        self._polls[name] = deque(self.script)
+        return name
+
+    def poll(self, operation_name: str) -> OperationStatus:
+        answers = self._polls[operation_name]
+        answer = answers.popleft() if len(answers) > 1 else answers[0]
+        if isinstance(answer, GenerationError):
+            raise answer
+        return answer
+
+
+class FakeMedia:
+    def __init__(self) -> None:
+        self.objects: dict[str, Media] = {}
+        self.failing = False
+
+    def put(self, key: str, media: Media) -> str:
+        if self.failing:
+            raise StorageError("storage is down")
+        self.objects[key] = media
+        return f"https://media.test/{key}"
+
+    def ping(self) -> None:
+        if self.failing:
+            raise StorageError("storage is down")

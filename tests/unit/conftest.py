@@ -1,0 +1,67 @@
+"""Fixtures for the fast unit tests: the services wired to in-memory fakes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from shared.adapters.dev_identity import DevIdentityVerifier
+from tests.fakes import InMemoryStore
+
+from shared.bootstrap import Container
+from shared.config import settings_from_env
+from shared.domain.steps import StepTask
+from shared.services.queue_health import QueueHealth
+from shared.services.steps import run_step
+from tests.fake_ports import FakeMedia, FakeQueue, FakeVideos
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def deps(clock: Clock, tmp_path) -> Container:
+    settings = settings_from_env({"APP_ENV": "local", "LOCAL_STATE_DIR": str(tmp_path)})
+    queue = FakeQueue(settings.queue_path)
+    return Container(
+        settings,
+        clock=clock,
+        store=InMemoryStore(),
+        queue=queue,
+        queue_health=QueueHealth(queue, settings.queue_path, ttl_seconds=0),
+        videos=FakeVideos(),
+        media=FakeMedia(),
+        identity=DevIdentityVerifier(),
+    )
+
+
+def deliver_all(deps: Container, clock: Clock, max_steps: int = 200) -> list[str]:
+    """Play Cloud Tasks: run every queued step (waiting out its delay) until none is left.
+    A step answering 503 is put back and retried after 10 s. Returns the outcomes."""
+    outcomes: list[str] = []
+    pending: list[StepTask] = []
+    for _ in range(max_steps):
+        pending += deps.queue.take()
+        if not pending:
+            return outcomes
+        task = pending.pop(0)
+        clock.advance(max(task.delay_seconds, 0.001))
+        result = run_step(deps, task)
+        outcomes.append(result.outcome)
+        if result.retry:
+            clock.advance(10)
+            pending.append(StepTask(task.creation_id, task.step, task.seq))
+    raise AssertionError(f"still running after {max_steps} steps: {outcomes[-5:]}")

@@ -1,0 +1,81 @@
+"""The creation state machine: terminal states never change, refunds happen once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shared.domain import creation as t
+from shared.domain.creation import Creation, Kind, Status
+
+NOW = datetime(2026, 11, 24, tzinfo=UTC)
+
+
+def make(**changes) -> Creation:
+    base = Creation(
+        id="c1",
+        user_id="u",
+        kind=Kind.VIDEO,
+        prompt="p",
+        parameters={},
+        cost=10,
+        created_at=NOW,
+        updated_at=NOW,
+        deadline_at=NOW + timedelta(hours=1),
+    )
+    return base.with_changes(NOW, **changes)
+
+
+def test_claim_is_won_once():
+    claimed = t.claim(make(), "a", NOW)
+    assert claimed.status is Status.PROCESSING and claimed.attempts == 1
+    assert t.claim(claimed, "b", NOW) is None
+
+
+def test_an_operation_is_recorded_once_and_only_by_its_claim():
+    claimed = t.claim(make(), "a", NOW)
+    assert t.record_operation(claimed, "b", "op", NOW) is None
+    recorded = t.record_operation(claimed, "a", "op", NOW)
+    assert recorded.operation_name == "op"
+    assert t.record_operation(recorded, "a", "op2", NOW) is None
+    assert t.release_claim(recorded, "a", NOW) is None  # never released once started
+
+
+@pytest.mark.parametrize("status", [Status.DRAFT, Status.FAILED, Status.CANCELLED])
+def test_terminal_states_never_change(status):
+    c = make(status=status)
+    assert t.claim(c, "a", NOW) is None
+    assert t.complete(c, "url", NOW) is None
+    assert t.touch_progress(c, 50, NOW) is None
+    assert t.count_requeue(c, NOW) is None
+    assert t.end_with_refund(c, NOW, error_code="x", error_message="y") is None
+
+
+def test_refund_marks_failed_and_refunded():
+    failed = t.end_with_refund(
+        make(), NOW, error_code="boom", error_message="m", queue_error_code="queue_unavailable"
+    )
+    assert (failed.status, failed.refunded, failed.error_code) == (Status.FAILED, True, "boom")
+    assert failed.queue_error_code == "queue_unavailable"
+
+
+def test_cancel_only_before_generation_started():
+    assert (
+        t.end_with_refund(
+            make(), NOW, error_code="c", error_message="m", status=Status.CANCELLED
+        ).status
+        is Status.CANCELLED
+    )
+    started = make(status=Status.PROCESSING, operation_name="op")
+    assert (
+        t.end_with_refund(started, NOW, error_code="c", error_message="m", status=Status.CANCELLED)
+        is None
+    )
+
+
+def test_progress_never_goes_back_and_stays_below_100_until_done():
+    c = t.touch_progress(make(status=Status.PROCESSING), 150, NOW)
+    assert c.progress == 99
+    assert t.touch_progress(c, 10, NOW).progress == 99
+    assert t.complete(c, "url", NOW).progress == 100

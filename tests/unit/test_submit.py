@@ -1,0 +1,112 @@
+"""Submitting a video: debit, enqueue, refund when the enqueue fails, gate when closed."""
+
+from __future__ import annotations
+
+import pytest
+from tests.contract.invariants import assert_conserved
+
+from shared.domain.creation import Status
+from shared.domain.errors import InsufficientTokens, QueueError, StoreUnavailable
+from shared.domain.ledger import EntryType
+from shared.ports import QueueState
+from shared.services.queue_health import QueueHealth
+from shared.services.submit import EnqueueFailed, QueueClosed, VideoOrder, submit_video
+
+ORDER = VideoOrder("a red fox running through snow", {"aspectRatio": "16:9"})
+
+
+def gate_saw_it_running(deps):
+    """The health gate checked the queue a moment ago and caches RUNNING for a while."""
+    deps.queue_health = QueueHealth(deps.queue, "q", ttl_seconds=3600)
+    assert deps.queue_health.check().ok
+
+
+def entry_types(deps, uid):
+    return sorted(str(e.type) for e in deps.store.ledger(uid, 100))
+
+
+def test_submit_debits_creates_pending_and_enqueues_start(deps):
+    accepted = submit_video(deps, "alice", ORDER)
+
+    assert accepted.balance == 90
+    assert accepted.creation.status is Status.PENDING
+    assert [t.task_id for t in deps.queue.tasks.values()] == [f"{accepted.creation.id}-start-0"]
+    assert entry_types(deps, "alice") == ["debit", "grant"]
+    assert_conserved(deps.store, "alice")
+
+
+def test_short_balance_is_refused_and_nothing_is_written(deps):
+    for _ in range(10):
+        submit_video(deps, "bob", ORDER)
+    with pytest.raises(InsufficientTokens) as refused:
+        submit_video(deps, "bob", ORDER)
+
+    assert (refused.value.balance, refused.value.required) == (0, 10)
+    assert len(deps.store.ledger("bob", 100)) == 11  # one grant, ten debits
+    assert_conserved(deps.store, "bob")
+
+
+def test_enqueue_failure_refunds_marks_failed_and_says_so(deps):
+    gate_saw_it_running(deps)
+    deps.queue.failure = QueueError("queue_unavailable", "connection refused")
+
+    with pytest.raises(EnqueueFailed) as failed:
+        submit_video(deps, "carol", ORDER)
+
+    creation = deps.store.get_creation(failed.value.creation.id)
+    assert failed.value.refunded and failed.value.balance == 100
+    assert creation.status is Status.FAILED
+    assert creation.refunded and creation.queue_error_code == "queue_unavailable"
+    assert creation.error_code == "enqueue_failed"
+    assert entry_types(deps, "carol") == ["debit", "grant", "refund"]
+    assert deps.store.get_account("carol").total_tokens_spent == 0
+    assert_conserved(deps.store, "carol")
+
+
+def test_refund_that_cannot_be_written_is_reported_not_hidden(deps):
+    gate_saw_it_running(deps)
+    deps.queue.failure = QueueError("queue_unavailable")
+    deps.store.fail_next("refund", StoreUnavailable("down"))
+
+    with pytest.raises(EnqueueFailed) as failed:
+        submit_video(deps, "dan", ORDER)
+
+    assert failed.value.refunded is False
+    assert deps.store.get_creation(failed.value.creation.id).status is Status.PENDING
+
+
+@pytest.mark.parametrize("state", [QueueState.PAUSED, QueueState.DISABLED])
+def test_gate_refuses_a_paused_or_disabled_queue_without_charging(deps, state):
+    deps.queue.state = state
+    with pytest.raises(QueueClosed) as closed:
+        submit_video(deps, "erin", ORDER)
+
+    assert closed.value.report.status == state.value
+    assert deps.store.get_account("erin") is None
+    assert deps.queue.tasks == {}
+
+
+def test_gate_refuses_an_unreachable_queue_without_charging(deps):
+    deps.queue.failure = QueueError("queue_unavailable")
+    with pytest.raises(QueueClosed) as closed:
+        submit_video(deps, "erin", ORDER)
+    assert closed.value.report.status == "unavailable"
+    assert deps.store.get_account("erin") is None
+
+
+def test_same_idempotency_key_charges_once(deps):
+    first = submit_video(deps, "fay", ORDER, idempotency_key="k-1")
+    again = submit_video(deps, "fay", ORDER, idempotency_key="k-1")
+    other = submit_video(deps, "fay", ORDER, idempotency_key="k-2")
+
+    assert again.replayed and again.creation.id == first.creation.id
+    assert other.creation.id != first.creation.id
+    assert [e.type for e in deps.store.ledger("fay", 100)].count(EntryType.DEBIT) == 2
+    assert deps.store.get_account("fay").tokens == 80
+    assert len(deps.queue.tasks) == 2
+
+
+def test_idempotency_keys_of_two_users_never_meet(deps):
+    a = submit_video(deps, "gus", ORDER, idempotency_key="same")
+    b = submit_video(deps, "hal", ORDER, idempotency_key="same")
+    assert a.creation.id != b.creation.id and not b.replayed
