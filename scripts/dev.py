@@ -48,20 +48,28 @@ def main() -> int:
 
 def print_welcome(stack: LocalStack) -> None:
     api = stack.api_url
-    print(f"""
+    who = "-H 'Authorization: Bearer dev:alice'"
+    submit = (
+        f"curl -s -X POST {api}/api/generate/video {who} -H 'Content-Type: application/json' "
+        """-d '{"prompt": "a red fox running through snow"}'"""
+    )
+    print(
+        f"""
 Local stack running (Ctrl-C stops everything):
   api             {api}
   video_worker    {stack.worker_url}
-  Cloud Tasks     127.0.0.1:{stack.ports.tasks} (gRPC), JWKS http://127.0.0.1:{stack.ports.tasks_http}/jwks.json
+  Cloud Tasks     127.0.0.1:{stack.ports.tasks} (gRPC), JWKS http://127.0.0.1:{stack.ports.tasks_http}/jwks
   Firestore       127.0.0.1:{stack.ports.firestore} (emulator)
   media, state    {stack.state_dir}
 
 Try it (dev identity 'alice' starts with 100 tokens):
-  curl -s -X POST {api}/api/generate/video -H 'Authorization: Bearer dev:alice' -H 'Content-Type: application/json' -d '{{"prompt": "a red fox running through snow"}}'
-  curl -s {api}/api/creations/CREATION_ID -H 'Authorization: Bearer dev:alice'
-  curl -s {api}/api/tokens -H 'Authorization: Bearer dev:alice'
+  {submit}
+  curl -s {api}/api/creations/CREATION_ID {who}
+  curl -s {api}/api/tokens {who}
   curl -s {api}/api/health/queue
-""", flush=True)
+""",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

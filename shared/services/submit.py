@@ -71,8 +71,8 @@ def submit_video(
         raise QueueClosed(report)
 
     settings = deps.settings
-    now = deps.clock()
-    deps.store.ensure_account(uid, deps.starting_grant, now)
+    deps.store.ensure_account(uid, deps.starting_grant, deps.clock())
+    now = deps.clock()  # read after: a new user's grant comes before the debit in the ledger
     creation = Creation(
         id=creation_id_for(uid, idempotency_key),
         user_id=uid,

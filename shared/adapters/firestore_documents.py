@@ -1,0 +1,109 @@
+"""How accounts, creations and ledger entries look as Firestore documents (camelCase fields).
+
+users/{uid}          tokens, totalTokensSpent, createdAt, updatedAt
+creations/{id}       userId, kind, prompt, parameters, status, cost, createdAt, updatedAt,
+                     deadlineAt, operationName, mediaUrl, errorCode, errorMessage, refunded,
+                     queueErrorCode, attempts, progress, claimId, claimedAt, requeues, extra
+transactions/{id}    userId, type (grant | debit | refund), amount, creationId, reason, createdAt
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from shared.domain.creation import Creation, Kind, Status
+from shared.domain.ledger import Account, EntryType, LedgerEntry
+
+USERS = "users"
+CREATIONS = "creations"
+TRANSACTIONS = "transactions"
+
+_CREATION_FIELDS = {
+    # attribute -> document field
+    "user_id": "userId",
+    "kind": "kind",
+    "prompt": "prompt",
+    "parameters": "parameters",
+    "cost": "cost",
+    "created_at": "createdAt",
+    "updated_at": "updatedAt",
+    "deadline_at": "deadlineAt",
+    "status": "status",
+    "operation_name": "operationName",
+    "media_url": "mediaUrl",
+    "error_code": "errorCode",
+    "error_message": "errorMessage",
+    "refunded": "refunded",
+    "queue_error_code": "queueErrorCode",
+    "attempts": "attempts",
+    "progress": "progress",
+    "claim_id": "claimId",
+    "claimed_at": "claimedAt",
+    "requeues": "requeues",
+    "extra": "extra",
+}
+
+
+def creation_to_doc(c: Creation) -> dict[str, Any]:
+    doc = {field: getattr(c, attr) for attr, field in _CREATION_FIELDS.items()}
+    doc["kind"] = str(c.kind)
+    doc["status"] = str(c.status)
+    return doc
+
+
+def creation_changes(before: Creation, after: Creation) -> dict[str, Any]:
+    """Only the fields that changed, for a transaction.update()."""
+    old, new = creation_to_doc(before), creation_to_doc(after)
+    return {field: value for field, value in new.items() if old[field] != value}
+
+
+def creation_from_doc(creation_id: str, doc: dict[str, Any]) -> Creation:
+    values = {attr: doc.get(field) for attr, field in _CREATION_FIELDS.items() if field in doc}
+    values["kind"] = Kind(values["kind"])
+    values["status"] = Status(values["status"])
+    values["parameters"] = dict(values.get("parameters") or {})
+    values["extra"] = dict(values.get("extra") or {})
+    for attr in ("refunded",):
+        values[attr] = bool(values.get(attr))
+    for attr in ("attempts", "progress", "requeues"):
+        values[attr] = int(values.get(attr) or 0)
+    return Creation(id=creation_id, **values)
+
+
+def account_to_doc(a: Account, now: datetime, *, created: bool = False) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "tokens": a.tokens,
+        "totalTokensSpent": a.total_tokens_spent,
+        "updatedAt": now,
+    }
+    if created:
+        doc["createdAt"] = now
+    return doc
+
+
+def account_from_doc(uid: str, doc: dict[str, Any]) -> Account:
+    return Account(uid, int(doc.get("tokens", 0)), int(doc.get("totalTokensSpent", 0)))
+
+
+def entry_to_doc(e: LedgerEntry) -> dict[str, Any]:
+    return {
+        "userId": e.user_id,
+        "type": str(e.type),
+        "amount": e.amount,
+        "creationId": e.creation_id,
+        "reason": e.reason,
+        "createdAt": e.created_at,
+    }
+
+
+def entry_from_doc(entry_id: str, doc: dict[str, Any]) -> LedgerEntry:
+    return LedgerEntry(
+        id=entry_id,
+        user_id=doc["userId"],
+        type=EntryType(doc["type"]),
+        amount=int(doc["amount"]),
+        created_at=doc["createdAt"],
+        creation_id=doc.get("creationId"),
+        reason=doc.get("reason", ""),
+    )

@@ -1,0 +1,276 @@
+"""The Store port on Firestore: every money movement is one transaction.
+
+- debit_and_create: read user + creation, check the balance, update the user, create the
+  creation and the `debit-<id>` entry (create = fails if present).
+- refund: read creation + user, apply the pure `end_with_refund` transition, give the
+  tokens back and create `refund-<id>`. A terminal creation is left alone, so a refund
+  happens at most once whoever calls it and however often.
+
+Firestore aborts a transaction when documents it read changed (or, on the emulator, when
+another transaction holds their lock). The SDK retries the commit; we also retry an abort
+during the reads, with jitter, for a short budget. What is left becomes StoreContention
+(the caller answers a retryable 409/503). Other SDK errors become StoreUnavailable. No SDK
+exception leaves this module.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from shared.adapters import firestore_documents as docs
+from shared.domain import creation as transitions
+from shared.domain.creation import Creation, Status
+from shared.domain.errors import (
+    CreationNotFound,
+    DomainError,
+    StoreContention,
+    StoreUnavailable,
+)
+from shared.domain.ledger import (
+    Account,
+    LedgerEntry,
+    after_debit,
+    after_refund,
+    debit_entry,
+    grant_entry,
+    refund_entry,
+)
+from shared.ports import CreationChange, Debited, Refunded
+
+T = TypeVar("T")
+
+CALL_TIMEOUT = 10.0  # seconds for one read or query
+CONTENTION_BUDGET = 3.0  # seconds spent retrying aborted transactions before giving up
+NON_TERMINAL = [str(Status.PENDING), str(Status.PROCESSING)]
+
+
+class FirestoreStore:
+    def __init__(self, client_factory: Callable[[], Any], *, max_attempts: int = 5) -> None:
+        self._client_factory = client_factory
+        self._max_attempts = max_attempts
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._client_factory()
+        return self._client
+
+    def _ref(self, collection: str, doc_id: str) -> Any:
+        return self.client.collection(collection).document(doc_id)
+
+    # -- transactions -------------------------------------------------------------------
+
+    def _transaction(self, body: Callable[..., T], *args: Any) -> T:
+        """Run `body(transaction, *args)` in a Firestore transaction, mapping errors."""
+        from google.cloud import firestore
+
+        deadline = time.monotonic() + CONTENTION_BUDGET
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                with _sdk_errors():
+                    transaction = self.client.transaction(max_attempts=self._max_attempts)
+                    return firestore.transactional(body)(transaction, *args)
+            except StoreContention:
+                pause = min(0.5, 0.02 * 2**attempt) * random.uniform(0.5, 1.5)
+                if time.monotonic() + pause > deadline:
+                    raise
+                time.sleep(pause)
+
+    def _get(self, ref: Any, transaction: Any = None) -> dict[str, Any] | None:
+        snapshot = ref.get(transaction=transaction, timeout=CALL_TIMEOUT)
+        return snapshot.to_dict() if snapshot.exists else None
+
+    # -- accounts -----------------------------------------------------------------------
+
+    def ensure_account(self, uid: str, starting_grant: int, now: datetime) -> Account:
+        existing = self.get_account(uid)  # the common case needs no transaction
+        if existing is not None:
+            return existing
+
+        def body(transaction: Any) -> Account:
+            ref = self._ref(docs.USERS, uid)
+            doc = self._get(ref, transaction)
+            if doc is not None:
+                return docs.account_from_doc(uid, doc)
+            account = Account(uid, starting_grant)
+            transaction.create(ref, docs.account_to_doc(account, now, created=True))
+            if starting_grant:
+                entry = grant_entry(uid, starting_grant, "starting_grant", now)
+                self._create_entry(transaction, entry)
+            return account
+
+        return self._transaction(body)
+
+    def get_account(self, uid: str) -> Account | None:
+        with _sdk_errors():
+            doc = self._get(self._ref(docs.USERS, uid))
+        return docs.account_from_doc(uid, doc) if doc is not None else None
+
+    # -- money --------------------------------------------------------------------------
+
+    def debit_and_create(self, creation: Creation, now: datetime) -> Debited:
+        def body(transaction: Any) -> Debited:
+            user_ref = self._ref(docs.USERS, creation.user_id)
+            creation_ref = self._ref(docs.CREATIONS, creation.id)
+            existing = self._get(creation_ref, transaction)
+            user = self._get(user_ref, transaction)
+            account = docs.account_from_doc(creation.user_id, user or {})
+            if existing is not None:
+                replay = docs.creation_from_doc(creation.id, existing)
+                if replay.user_id != creation.user_id:
+                    raise DomainError("creation id in use by another user")
+                return Debited(replay, account.tokens, replayed=True)
+            account = after_debit(account, creation.cost)  # raises InsufficientTokens
+            transaction.set(user_ref, docs.account_to_doc(account, now), merge=True)
+            transaction.create(creation_ref, docs.creation_to_doc(creation))
+            self._create_entry(transaction, debit_entry(creation, now))
+            return Debited(creation, account.tokens)
+
+        return self._transaction(body)
+
+    def refund(
+        self,
+        creation_id: str,
+        now: datetime,
+        *,
+        error_code: str,
+        error_message: str,
+        status: Status = Status.FAILED,
+        queue_error_code: str | None = None,
+    ) -> Refunded:
+        def body(transaction: Any) -> Refunded:
+            creation_ref = self._ref(docs.CREATIONS, creation_id)
+            doc = self._get(creation_ref, transaction)
+            if doc is None:
+                raise CreationNotFound(creation_id)
+            creation = docs.creation_from_doc(creation_id, doc)
+            user_ref = self._ref(docs.USERS, creation.user_id)
+            user = self._get(user_ref, transaction)
+            account = docs.account_from_doc(creation.user_id, user or {})
+            ended = transitions.end_with_refund(
+                creation,
+                now,
+                error_code=error_code,
+                error_message=error_message,
+                status=status,
+                queue_error_code=queue_error_code,
+            )
+            if ended is None:
+                return Refunded(creation, False, account.tokens if user else None)
+            account = after_refund(account, creation.cost)
+            transaction.set(user_ref, docs.account_to_doc(account, now), merge=True)
+            transaction.update(creation_ref, docs.creation_changes(creation, ended))
+            self._create_entry(transaction, refund_entry(ended, now))
+            return Refunded(ended, True, account.tokens)
+
+        return self._transaction(body)
+
+    def _create_entry(self, transaction: Any, entry: LedgerEntry) -> None:
+        transaction.create(self._ref(docs.TRANSACTIONS, entry.id), docs.entry_to_doc(entry))
+
+    # -- creations ----------------------------------------------------------------------
+
+    def get_creation(self, creation_id: str) -> Creation | None:
+        with _sdk_errors():
+            doc = self._get(self._ref(docs.CREATIONS, creation_id))
+        return docs.creation_from_doc(creation_id, doc) if doc is not None else None
+
+    def update_creation(self, creation_id: str, change: CreationChange) -> tuple[Creation, bool]:
+        def body(transaction: Any) -> tuple[Creation, bool]:
+            ref = self._ref(docs.CREATIONS, creation_id)
+            doc = self._get(ref, transaction)
+            if doc is None:
+                raise CreationNotFound(creation_id)
+            creation = docs.creation_from_doc(creation_id, doc)
+            changed = change(creation)
+            if changed is None:
+                return creation, False
+            if changed.refunded != creation.refunded:
+                raise ValueError("refunds go through Store.refund, with the ledger")
+            transaction.update(ref, docs.creation_changes(creation, changed))
+            return changed, True
+
+        return self._transaction(body)
+
+    def ledger(self, uid: str, limit: int = 20) -> list[LedgerEntry]:
+        from google.cloud.firestore import Query
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = (
+            self.client.collection(docs.TRANSACTIONS)
+            .where(filter=FieldFilter("userId", "==", uid))
+            .order_by("createdAt", direction=Query.DESCENDING)
+            .limit(limit)
+        )
+        with _sdk_errors():
+            return [
+                docs.entry_from_doc(s.id, s.to_dict()) for s in query.stream(timeout=CALL_TIMEOUT)
+            ]
+
+    def stale_creations(self, updated_before: datetime, limit: int = 100) -> list[Creation]:
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = (
+            self.client.collection(docs.CREATIONS)
+            .where(filter=FieldFilter("status", "in", NON_TERMINAL))
+            .where(filter=FieldFilter("updatedAt", "<", updated_before))
+            .order_by("updatedAt")
+            .limit(limit)
+        )
+        with _sdk_errors():
+            return [
+                docs.creation_from_doc(s.id, s.to_dict())
+                for s in query.stream(timeout=CALL_TIMEOUT)
+            ]
+
+    def ping(self) -> None:
+        with _sdk_errors():
+            self._ref(docs.USERS, "_ping").get(timeout=3)
+
+
+class _sdk_errors:  # noqa: N801 - used as a context manager, reads like one
+    """Turn SDK failures into the port's errors; domain errors pass through untouched."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, _tb
+    ) -> bool:
+        if exc is None or isinstance(exc, DomainError | ValueError) and not _aborted(exc):
+            return False
+        from google.api_core import exceptions
+
+        if _aborted(exc):
+            raise StoreContention("the store was too busy; retry shortly") from exc
+        if isinstance(exc, exceptions.AlreadyExists | exceptions.Conflict):
+            raise StoreContention("a concurrent write won; retry") from exc
+        if isinstance(exc, exceptions.GoogleAPIError):
+            raise StoreUnavailable(f"store error: {type(exc).__name__}") from exc
+        return False
+
+
+@functools.cache
+def _aborted_types() -> tuple[type[BaseException], ...]:
+    from google.api_core import exceptions
+
+    return (exceptions.Aborted,)
+
+
+def _aborted(exc: BaseException) -> bool:
+    """An Aborted error, or the SDK's ValueError for "failed to commit in N attempts"."""
+    if isinstance(exc, _aborted_types()):
+        return True
+    return isinstance(exc, ValueError) and isinstance(exc.__cause__, _aborted_types())

@@ -1,0 +1,263 @@
+"""The Store port: one contract for the in-memory fake and the Firestore adapter.
+
+The Firestore side runs on the official emulator, started by the suite (tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shared.adapters.firestore_store import FirestoreStore
+from shared.domain import creation as transitions
+from shared.domain.creation import Creation, Kind, Status
+from shared.domain.errors import (
+    CreationNotFound,
+    InsufficientTokens,
+    StoreContention,
+    StoreUnavailable,
+)
+from shared.domain.ledger import EntryType
+from tests.contract.invariants import assert_conserved
+from tests.fakes import InMemoryStore
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["memory", "firestore"])
+def store(request):
+    if request.param == "memory":
+        return InMemoryStore()
+    client = request.getfixturevalue("firestore_client")
+    return FirestoreStore(lambda: client)
+
+
+def uid() -> str:
+    return f"u{uuid.uuid4().hex[:12]}"
+
+
+def video(user: str, cost: int = 10, at: datetime = NOW, cid: str | None = None) -> Creation:
+    return Creation(
+        id=cid or uuid.uuid4().hex,
+        user_id=user,
+        kind=Kind.VIDEO,
+        prompt="a red fox",
+        parameters={"aspectRatio": "16:9", "durationSeconds": 8},
+        cost=cost,
+        created_at=at,
+        updated_at=at,
+        deadline_at=at + timedelta(minutes=30),
+    )
+
+
+def test_a_new_account_gets_its_grant_once(store):
+    user = uid()
+    assert store.get_account(user) is None
+    assert store.ensure_account(user, 100, NOW).tokens == 100
+    assert store.ensure_account(user, 100, NOW).tokens == 100
+    [grant] = store.ledger(user)
+    assert grant.type is EntryType.GRANT and grant.amount == 100
+    assert_conserved(store, user)
+
+
+def test_a_debit_creates_the_creation_and_one_entry(store):
+    user = uid()
+    store.ensure_account(user, 100, NOW)
+    c = video(user)
+    debited = store.debit_and_create(c, NOW)
+    assert debited.balance == 90 and not debited.replayed
+    stored = store.get_creation(c.id)
+    assert stored == c and stored.status is Status.PENDING
+    account = store.get_account(user)
+    assert (account.tokens, account.total_tokens_spent) == (90, 10)
+    assert [e.type for e in store.ledger(user)].count(EntryType.DEBIT) == 1
+    assert_conserved(store, user)
+
+
+def test_the_same_creation_twice_is_charged_once(store):
+    user = uid()
+    store.ensure_account(user, 100, NOW)
+    c = video(user)
+    store.debit_and_create(c, NOW)
+    again = store.debit_and_create(c, NOW)
+    assert again.replayed and again.balance == 90
+    assert store.get_account(user).tokens == 90
+    assert_conserved(store, user)
+
+
+def test_a_short_balance_writes_nothing(store):
+    user = uid()
+    store.ensure_account(user, 5, NOW)
+    c = video(user)
+    with pytest.raises(InsufficientTokens) as short:
+        store.debit_and_create(c, NOW)
+    assert (short.value.balance, short.value.required) == (5, 10)
+    assert store.get_creation(c.id) is None
+    assert store.get_account(user).tokens == 5
+    assert len(store.ledger(user)) == 1
+
+
+def test_a_refund_happens_once_whoever_calls(store):
+    user = uid()
+    store.ensure_account(user, 100, NOW)
+    c = video(user)
+    store.debit_and_create(c, NOW)
+    first = store.refund(
+        c.id,
+        NOW,
+        error_code="enqueue_failed",
+        error_message="queue down",
+        queue_error_code="queue_unavailable",
+    )
+    again = store.refund(c.id, NOW, error_code="deadline_exceeded", error_message="late")
+    assert first.refunded_now and first.balance == 100
+    assert not again.refunded_now and again.creation.error_code == "enqueue_failed"
+    stored = store.get_creation(c.id)
+    assert stored.status is Status.FAILED and stored.refunded
+    assert stored.queue_error_code == "queue_unavailable"
+    account = store.get_account(user)
+    assert (account.tokens, account.total_tokens_spent) == (100, 0)
+    assert_conserved(store, user)
+
+
+def test_concurrent_refunds_give_back_once(store):
+    user = uid()
+    store.ensure_account(user, 100, NOW)
+    c = video(user)
+    store.debit_and_create(c, NOW)
+
+    def refund(_):
+        try:
+            return store.refund(c.id, NOW, error_code="x", error_message="y").refunded_now
+        except StoreContention:
+            return False
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(refund, range(8)))
+    assert results.count(True) == 1
+    assert store.get_account(user).tokens == 100
+    assert_conserved(store, user)
+
+
+def test_a_draft_is_never_refunded(store):
+    user = uid()
+    store.ensure_account(user, 100, NOW)
+    c = video(user)
+    store.debit_and_create(c, NOW)
+    store.update_creation(c.id, lambda x: transitions.claim(x, "w1", NOW))
+    store.update_creation(c.id, lambda x: transitions.complete(x, "https://m/1.mp4", NOW))
+    result = store.refund(c.id, NOW, error_code="late", error_message="too late")
+    assert not result.refunded_now and result.creation.status is Status.DRAFT
+    assert store.get_account(user).tokens == 90
+    assert_conserved(store, user)
+
+
+def test_refunding_a_missing_creation_is_not_found(store):
+    with pytest.raises(CreationNotFound):
+        store.refund("missing", NOW, error_code="x", error_message="y")
+    with pytest.raises(CreationNotFound):
+        store.update_creation("missing", lambda c: c)
+
+
+def test_transitions_apply_once(store):
+    user = uid()
+    store.ensure_account(user, 100, NOW)
+    c = video(user)
+    store.debit_and_create(c, NOW)
+    claimed, won = store.update_creation(c.id, lambda x: transitions.claim(x, "a", NOW))
+    again, won_again = store.update_creation(c.id, lambda x: transitions.claim(x, "b", NOW))
+    assert won and not won_again
+    assert claimed.claim_id == again.claim_id == "a" and again.status is Status.PROCESSING
+    later = NOW + timedelta(seconds=5)
+    recorded, ok = store.update_creation(
+        c.id, lambda x: transitions.record_operation(x, "a", "operations/1", later)
+    )
+    assert ok and store.get_creation(c.id) == recorded
+    assert recorded.operation_name == "operations/1" and recorded.updated_at == later
+
+
+def test_only_one_of_concurrent_claims_wins(store):
+    user = uid()
+    store.ensure_account(user, 100, NOW)
+    c = video(user)
+    store.debit_and_create(c, NOW)
+
+    def claim(n):
+        try:
+            return store.update_creation(c.id, lambda x: transitions.claim(x, f"w{n}", NOW))[1]
+        except StoreContention:
+            return False
+
+    with ThreadPoolExecutor(6) as pool:
+        assert list(pool.map(claim, range(6))).count(True) == 1
+
+
+def test_twenty_concurrent_debits_never_overdraw(store):
+    """One user, 20 debits of 10 at once on a balance of 100: ten at most succeed, the balance
+    never goes negative, and every other answer is a clean domain error."""
+    user = uid()
+    store.ensure_account(user, 100, NOW)
+
+    def debit(n):
+        try:
+            store.debit_and_create(video(user), NOW + timedelta(milliseconds=n))
+            return "ok"
+        except InsufficientTokens:
+            return "short"
+        except (StoreContention, StoreUnavailable):
+            return "retry"
+
+    with ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(debit, range(20)))
+    ok = answers.count("ok")
+    assert set(answers) <= {"ok", "short", "retry"}
+    assert 1 <= ok <= 10
+    assert store.get_account(user).tokens == 100 - 10 * ok
+    assert len([e for e in store.ledger(user, 100) if e.type is EntryType.DEBIT]) == ok
+    assert_conserved(store, user)
+
+
+def test_the_ledger_is_newest_first_and_limited(store):
+    user = uid()
+    store.ensure_account(user, 100, NOW)
+    for n in range(3):
+        store.debit_and_create(video(user, at=NOW), NOW + timedelta(seconds=n + 1))
+    entries = store.ledger(user, 2)
+    assert len(entries) == 2
+    assert entries[0].created_at > entries[1].created_at
+    assert all(e.user_id == user for e in entries)
+
+
+def test_stale_creations_are_the_non_terminal_ones_not_updated_since(store):
+    user = uid()
+    store.ensure_account(user, 100, NOW)
+    old, fresh, done = video(user), video(user, at=NOW + timedelta(hours=1)), video(user)
+    for c in (old, fresh, done):
+        store.debit_and_create(c, NOW)
+    store.refund(done.id, NOW, error_code="x", error_message="y")
+    stale = store.stale_creations(NOW + timedelta(minutes=1), limit=1000)
+    ids = {c.id for c in stale}
+    assert old.id in ids and fresh.id not in ids and done.id not in ids
+
+
+def test_ping_answers(store):
+    store.ping()
+
+
+def test_an_unreachable_store_is_store_unavailable():
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import firestore
+
+    from devtools.cloud_tasks_server.testing import free_port
+
+    def client():
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("FIRESTORE_EMULATOR_HOST", f"127.0.0.1:{free_port()}")
+            return firestore.Client(project="demo-creator", credentials=AnonymousCredentials())
+
+    store = FirestoreStore(client)
+    with pytest.raises(StoreUnavailable):
+        store.get_account("anyone")
