@@ -1,0 +1,26 @@
+"""Dev identities for local mode: `Authorization: Bearer dev:<uid>` names the user directly.
+
+Local mode only. Nothing is verified beyond the shape of the header, so the bootstrap (and the
+configuration before it) refuses this adapter in any other environment.
+"""
+
+from __future__ import annotations
+
+import re
+
+from shared.domain.errors import Unauthenticated
+
+_HEADER = re.compile(r"(?i:bearer) dev:([A-Za-z0-9_-]{1,64})")
+_EXPECTED = "Expected 'Authorization: Bearer dev:<uid>' in local mode"
+
+
+class DevIdentityVerifier:
+    """Trusts `Bearer dev:<uid>` (uid: 1-64 of letters, digits, `_` and `-`)."""
+
+    def verify(self, authorization: str | None) -> str:
+        if authorization is None or not authorization.strip():
+            raise Unauthenticated("Missing Authorization header")
+        match = _HEADER.fullmatch(authorization)
+        if match is None:
+            raise Unauthenticated(_EXPECTED)
+        return match.group(1)
