@@ -25,7 +25,11 @@ def measure(code: str) -> tuple[float, bool, bool]:
     env = {**os.environ, "APP_ENV": "local", "PYTHONDONTWRITEBYTECODE": "0"}
     out = subprocess.run(
         [sys.executable, "-c", PROBE.format(code=code)],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     return float(out[0]), out[1] == "True", out[2] == "True"
 
@@ -40,9 +44,11 @@ def main(runs: int = 15) -> None:
         entry.append(seconds)
         heavy |= genai or boto
     b, e = statistics.median(baseline), statistics.median(entry)
-    print(f"cold import, median of {runs}: functions-framework + firestore + tasks "
-          f"{b * 1000:.0f} ms; api entry point (main.py) {e * 1000:.0f} ms; "
-          f"ratio {e / b:.2f}x (target <= 1.15x)")
+    print(
+        f"cold import, median of {runs}: functions-framework + firestore + tasks "
+        f"{b * 1000:.0f} ms; api entry point (main.py) {e * 1000:.0f} ms; "
+        f"ratio {e / b:.2f}x (target <= 1.15x)"
+    )
     print(f"api path imports google-genai or boto3: {'YES' if heavy else 'no'}")
 
 

@@ -61,15 +61,20 @@ def wait_all_terminal(client: httpx.Client, jobs: dict[str, dict], deadline: flo
 
 
 def busy_time(videos: int, latency: float) -> None:
-    with tempfile.TemporaryDirectory() as tmp, stack(
-        Path(tmp), LOCAL_VIDEO_LATENCY_SECONDS=str(latency)
-    ) as s, httpx.Client(base_url=s.api_url, timeout=30) as client:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        stack(Path(tmp), LOCAL_VIDEO_LATENCY_SECONDS=str(latency)) as s,
+        httpx.Client(base_url=s.api_url, timeout=30) as client,
+    ):
         jobs: dict[str, dict] = {}
         for n in range(videos):
             headers = {"Authorization": f"Bearer dev:busy{n}"}
             started = time.perf_counter()
-            response = client.post("/api/generate/video", headers=headers,
-                                   json={"prompt": f"benchmark video {n}", "durationSeconds": 4})
+            response = client.post(
+                "/api/generate/video",
+                headers=headers,
+                json={"prompt": f"benchmark video {n}", "durationSeconds": 4},
+            )
             submit_ms = (time.perf_counter() - started) * 1000
             jobs[response.json()["creationId"]] = {"headers": headers, "submit_ms": submit_ms}
         wait_all_terminal(client, jobs, latency * 3 + 60)
@@ -93,36 +98,53 @@ def busy_time(videos: int, latency: float) -> None:
             delays.append(drafted - generation_end)
         statuses = sorted({job["final"]["status"] for job in jobs.values()})
         print(f"videos at {latency:.0f} s simulated generation: {videos} ({', '.join(statuses)})")
-        print(f"  function busy time per video: mean {statistics.mean(busy):.2f} s, "
-              f"max {max(busy):.2f} s (a blocking worker: {latency:.0f} s); "
-              f"worker steps per video: {statistics.mean(steps):.0f}")
-        print(f"  generation end -> draft: mean {statistics.mean(delays):.2f} s, "
-              f"max {max(delays):.2f} s")
+        print(
+            f"  function busy time per video: mean {statistics.mean(busy):.2f} s, "
+            f"max {max(busy):.2f} s (a blocking worker: {latency:.0f} s); "
+            f"worker steps per video: {statistics.mean(steps):.0f}"
+        )
+        print(
+            f"  generation end -> draft: mean {statistics.mean(delays):.2f} s, "
+            f"max {max(delays):.2f} s"
+        )
 
 
 def submit_latency(total: int, concurrency: int) -> None:
-    with tempfile.TemporaryDirectory() as tmp, stack(
-        Path(tmp), LOCAL_VIDEO_LATENCY_SECONDS="3600", DEV_STARTING_TOKENS="100000",
-        QUEUE_HEALTH_TTL_SECONDS="3600",
-    ) as s, httpx.Client(base_url=s.api_url, timeout=30,
-                         limits=httpx.Limits(max_connections=concurrency)) as client:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        stack(
+            Path(tmp),
+            LOCAL_VIDEO_LATENCY_SECONDS="3600",
+            DEV_STARTING_TOKENS="100000",
+            QUEUE_HEALTH_TTL_SECONDS="3600",
+        ) as s,
+        httpx.Client(
+            base_url=s.api_url, timeout=30, limits=httpx.Limits(max_connections=concurrency)
+        ) as client,
+    ):
 
         def submit(n: int, user: str) -> float:
             started = time.perf_counter()
-            response = client.post("/api/generate/video", json={"prompt": f"latency {n}"},
-                                   headers={"Authorization": f"Bearer dev:{user}"})
+            response = client.post(
+                "/api/generate/video",
+                json={"prompt": f"latency {n}"},
+                headers={"Authorization": f"Bearer dev:{user}"},
+            )
             assert response.status_code == 202, response.text
             return (time.perf_counter() - started) * 1000
 
         submit(0, "warmup")
         sequential = [submit(n, "seq") for n in range(total)]
         with ThreadPoolExecutor(concurrency) as pool:
-            concurrent = list(pool.map(lambda n: submit(n, f"conc{n % concurrency}"),
-                                       range(total)))
-        for name, values in (("sequential", sequential),
-                             (f"concurrent ({concurrency} at a time)", concurrent)):
-            print(f"submit latency, {total} {name}: p50 {pct(values, 50):.1f} ms, "
-                  f"p99 {pct(values, 99):.1f} ms")
+            concurrent = list(pool.map(lambda n: submit(n, f"conc{n % concurrency}"), range(total)))
+        for name, values in (
+            ("sequential", sequential),
+            (f"concurrent ({concurrency} at a time)", concurrent),
+        ):
+            print(
+                f"submit latency, {total} {name}: p50 {pct(values, 50):.1f} ms, "
+                f"p99 {pct(values, 99):.1f} ms"
+            )
 
         # The outage: the gate cached RUNNING a moment ago, then the queue goes away.
         assert client.get("/api/health/queue").status_code == 200
@@ -130,14 +152,19 @@ def submit_latency(total: int, concurrency: int) -> None:
         outage = []
         for n in range(20):
             started = time.perf_counter()
-            response = client.post("/api/generate/video", json={"prompt": f"outage {n}"},
-                                   headers={"Authorization": "Bearer dev:outage"})
+            response = client.post(
+                "/api/generate/video",
+                json={"prompt": f"outage {n}"},
+                headers={"Authorization": "Bearer dev:outage"},
+            )
             outage.append((time.perf_counter() - started) * 1000)
             assert response.status_code == 503 and response.json()["refunded"] is True
         balance = client.get("/api/tokens", headers={"Authorization": "Bearer dev:outage"})
-        print(f"queue down, 503 with the refund committed, 20 submits: p50 {pct(outage, 50):.0f}"
-              f" ms, max {max(outage):.0f} ms; balance after: {balance.json()['balance']}"
-              " of 100000")
+        print(
+            f"queue down, 503 with the refund committed, 20 submits: p50 {pct(outage, 50):.0f}"
+            f" ms, max {max(outage):.0f} ms; balance after: {balance.json()['balance']}"
+            " of 100000"
+        )
 
 
 def main() -> None:

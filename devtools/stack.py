@@ -38,10 +38,12 @@ class Ports:
     @classmethod
     def from_env(cls) -> Ports:
         defaults = cls()
-        return cls(**{
-            name: int(os.environ.get(f"{name.upper()}_PORT", getattr(defaults, name)))
-            for name in ("firestore", "tasks", "tasks_http", "api", "worker")
-        })
+        return cls(
+            **{
+                name: int(os.environ.get(f"{name.upper()}_PORT", getattr(defaults, name)))
+                for name in ("firestore", "tasks", "tasks_http", "api", "worker")
+            }
+        )
 
 
 @dataclass
@@ -123,8 +125,19 @@ class LocalStack:
     def _start_function(self, name: str, target: str, port: int) -> subprocess.Popen:
         out = open(self.state_dir / f"{name}.log", "ab") if self.quiet else None  # noqa: SIM115
         return subprocess.Popen(
-            [sys.executable, "-m", "functions_framework", "--target", target,
-             "--source", str(ROOT / "main.py"), "--host", "127.0.0.1", "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "functions_framework",
+                "--target",
+                target,
+                "--source",
+                str(ROOT / "main.py"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
             cwd=ROOT,
             env=self.env(),
             stdout=out,
@@ -137,8 +150,10 @@ class LocalStack:
         while time.monotonic() < deadline:
             process = self.functions[name]
             if process.poll() is not None:
-                raise RuntimeError(f"the {name} function exited with code {process.returncode}"
-                                   f" (see its output above or {self.state_dir}/{name}.log)")
+                raise RuntimeError(
+                    f"the {name} function exited with code {process.returncode}"
+                    f" (see its output above or {self.state_dir}/{name}.log)"
+                )
             try:
                 httpx.get(url + "/ready", timeout=1)
                 return

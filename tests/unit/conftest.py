@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from shared.adapters.dev_identity import DevIdentityVerifier
-from tests.fakes import InMemoryStore
 
+from shared.adapters.dev_identity import DevIdentityVerifier
 from shared.bootstrap import Container
 from shared.config import settings_from_env
 from shared.domain.steps import StepTask
 from shared.services.queue_health import QueueHealth
 from shared.services.steps import run_step
 from tests.fake_ports import FakeMedia, FakeQueue, FakeVideos
+from tests.fakes import InMemoryStore
 
 
 class Clock:

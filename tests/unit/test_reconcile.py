@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from tests.contract.invariants import assert_conserved
-
 from shared.domain.creation import Status
 from shared.domain.steps import Step
 from shared.services.reconcile import reconcile
 from shared.services.steps import POLL_CHAIN
 from shared.services.submit import VideoOrder, submit_video
+from tests.contract.invariants import assert_conserved
 from tests.unit.conftest import deliver_all
 
 ORDER = VideoOrder("waves at dusk", {})

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from tests.contract.invariants import assert_conserved
-
 from shared.domain.creation import Status
 from shared.domain.errors import GenerationError, QueueError
 from shared.domain.steps import Step, StepTask
 from shared.ports import OperationStatus
 from shared.services.steps import run_step
 from shared.services.submit import VideoOrder, submit_video
+from tests.contract.invariants import assert_conserved
 from tests.unit.conftest import deliver_all
 
 ORDER = VideoOrder("a lighthouse in a storm", {"durationSeconds": 8})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from tests.contract.invariants import assert_conserved
 
 from shared.domain.creation import Status
 from shared.domain.errors import InsufficientTokens, QueueError, StoreUnavailable
@@ -11,6 +10,7 @@ from shared.domain.ledger import EntryType
 from shared.ports import QueueState
 from shared.services.queue_health import QueueHealth
 from shared.services.submit import EnqueueFailed, QueueClosed, VideoOrder, submit_video
+from tests.contract.invariants import assert_conserved
 
 ORDER = VideoOrder("a red fox running through snow", {"aspectRatio": "16:9"})
 
