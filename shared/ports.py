@@ -154,6 +154,13 @@ class VideoGenerator(Protocol):
         """Raises GenerationError (transient: retry the step later)."""
 
 
+class ImageGenerator(Protocol):
+    """Synchronous image generation (one request, a few seconds)."""
+
+    def generate(self, prompt: str, aspect_ratio: str = "1:1") -> Media:
+        """Raises GenerationError: transient (retry later) or not (e.g. content_filtered)."""
+
+
 class MediaStorage(Protocol):
     def put(self, key: str, media: Media) -> str:
         """Store the bytes under `key` (overwriting) and return the URL the app shows.
@@ -166,3 +173,11 @@ class MediaStorage(Protocol):
 class IdentityVerifier(Protocol):
     def verify(self, authorization: str | None) -> str:
         """The uid behind an Authorization header. Raises Unauthenticated."""
+
+
+class TaskAuthenticator(Protocol):
+    """Checks that a worker request comes from Cloud Tasks (its OIDC token)."""
+
+    def verify(self, authorization: str | None) -> str:
+        """The caller's service account email. Raises Unauthenticated (no or bad token) or
+        Forbidden (a valid token for someone else)."""

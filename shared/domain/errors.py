@@ -22,6 +22,10 @@ class Unauthenticated(DomainError):
     """No identity, or one that does not verify. The message is safe to show."""
 
 
+class Forbidden(DomainError):
+    """A verified caller that is not allowed here (e.g. the wrong service account)."""
+
+
 class StoreContention(DomainError):
     """The store gave up on a transaction because a document was too busy. Retry later."""
 
