@@ -14,8 +14,7 @@ from functions import worker as _worker
 from shared.config import load_settings
 from shared.logs import configure_logging
 
-load_settings()
-configure_logging()
+configure_logging(load_settings())
 
 
 @functions_framework.http

@@ -16,6 +16,7 @@ from shared.bootstrap import container
 from shared.domain.creation import Creation
 from shared.domain.errors import (
     CreationNotFound,
+    IdentityUnavailable,
     InsufficientTokens,
     StoreContention,
     StoreUnavailable,
@@ -46,6 +47,13 @@ def _uid() -> str:
 @app.errorhandler(Unauthenticated)
 def _unauthenticated(exc: Unauthenticated):
     return error(401, str(exc) or "authentication required", {"WWW-Authenticate": "Bearer"})
+
+
+@app.errorhandler(IdentityUnavailable)
+def _identity_unavailable(_exc: IdentityUnavailable):
+    return error(
+        503, "Sign-in cannot be checked right now. Please retry shortly.", {"Retry-After": "5"}
+    )
 
 
 @app.errorhandler(CreationNotFound)
@@ -86,11 +94,7 @@ def generate_video():
         body = VideoRequest.model_validate(json_body())
     except ValidationError as exc:
         return error(400, "invalid request", fields=field_errors(exc))
-    key = flask.request.headers.get("Idempotency-Key")
-    if key is not None and not _IDEMPOTENCY_KEY.match(key):
-        return error(
-            400, "invalid request", fields={"Idempotency-Key": "1 to 128 visible ASCII characters"}
-        )
+    key = _idempotency_key()
 
     try:
         accepted = submit_video(deps, uid, VideoOrder(body.prompt, body.parameters()), key)
@@ -136,6 +140,91 @@ def generate_video():
         },
         {"Location": f"/api/creations/{c.id}"},
     )
+
+
+@app.post("/api/generate/image")
+def generate_image():
+    from pydantic import ValidationError
+
+    from functions.schemas import ImageRequest, field_errors
+    from shared.services.images import ImageFailed, ImageInProgress, ImageOrder
+    from shared.services.images import generate_image as make_image
+
+    deps = container()
+    uid = _uid()
+    try:
+        body = ImageRequest.model_validate(json_body())
+    except ValidationError as exc:
+        return error(400, "invalid request", fields=field_errors(exc))
+    key = _idempotency_key()
+    try:
+        made = make_image(deps, uid, ImageOrder(body.prompt, body.aspectRatio), key)
+    except InsufficientTokens as exc:
+        return error(
+            402, "Not enough tokens for this image.", balance=exc.balance, required=exc.required
+        )
+    except ImageInProgress as exc:
+        return error(
+            409,
+            "This request is still being processed. Retry shortly.",
+            {"Retry-After": "2"},
+            creationId=exc.creation.id,
+        )
+    except ImageFailed as exc:
+        return _image_failed(exc)
+    c = made.creation
+    return reply(
+        200,
+        {
+            "success": True,
+            "creationId": c.id,
+            "status": str(c.status),
+            "mediaUrl": c.media_url,
+            "tokensCharged": 0 if made.replayed else c.cost,
+            "balance": made.balance,
+            "replayed": made.replayed,
+            "creation": creation_json(c),
+        },
+        {"Location": f"/api/creations/{c.id}"},
+    )
+
+
+def _image_failed(exc: Any):
+    if exc.code == "content_filtered":
+        status, message, headers = 422, "The prompt was blocked by the safety filter.", {}
+    elif exc.transient:
+        status, message = 503, "Image generation is temporarily unavailable. Please retry."
+        headers = {"Retry-After": "10"}
+    else:
+        status, message, headers = 502, "Image generation failed.", {}
+    details = (
+        "Your tokens were refunded."
+        if exc.refunded
+        else "Your tokens will be refunded automatically within minutes."
+    )
+    return error(
+        status,
+        message,
+        headers,
+        refunded=exc.refunded,
+        details=details,
+        errorCode=exc.code,
+        creationId=exc.creation.id,
+        balance=exc.balance,
+    )
+
+
+def _idempotency_key() -> str | None:
+    key = flask.request.headers.get("Idempotency-Key")
+    if key is not None and not _IDEMPOTENCY_KEY.match(key):
+        flask.abort(
+            error(
+                400,
+                "invalid request",
+                fields={"Idempotency-Key": "1 to 128 visible ASCII characters"},
+            )
+        )
+    return key
 
 
 @app.get("/api/creations/<creation_id>")

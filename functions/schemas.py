@@ -26,6 +26,13 @@ class VideoRequest(BaseModel):
         return self.model_dump(exclude={"prompt"}, exclude_none=True)
 
 
+class ImageRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
+
+    prompt: str = Field(min_length=1, max_length=2000)
+    aspectRatio: Literal["1:1", "16:9", "9:16", "4:3", "3:4"] = "1:1"  # noqa: N815
+
+
 def field_errors(exc: ValidationError) -> dict[str, str]:
     """{"prompt": "String should have at least 1 character", ...}"""
     fields: dict[str, str] = {}

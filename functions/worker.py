@@ -4,6 +4,7 @@ refunded), 503 retry later, 400 a body that is not one of our tasks."""
 
 from __future__ import annotations
 
+import logging
 import time
 
 import flask
@@ -11,9 +12,32 @@ import flask
 from functions.http import dispatch, error, install_error_handlers, json_body, reply
 from shared import events
 from shared.bootstrap import container
+from shared.domain.errors import Forbidden, IdentityUnavailable, Unauthenticated
 
 app = flask.Flask(__name__)
 install_error_handlers(app)
+
+
+@app.before_request
+def _only_cloud_tasks():
+    """Defence in depth behind the platform's IAM check: the request must carry a valid OIDC
+    token for this worker from the tasks (or scheduler) service account. Nothing runs, and
+    nothing changes, otherwise."""
+    auth = container().task_auth
+    if auth is None:
+        return None
+    try:
+        auth.verify(flask.request.headers.get("Authorization"))
+    except Unauthenticated:
+        events.emit("worker.rejected", logging.WARNING, reason="unauthenticated")
+        return error(401, "a valid Cloud Tasks OIDC token is required")
+    except IdentityUnavailable:  # the key server is down: let Cloud Tasks retry later
+        events.emit("worker.keys_unavailable", logging.ERROR)
+        return error(503, "the token keys cannot be fetched now", {"Retry-After": "10"})
+    except Forbidden:
+        events.emit("worker.rejected", logging.WARNING, reason="forbidden")
+        return error(403, "this caller may not invoke the worker")
+    return None
 
 
 def handle(request: flask.Request):

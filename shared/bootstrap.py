@@ -19,7 +19,15 @@ from shared.config import Settings, load_settings
 
 if TYPE_CHECKING:
     from shared.adapters.local_media import LocalMediaStorage
-    from shared.ports import IdentityVerifier, MediaStorage, Store, TaskQueue, VideoGenerator
+    from shared.ports import (
+        IdentityVerifier,
+        ImageGenerator,
+        MediaStorage,
+        Store,
+        TaskAuthenticator,
+        TaskQueue,
+        VideoGenerator,
+    )
     from shared.services.queue_health import QueueHealth
 
 
@@ -95,9 +103,15 @@ class Container:
 
     @functools.cached_property
     def videos(self) -> VideoGenerator:
+        s = self.settings
+        if s.video_generator == "veo":
+            from shared.adapters.veo_video import VeoVideoGenerator
+
+            return VeoVideoGenerator(
+                self._genai_client, s.video_model, vertex=s.genai_backend == "vertex"
+            )
         from shared.adapters.local_video import LocalVideoGenerator
 
-        s = self.settings
         return LocalVideoGenerator(
             s.local_state_dir / "generator",
             latency_seconds=s.local_video_latency_seconds,
@@ -105,7 +119,48 @@ class Container:
         )
 
     @functools.cached_property
+    def images(self) -> ImageGenerator:
+        s = self.settings
+        if s.image_generator == "gemini":
+            from shared.adapters.gemini_image import GeminiImageGenerator
+
+            return GeminiImageGenerator(self._genai_client, s.image_model)
+        from shared.adapters.local_image import LocalImageGenerator
+
+        return LocalImageGenerator()
+
+    @functools.cached_property
+    def _genai_client(self) -> Callable[[], Any]:
+        """One google-genai client factory, shared by the video and image generators."""
+        from shared.adapters.genai_client import genai_client_factory
+
+        s = self.settings
+        vertex = s.genai_backend == "vertex"
+        factory = genai_client_factory(
+            api_key=None if vertex else s.gemini_api_key,
+            vertex_project=s.project if vertex else None,
+            vertex_location=s.vertex_location if vertex else None,
+            base_url=s.genai_base_url,
+        )
+        return functools.cache(factory)
+
+    @functools.cached_property
     def media(self) -> MediaStorage:
+        s = self.settings
+        if s.media_storage == "r2":
+            from shared.adapters.r2_storage import R2MediaStorage, r2_client_factory, r2_endpoint
+
+            factory = r2_client_factory(
+                endpoint_url=s.r2_endpoint_url or r2_endpoint(s.r2_account_id or ""),
+                access_key_id=s.r2_access_key_id or "",
+                secret_access_key=s.r2_secret_access_key or "",
+            )
+            return R2MediaStorage(
+                factory,
+                s.r2_bucket or "",
+                public_base_url=s.r2_public_base_url,
+                presign_expiry_seconds=s.r2_presign_expiry_seconds,
+            )
         return self.local_media
 
     @functools.cached_property
@@ -117,11 +172,29 @@ class Container:
 
     @functools.cached_property
     def identity(self) -> IdentityVerifier:
+        s = self.settings
+        if s.identity_provider == "firebase":
+            from shared.adapters.firebase_identity import FirebaseIdentityVerifier
+
+            return FirebaseIdentityVerifier(s.firebase_project_id)
         from shared.adapters.dev_identity import DevIdentityVerifier
 
-        if not self.settings.is_local:  # the configuration refuses this already; twice is safe
+        if not s.is_local:  # the configuration refuses this already; twice is safe
             raise RuntimeError("dev identities are refused outside local mode")
         return DevIdentityVerifier()
+
+    @functools.cached_property
+    def task_auth(self) -> TaskAuthenticator | None:
+        """The worker's in-app check of Cloud Tasks' OIDC token; None when WORKER_AUTH=none
+        (the platform's IAM check alone). Locally it trusts the local Cloud Tasks server's key."""
+        from shared.adapters.jwt_keys import JwksKeys
+        from shared.adapters.task_oidc import TaskOidcVerifier
+
+        s = self.settings
+        if s.worker_auth == "none":
+            return None
+        keys = JwksKeys(s.tasks_jwks_url) if s.tasks_jwks_url else None
+        return TaskOidcVerifier(s.worker_audiences, s.worker_callers, keys=keys)
 
 
 _PORTS = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,7 +19,27 @@ LOCAL = "local"
 PRODUCTION = "production"
 
 # Variables that switch on local conveniences; none of them may be set in production.
-LOCAL_ONLY = ("CLOUD_TASKS_EMULATOR_HOST", "FIRESTORE_EMULATOR_HOST")
+LOCAL_ONLY = (
+    "CLOUD_TASKS_EMULATOR_HOST",
+    "FIRESTORE_EMULATOR_HOST",
+    "TASKS_JWKS_URL",
+    "GENAI_BASE_URL",
+    "R2_ENDPOINT_URL",
+    "DEV_STARTING_TOKENS",
+)
+# Adapter choices: the first is production's (and the only one it accepts), the second
+# the local default.
+CHOICES = {
+    "IDENTITY_PROVIDER": ("firebase", "dev"),
+    "VIDEO_GENERATOR": ("veo", "local"),
+    "IMAGE_GENERATOR": ("gemini", "local"),
+    "MEDIA_STORAGE": ("r2", "local"),
+}
+GENAI_BACKENDS = ("gemini-api", "vertex")
+WORKER_AUTH_MODES = ("oidc", "none")
+DEFAULT_VIDEO_MODEL = "veo-3.1-generate-preview"
+DEFAULT_IMAGE_MODEL = "gemini-2.5-flash-image"
+LOCAL_TASKS_JWKS_URL = "http://127.0.0.1:8124/jwks"
 
 
 class ConfigError(Exception):
@@ -55,6 +75,29 @@ class Settings:
     dispatch_deadline_seconds: int
     enqueue_budget_seconds: float
     max_body_bytes: int
+    image_cost: int = 1
+    identity_provider: str = "dev"
+    firebase_project_id: str = ""
+    video_generator: str = "local"
+    image_generator: str = "local"
+    media_storage: str = "local"
+    genai_backend: str = "gemini-api"
+    gemini_api_key: str | None = field(default=None, repr=False)
+    vertex_location: str = "us-central1"
+    video_model: str = DEFAULT_VIDEO_MODEL
+    image_model: str = DEFAULT_IMAGE_MODEL
+    genai_base_url: str | None = None
+    r2_account_id: str | None = None
+    r2_access_key_id: str | None = field(default=None, repr=False)
+    r2_secret_access_key: str | None = field(default=None, repr=False)
+    r2_bucket: str | None = None
+    r2_public_base_url: str | None = None
+    r2_presign_expiry_seconds: int = 3600
+    r2_endpoint_url: str | None = None
+    worker_auth: str = "oidc"
+    tasks_jwks_url: str | None = None
+    scheduler_service_account: str | None = None
+    log_format: str = "text"
 
     @property
     def is_local(self) -> bool:
@@ -67,6 +110,32 @@ class Settings:
     @property
     def worker_task_url(self) -> str:
         return self.worker_url.rstrip("/") + "/tasks/video"
+
+    @property
+    def worker_audiences(self) -> tuple[str, ...]:
+        """The audiences a worker request's OIDC token may carry: the configured one, or the
+        URL that was called (Cloud Tasks' and Cloud Scheduler's default)."""
+        base = self.worker_url.rstrip("/")
+        urls = (
+            self.tasks_audience,
+            base,
+            base + "/",
+            base + "/tasks/video",
+            base + "/tasks/reconcile",
+        )
+        return tuple(dict.fromkeys(u for u in urls if u))
+
+    @property
+    def worker_callers(self) -> tuple[str, ...]:
+        """Service accounts allowed to call the worker: Cloud Tasks' and Cloud Scheduler's."""
+        callers = (self.tasks_service_account, self.scheduler_service_account)
+        return tuple(dict.fromkeys(c for c in callers if c))
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Secret values, so that logs can be scrubbed of them."""
+        values = (self.gemini_api_key, self.r2_access_key_id, self.r2_secret_access_key)
+        return tuple(v for v in values if v)
 
 
 class _Reader:
@@ -86,6 +155,22 @@ class _Reader:
             self.problems.append(f"{name} is required")
             return ""
         return value
+
+    def one_of(self, name: str, options: tuple[str, ...], default: str) -> str:
+        value = self.text(name, default) or default
+        if value not in options:
+            self.problems.append(f"{name} must be one of {', '.join(options)}, got {value!r}")
+        return value
+
+    def choice(self, name: str, options: tuple[str, str], local: bool) -> str:
+        """An adapter choice: free locally, production's only in production."""
+        production, local_default = options
+        if local:
+            return self.one_of(name, options, local_default)
+        value = self.text(name, production)
+        if value != production:
+            self.problems.append(f"{name} must be {production!r} in production, got {value!r}")
+        return production
 
     def number(
         self, name: str, default: float, kind: Callable[[str], Any], low: float, high: float
@@ -124,31 +209,26 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
             for name in LOCAL_ONLY
             if r.text(name)
         ]
-        # Firebase identity, Veo and R2 adapters arrive with the production integrations;
-        # until then production refuses to start rather than accept anyone.
-        r.problems.append(
-            "APP_ENV=production needs the Firebase identity, Veo and R2 adapters, "
-            "which this build does not have yet; run with APP_ENV=local"
-        )
+    choice = {name: r.choice(name, options, local) for name, options in CHOICES.items()}
     state_dir = Path(r.text("LOCAL_STATE_DIR", ".local") or ".local")
-    worker_url = r.url("WORKER_URL", "http://127.0.0.1:8081", local)
+    project = r.required("GOOGLE_CLOUD_PROJECT", "demo-creator", local)
     settings = Settings(
         app_env=app_env or PRODUCTION,
-        project=r.required("GOOGLE_CLOUD_PROJECT", "demo-creator", local),
+        project=project,
         tasks_location=r.text("TASKS_LOCATION", "us-central1") or "",
         tasks_queue=r.text("TASKS_QUEUE", "video-generation") or "",
-        worker_url=worker_url,
-        tasks_service_account=r.text(
-            "TASKS_SERVICE_ACCOUNT",
-            "tasks-invoker@demo-creator.iam.gserviceaccount.com" if local else None,
+        worker_url=r.url("WORKER_URL", "http://127.0.0.1:8081", local),
+        tasks_service_account=r.required(
+            "TASKS_SERVICE_ACCOUNT", "tasks-invoker@demo-creator.iam.gserviceaccount.com", local
         ),
         tasks_audience=r.text("TASKS_AUDIENCE"),
         tasks_emulator_host=r.text("CLOUD_TASKS_EMULATOR_HOST") if local else None,
         firestore_emulator_host=r.text("FIRESTORE_EMULATOR_HOST") if local else None,
-        public_base_url=r.url("PUBLIC_BASE_URL", "http://127.0.0.1:8080", local),
+        public_base_url=r.url("PUBLIC_BASE_URL", "http://127.0.0.1:8080", True),
         media_dir=Path(r.text("MEDIA_DIR") or state_dir / "media"),
         local_state_dir=state_dir,
         video_cost=r.number("VIDEO_COST_TOKENS", 10, int, 1, 10_000),
+        image_cost=r.number("IMAGE_COST_TOKENS", 1, int, 1, 10_000),
         dev_starting_tokens=r.number("DEV_STARTING_TOKENS", 100, int, 0, 1_000_000),
         local_video_latency_seconds=r.number("LOCAL_VIDEO_LATENCY_SECONDS", 5, float, 0, 3600),
         local_video_failure_rate=r.number("LOCAL_VIDEO_FAILURE_RATE", 0, float, 0, 1),
@@ -161,14 +241,59 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         dispatch_deadline_seconds=r.number("TASK_DISPATCH_DEADLINE_SECONDS", 120, int, 15, 1800),
         enqueue_budget_seconds=r.number("ENQUEUE_BUDGET_SECONDS", 0.5, float, 0.1, 10),
         max_body_bytes=r.number("MAX_BODY_BYTES", 16_384, int, 1024, 1_048_576),
+        identity_provider=choice["IDENTITY_PROVIDER"],
+        firebase_project_id=r.text("FIREBASE_PROJECT_ID", project) or "",
+        video_generator=choice["VIDEO_GENERATOR"],
+        image_generator=choice["IMAGE_GENERATOR"],
+        media_storage=choice["MEDIA_STORAGE"],
+        genai_backend=r.one_of("GENAI_BACKEND", GENAI_BACKENDS, "gemini-api"),
+        gemini_api_key=r.text("GEMINI_API_KEY"),
+        vertex_location=r.text("VERTEX_LOCATION", "us-central1") or "",
+        video_model=r.text("VIDEO_MODEL", DEFAULT_VIDEO_MODEL) or "",
+        image_model=r.text("IMAGE_MODEL", DEFAULT_IMAGE_MODEL) or "",
+        genai_base_url=r.text("GENAI_BASE_URL") if local else None,
+        r2_account_id=r.text("R2_ACCOUNT_ID"),
+        r2_access_key_id=r.text("R2_ACCESS_KEY_ID"),
+        r2_secret_access_key=r.text("R2_SECRET_ACCESS_KEY"),
+        r2_bucket=r.text("R2_BUCKET"),
+        r2_public_base_url=r.text("R2_PUBLIC_BASE_URL"),
+        r2_presign_expiry_seconds=r.number("R2_PRESIGN_EXPIRY_SECONDS", 3600, int, 60, 604_800),
+        r2_endpoint_url=r.text("R2_ENDPOINT_URL") if local else None,
+        worker_auth=r.one_of("WORKER_AUTH", WORKER_AUTH_MODES, "oidc"),
+        tasks_jwks_url=r.text("TASKS_JWKS_URL", LOCAL_TASKS_JWKS_URL) if local else None,
+        scheduler_service_account=r.text("SCHEDULER_SERVICE_ACCOUNT"),
+        log_format=r.one_of("LOG_FORMAT", ("text", "json"), "text" if local else "json"),
     )
-    if settings.poll_initial_seconds > settings.poll_max_seconds:
-        r.problems.append("POLL_INITIAL_SECONDS must not exceed POLL_MAX_SECONDS")
-    if settings.stale_after_seconds <= settings.poll_max_seconds:
-        r.problems.append("STALE_AFTER_SECONDS must exceed POLL_MAX_SECONDS")
+    _check_combinations(settings, r)
     if r.problems:
         raise ConfigError(r.problems)
     return settings
+
+
+def _check_combinations(s: Settings, r: _Reader) -> None:
+    if s.poll_initial_seconds > s.poll_max_seconds:
+        r.problems.append("POLL_INITIAL_SECONDS must not exceed POLL_MAX_SECONDS")
+    if s.stale_after_seconds <= s.poll_max_seconds:
+        r.problems.append("STALE_AFTER_SECONDS must exceed POLL_MAX_SECONDS")
+    uses_genai = s.video_generator == "veo" or s.image_generator == "gemini"
+    if uses_genai and s.genai_backend == "gemini-api" and not s.gemini_api_key:
+        r.problems.append("GEMINI_API_KEY is required when GENAI_BACKEND is 'gemini-api'")
+    if uses_genai and s.genai_backend == "vertex" and s.gemini_api_key:
+        r.problems.append("GEMINI_API_KEY must not be set when GENAI_BACKEND is 'vertex'")
+    if s.media_storage == "r2":
+        for name, value in (
+            ("R2_ACCESS_KEY_ID", s.r2_access_key_id),
+            ("R2_SECRET_ACCESS_KEY", s.r2_secret_access_key),
+            ("R2_BUCKET", s.r2_bucket),
+        ):
+            if not value:
+                r.problems.append(f"{name} is required when MEDIA_STORAGE is 'r2'")
+        if not (s.r2_account_id or s.r2_endpoint_url):
+            r.problems.append("R2_ACCOUNT_ID is required when MEDIA_STORAGE is 'r2'")
+        if s.r2_public_base_url:
+            r.url("R2_PUBLIC_BASE_URL", None, s.is_local)
+    if s.identity_provider == "firebase" and s.project and not s.firebase_project_id:
+        r.problems.append("FIREBASE_PROJECT_ID (or GOOGLE_CLOUD_PROJECT) is required")
 
 
 @functools.cache

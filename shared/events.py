@@ -14,4 +14,11 @@ _log = logging.getLogger("creator.events")
 
 
 def emit(event: str, level: int = logging.INFO, exc_info: bool = False, **fields: Any) -> None:
-    _log.log(level, event, extra={"event": event, "fields": fields}, exc_info=exc_info)
+    present = {k: v for k, v in fields.items() if v is not None}
+    _log.log(
+        level,
+        event,
+        # `fields` for the local formatter, `json_fields` for Cloud Logging's structured handler
+        extra={"event": event, "fields": present, "json_fields": {"event": event, **present}},
+        exc_info=exc_info,
+    )

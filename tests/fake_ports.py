@@ -70,6 +70,20 @@ class FakeVideos:
         return answer
 
 
+class FakeImages:
+    """Answers a PNG-ish Media, or raises the error set in `failure`."""
+
+    def __init__(self) -> None:
+        self.prompts: list[tuple[str, str]] = []
+        self.failure: GenerationError | None = None
+
+    def generate(self, prompt: str, aspect_ratio: str = "1:1") -> Media:
+        self.prompts.append((prompt, aspect_ratio))
+        if self.failure:
+            raise self.failure
+        return Media(b"\x89PNG\r\n\x1a\n fake", "image/png", "png")
+
+
 class FakeMedia:
     def __init__(self) -> None:
         self.objects: dict[str, Media] = {}

@@ -22,6 +22,10 @@ class Unauthenticated(DomainError):
     """No identity, or one that does not verify. The message is safe to show."""
 
 
+class IdentityUnavailable(DomainError):
+    """The keys that verify identities could not be fetched: our outage, not the caller's."""
+
+
 class Forbidden(DomainError):
     """A verified caller that is not allowed here (e.g. the wrong service account)."""
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from shared import events
 from shared.domain import creation as transitions
-from shared.domain.creation import Creation, Status
+from shared.domain.creation import Creation, Kind, Status
 from shared.domain.errors import QueueError, StoreContention, StoreUnavailable
 from shared.domain.steps import Step, StepTask
 from shared.services.steps import POLL_CHAIN, fail
@@ -60,6 +60,10 @@ def reconcile(deps: Container, limit: int = 200) -> ReconcileReport:
 
 def _settle(deps: Container, creation: Creation, report: ReconcileReport) -> None:
     now = deps.clock()
+    if creation.kind is Kind.IMAGE:  # synchronous: a stale one lost its request
+        fail(deps, creation, "image_interrupted", "the image request did not finish")
+        report.failed.append(creation.id)
+        return
     if now >= creation.deadline_at or creation.requeues >= MAX_REQUEUES:
         fail(deps, creation, "deadline_exceeded", "generation did not finish in time")
         report.failed.append(creation.id)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from shared import events
 from shared.domain import creation as transitions
-from shared.domain.creation import Creation, Status
+from shared.domain.creation import Creation, Kind, Status
 from shared.domain.errors import (
     CreationNotFound,
     GenerationError,
@@ -64,6 +64,8 @@ def run_step(deps: Container, task: StepTask) -> StepResult:
             return done("unknown_creation")
         if creation.is_terminal:
             return done(f"already_{creation.status}")
+        if creation.kind is not Kind.VIDEO:
+            return done("not_a_video")
         if deps.clock() >= creation.deadline_at:
             return fail(deps, creation, "deadline_exceeded", "generation took too long")
         if task.step is Step.START:
@@ -87,7 +89,12 @@ def fail(deps: Container, creation: Creation, code: str, message: str) -> StepRe
     except CreationNotFound:
         return done("unknown_creation")
     if result.refunded_now:
-        events.emit("video.refunded", creationId=creation.id, userId=creation.user_id, reason=code)
+        events.emit(
+            f"{creation.kind}.refunded",
+            creationId=creation.id,
+            userId=creation.user_id,
+            reason=code,
+        )
     return done(f"failed:{code}")
 
 

@@ -12,7 +12,7 @@ from shared.config import settings_from_env
 from shared.domain.steps import StepTask
 from shared.services.queue_health import QueueHealth
 from shared.services.steps import run_step
-from tests.fake_ports import FakeMedia, FakeQueue, FakeVideos
+from tests.fake_ports import FakeImages, FakeMedia, FakeQueue, FakeVideos
 from tests.fakes import InMemoryStore
 
 
@@ -43,6 +43,8 @@ def deps(clock: Clock, tmp_path) -> Container:
         queue=queue,
         queue_health=QueueHealth(queue, settings.queue_path, ttl_seconds=0),
         videos=FakeVideos(),
+        images=FakeImages(),
+        task_auth=None,
         media=FakeMedia(),
         identity=DevIdentityVerifier(),
     )

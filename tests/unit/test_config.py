@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -55,19 +56,133 @@ def test_an_unknown_mode_is_refused():
         settings_from_env({"APP_ENV": "staging"})
 
 
-@pytest.mark.parametrize("env", [{}, {"APP_ENV": "production"}])
-def test_the_entry_points_refuse_to_start_outside_local_mode(env):
-    clean = {k: v for k, v in os.environ.items() if k not in ("APP_ENV",)}
-    result = subprocess.run(
-        [sys.executable, "-c", "import main"],
+PRODUCTION = {
+    "APP_ENV": "production",
+    "GOOGLE_CLOUD_PROJECT": "creator-prod",
+    "WORKER_URL": "https://video-worker-abc-uc.a.run.app",
+    "TASKS_SERVICE_ACCOUNT": "tasks-invoker@creator-prod.iam.gserviceaccount.com",
+    "GEMINI_API_KEY": "AIzaSy-very-secret-key-0001",
+    "R2_ACCOUNT_ID": "0123456789abcdef",
+    "R2_ACCESS_KEY_ID": "r2-access-key-id-0001",
+    "R2_SECRET_ACCESS_KEY": "r2-secret-access-key-0001",
+    "R2_BUCKET": "creator-media",
+}
+
+
+def test_a_complete_production_configuration_selects_every_production_adapter():
+    s = settings_from_env(PRODUCTION)
+    assert not s.is_local
+    assert (s.identity_provider, s.video_generator, s.image_generator, s.media_storage) == (
+        "firebase",
+        "veo",
+        "gemini",
+        "r2",
+    )
+    assert s.firebase_project_id == "creator-prod" and s.worker_auth == "oidc"
+    assert s.log_format == "json" and s.tasks_jwks_url is None
+    assert "https://video-worker-abc-uc.a.run.app/tasks/video" in s.worker_audiences
+    for secret in ("GEMINI_API_KEY", "R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY"):
+        assert PRODUCTION[secret] not in repr(s)
+
+
+@pytest.mark.parametrize(
+    "missing",
+    [
+        "GOOGLE_CLOUD_PROJECT",
+        "WORKER_URL",
+        "TASKS_SERVICE_ACCOUNT",
+        "GEMINI_API_KEY",
+        "R2_ACCOUNT_ID",
+        "R2_ACCESS_KEY_ID",
+        "R2_SECRET_ACCESS_KEY",
+        "R2_BUCKET",
+    ],
+)
+def test_production_names_each_missing_variable(missing):
+    env = {k: v for k, v in PRODUCTION.items() if k != missing}
+    with pytest.raises(ConfigError) as bad:
+        settings_from_env(env)
+    assert any(p.startswith(missing) for p in bad.value.problems), bad.value.problems
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("IDENTITY_PROVIDER", "dev"),
+        ("VIDEO_GENERATOR", "local"),
+        ("IMAGE_GENERATOR", "local"),
+        ("MEDIA_STORAGE", "local"),
+        ("TASKS_JWKS_URL", "http://127.0.0.1:8124/jwks"),
+        ("GENAI_BASE_URL", "http://127.0.0.1:9999"),
+        ("R2_ENDPOINT_URL", "http://127.0.0.1:9000"),
+        ("DEV_STARTING_TOKENS", "100"),
+    ],
+)
+def test_production_refuses_every_local_convenience(name, value):
+    with pytest.raises(ConfigError) as bad:
+        settings_from_env({**PRODUCTION, name: value})
+    assert [p for p in bad.value.problems if p.startswith(name)]
+
+
+def test_production_needs_https_for_the_worker():
+    with pytest.raises(ConfigError, match="WORKER_URL must use https"):
+        settings_from_env({**PRODUCTION, "WORKER_URL": "http://worker"})
+
+
+def test_vertex_ai_needs_no_api_key_and_refuses_one():
+    env = {k: v for k, v in PRODUCTION.items() if k != "GEMINI_API_KEY"}
+    s = settings_from_env({**env, "GENAI_BACKEND": "vertex", "VERTEX_LOCATION": "europe-west4"})
+    assert s.genai_backend == "vertex" and s.gemini_api_key is None
+    with pytest.raises(ConfigError, match="GEMINI_API_KEY must not be set"):
+        settings_from_env({**PRODUCTION, "GENAI_BACKEND": "vertex"})
+
+
+def test_the_in_app_worker_check_can_be_left_to_the_platform():
+    assert settings_from_env({**PRODUCTION, "WORKER_AUTH": "none"}).worker_auth == "none"
+    with pytest.raises(ConfigError, match="WORKER_AUTH"):
+        settings_from_env({**PRODUCTION, "WORKER_AUTH": "maybe"})
+
+
+def test_local_mode_can_switch_single_adapters_to_production_ones():
+    s = settings_from_env({"APP_ENV": "local", "VIDEO_GENERATOR": "veo", "GEMINI_API_KEY": "k"})
+    assert (s.video_generator, s.image_generator, s.identity_provider) == ("veo", "local", "dev")
+    with pytest.raises(ConfigError, match="R2_BUCKET is required"):
+        settings_from_env({"APP_ENV": "local", "MEDIA_STORAGE": "r2"})
+
+
+def _import_main(env: dict[str, str], code: str = "import main") -> subprocess.CompletedProcess:
+    keep = {"PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR"}
+    clean = {k: v for k, v in os.environ.items() if k in keep}
+    return subprocess.run(
+        [sys.executable, "-c", code],
         cwd=ROOT,
         env={**clean, **env},
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+@pytest.mark.parametrize("env", [{}, {"APP_ENV": "production"}])
+def test_the_entry_points_refuse_to_start_with_an_incomplete_production_configuration(env):
+    result = _import_main(env)
     assert result.returncode != 0
-    assert "invalid configuration" in result.stderr and "APP_ENV" in result.stderr
+    assert "invalid configuration" in result.stderr
+    for name in ("GOOGLE_CLOUD_PROJECT", "WORKER_URL", "TASKS_SERVICE_ACCOUNT", "R2_BUCKET"):
+        assert name in result.stderr
+
+
+def test_the_entry_points_start_in_production_with_no_client_and_no_local_convenience():
+    code = (
+        "import sys, main; "
+        "assert 'google.genai' not in sys.modules and 'boto3' not in sys.modules; "
+        "from shared import bootstrap; assert bootstrap._container is None; "
+        "import logging; logging.getLogger('x').warning('hello Bearer abc.def.ghi')"
+    )
+    result = _import_main(PRODUCTION, code)
+    assert result.returncode == 0, result.stderr
+    [line] = [json.loads(x) for x in result.stdout.splitlines() if '"hello' in x]
+    assert line["severity"] == "WARNING" and "abc.def.ghi" not in line["message"]
 
 
 def test_the_entry_points_start_in_local_mode_without_creating_clients():

@@ -1,0 +1,150 @@
+"""Images: 1 token, generated synchronously within the request.
+
+debit + creation (one transaction) -> claim -> generate -> store -> draft. Any failure after
+the debit refunds at once (one transaction, at most once). If even the refund cannot be
+written (the store is down), the creation stays non-terminal and the reconciler fails and
+refunds it on its next sweep, so no token is ever lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from shared import events
+from shared.domain import creation as transitions
+from shared.domain.creation import Creation, Kind, Status
+from shared.domain.errors import (
+    DomainError,
+    GenerationError,
+    StorageError,
+    StoreContention,
+    StoreUnavailable,
+)
+from shared.services.submit import creation_id_for
+
+if TYPE_CHECKING:
+    from shared.bootstrap import Container
+
+IMAGE_DEADLINE_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class ImageOrder:
+    prompt: str
+    aspect_ratio: str = "1:1"
+
+
+@dataclass(frozen=True)
+class ImageMade:
+    creation: Creation
+    balance: int
+    replayed: bool = False
+
+
+class ImageInProgress(DomainError):
+    """The same idempotency key is being served by another request right now."""
+
+    def __init__(self, creation: Creation) -> None:
+        super().__init__(creation.id)
+        self.creation = creation
+
+
+class ImageFailed(DomainError):
+    def __init__(
+        self,
+        creation: Creation,
+        code: str,
+        *,
+        transient: bool,
+        refunded: bool,
+        balance: int | None,
+    ) -> None:
+        super().__init__(code)
+        self.creation = creation
+        self.code = code
+        self.transient = transient
+        self.refunded = refunded
+        self.balance = balance
+
+
+def generate_image(
+    deps: Container, uid: str, order: ImageOrder, idempotency_key: str | None = None
+) -> ImageMade:
+    deps.store.ensure_account(uid, deps.starting_grant, deps.clock())
+    now = deps.clock()
+    creation = Creation(
+        id=creation_id_for(uid, idempotency_key),
+        user_id=uid,
+        kind=Kind.IMAGE,
+        prompt=order.prompt,
+        parameters={"aspectRatio": order.aspect_ratio},
+        cost=deps.settings.image_cost,
+        created_at=now,
+        updated_at=now,
+        deadline_at=now + timedelta(seconds=IMAGE_DEADLINE_SECONDS),
+    )
+    debited = deps.store.debit_and_create(creation, now)
+    if debited.replayed:
+        return _replay(debited.creation, debited.balance)
+
+    claim_id = uuid.uuid4().hex
+    creation, won = deps.store.update_creation(
+        creation.id, lambda c: transitions.claim(c, claim_id, deps.clock())
+    )
+    if not won:
+        raise ImageInProgress(creation)
+    events.emit("image.submitted", creationId=creation.id, userId=uid, cost=creation.cost)
+    try:
+        media = deps.images.generate(order.prompt, order.aspect_ratio)
+        url = deps.media.put(f"images/{uid}/{creation.id}.{media.extension}", media)
+    except GenerationError as exc:
+        raise _refund(deps, creation, exc.code, exc.message, exc.transient) from exc
+    except StorageError as exc:
+        raise _refund(deps, creation, "storage_failed", str(exc), True) from exc
+    done, _ = deps.store.update_creation(
+        creation.id, lambda c: transitions.complete(c, url, deps.clock())
+    )
+    events.emit("image.completed", creationId=creation.id, userId=uid)
+    return ImageMade(done, debited.balance)
+
+
+def _replay(creation: Creation, balance: int) -> ImageMade:
+    if creation.status is Status.DRAFT:
+        return ImageMade(creation, balance, replayed=True)
+    if creation.is_terminal:
+        raise ImageFailed(
+            creation,
+            creation.error_code or "generation_failed",
+            transient=False,
+            refunded=creation.refunded,
+            balance=balance,
+        )
+    raise ImageInProgress(creation)
+
+
+def _refund(
+    deps: Container, creation: Creation, code: str, message: str, transient: bool
+) -> ImageFailed:
+    events.emit(
+        "image.failed", logging.WARNING, creationId=creation.id, errorCode=code, transient=transient
+    )
+    try:
+        result = deps.store.refund(
+            creation.id, deps.clock(), error_code=code, error_message=message or code
+        )
+    except (StoreUnavailable, StoreContention):
+        events.emit("image.refund_deferred", logging.ERROR, creationId=creation.id)
+        return ImageFailed(creation, code, transient=transient, refunded=False, balance=None)
+    if result.refunded_now:
+        events.emit("image.refunded", creationId=creation.id, userId=creation.user_id, reason=code)
+    return ImageFailed(
+        result.creation,
+        code,
+        transient=transient,
+        refunded=result.creation.refunded,
+        balance=result.balance,
+    )
