@@ -1,0 +1,104 @@
+"""Logs: one named event per thing that happens; structured for Cloud Logging in production;
+never a token, a key or a whole prompt."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import logging
+
+import flask
+import pytest
+
+from functions import api, worker
+from shared import bootstrap, events
+from shared.domain.errors import GenerationError, QueueError
+from shared.logs import Redactor, structured_handler, text_handler
+from shared.services.queue_health import QueueHealth
+
+API_KEY = "AIzaSy-test-secret-key-0042"
+R2_SECRET = "r2-secret-access-key-0042"  # noqa: S105 - a fake, to be looked for in the logs
+TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl"  # noqa: S105
+PROMPT = "a very private prompt about my secret project " * 5
+
+
+def test_the_redactor_removes_bearer_tokens_jwts_and_secrets():
+    redact = Redactor([API_KEY])
+    line = redact(f"Authorization: Bearer {TOKEN} url=?key={API_KEY} raw={TOKEN}")
+    assert TOKEN not in line and API_KEY not in line and "Bearer [redacted]" in line
+
+
+def test_structured_lines_carry_severity_trace_and_event_fields(deps):
+    stream = io.StringIO()
+    settings = dataclasses.replace(deps.settings, project="creator-prod")
+    handler = structured_handler(settings, stream)
+    logger = logging.getLogger("creator.events")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    app = flask.Flask("t")
+    trace = "0af7651916cd43dd8448eb211c80319c"
+    try:
+        with app.test_request_context(headers={"traceparent": f"00-{trace}-b7ad6b7169203331-01"}):
+            events.emit("video.submitted", creationId="c1", userId="u1", queueErrorCode=None)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(logging.NOTSET)
+    entry = json.loads(stream.getvalue().splitlines()[-1])
+    assert entry["severity"] == "INFO" and entry["event"] == "video.submitted"
+    assert (entry["creationId"], entry["userId"]) == ("c1", "u1") and "queueErrorCode" not in entry
+    assert entry["logging.googleapis.com/trace"] == f"projects/creator-prod/traces/{trace}"
+
+
+@pytest.fixture
+def captured(deps, monkeypatch):
+    """Every log line of a flow, in both formats, with secrets configured."""
+    deps.settings = dataclasses.replace(
+        deps.settings, gemini_api_key=API_KEY, r2_secret_access_key=R2_SECRET
+    )
+    monkeypatch.setattr(bootstrap, "_container", deps)
+    streams = io.StringIO(), io.StringIO()
+    handlers = (
+        text_handler(deps.settings, streams[0]),
+        structured_handler(deps.settings, streams[1]),
+    )
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.DEBUG)
+    for handler in handlers:
+        root.addHandler(handler)
+    yield lambda: streams[0].getvalue() + streams[1].getvalue()
+    for handler in handlers:
+        root.removeHandler(handler)
+    root.setLevel(level)
+
+
+def test_no_log_line_holds_a_token_a_key_or_a_whole_prompt(deps, captured):
+    headers = {"Authorization": "Bearer dev:alice", "X-Debug-Token": TOKEN}
+    client = api.app.test_client()
+    ok = client.post("/api/generate/video", json={"prompt": PROMPT}, headers=headers)
+    assert ok.status_code == 202
+    deps.queue_health = QueueHealth(deps.queue, deps.settings.queue_path, ttl_seconds=3600)
+    deps.queue_health.check()  # the gate saw the queue running a moment ago
+    deps.queue.failure = QueueError("queue_unavailable", f"key={API_KEY} {R2_SECRET}")
+    assert (
+        client.post("/api/generate/video", json={"prompt": PROMPT}, headers=headers).status_code
+        == 503
+    )
+    deps.queue.failure = None
+    deps.images.failure = GenerationError("generation_rejected", f"?key={API_KEY}", transient=False)
+    client.post("/api/generate/image", json={"prompt": PROMPT}, headers=headers)
+    worker.app.test_client().post(
+        "/tasks/video",
+        json={"creationId": ok.get_json()["creationId"], "step": "start", "seq": 0},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    deps.store.fail_next("ensure_account", RuntimeError(f"boom {API_KEY} Bearer {TOKEN}"))
+    assert client.get("/api/tokens", headers=headers).status_code == 500
+
+    output = captured()
+    for event in ("video.submitted", "video.enqueue_failed", "video.refunded", "image.failed"):
+        assert event in output
+    assert "boom" in output  # the unexpected error is logged, scrubbed
+    for secret in (API_KEY, R2_SECRET, TOKEN, PROMPT[:60]):
+        assert secret not in output
