@@ -35,9 +35,9 @@ CHOICES = {
     "IMAGE_GENERATOR": ("gemini", "local"),
     "MEDIA_STORAGE": ("r2", "local"),
 }
-GENAI_BACKENDS = ("gemini-api", "vertex")
+GENAI_BACKENDS = ("vertex", "gemini-api")
 WORKER_AUTH_MODES = ("oidc", "none")
-DEFAULT_VIDEO_MODEL = "veo-3.1-generate-preview"
+DEFAULT_VIDEO_MODEL = "veo-3.1-generate-001"  # the Vertex AI id of Veo 3.1
 DEFAULT_IMAGE_MODEL = "gemini-2.5-flash-image"
 LOCAL_TASKS_JWKS_URL = "http://127.0.0.1:8124/jwks"
 
@@ -81,7 +81,7 @@ class Settings:
     video_generator: str = "local"
     image_generator: str = "local"
     media_storage: str = "local"
-    genai_backend: str = "gemini-api"
+    genai_backend: str = "vertex"
     gemini_api_key: str | None = field(default=None, repr=False)
     vertex_location: str = "us-central1"
     video_model: str = DEFAULT_VIDEO_MODEL
@@ -246,7 +246,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         video_generator=choice["VIDEO_GENERATOR"],
         image_generator=choice["IMAGE_GENERATOR"],
         media_storage=choice["MEDIA_STORAGE"],
-        genai_backend=r.one_of("GENAI_BACKEND", GENAI_BACKENDS, "gemini-api"),
+        genai_backend=r.one_of("GENAI_BACKEND", GENAI_BACKENDS, "vertex"),
         gemini_api_key=r.text("GEMINI_API_KEY"),
         vertex_location=r.text("VERTEX_LOCATION", "us-central1") or "",
         video_model=r.text("VIDEO_MODEL", DEFAULT_VIDEO_MODEL) or "",
@@ -278,6 +278,9 @@ def _check_combinations(s: Settings, r: _Reader) -> None:
     uses_genai = s.video_generator == "veo" or s.image_generator == "gemini"
     if uses_genai and s.genai_backend == "gemini-api" and not s.gemini_api_key:
         r.problems.append("GEMINI_API_KEY is required when GENAI_BACKEND is 'gemini-api'")
+    if s.video_generator == "veo" and s.genai_backend != "vertex":
+        # google-genai serves video generation through Vertex AI only.
+        r.problems.append("VIDEO_GENERATOR 'veo' needs GENAI_BACKEND 'vertex'")
     if uses_genai and s.genai_backend == "vertex" and s.gemini_api_key:
         r.problems.append("GEMINI_API_KEY must not be set when GENAI_BACKEND is 'vertex'")
     if s.media_storage == "r2":

@@ -61,7 +61,6 @@ PRODUCTION = {
     "GOOGLE_CLOUD_PROJECT": "creator-prod",
     "WORKER_URL": "https://video-worker-abc-uc.a.run.app",
     "TASKS_SERVICE_ACCOUNT": "tasks-invoker@creator-prod.iam.gserviceaccount.com",
-    "GEMINI_API_KEY": "AIzaSy-very-secret-key-0001",
     "R2_ACCOUNT_ID": "0123456789abcdef",
     "R2_ACCESS_KEY_ID": "r2-access-key-id-0001",
     "R2_SECRET_ACCESS_KEY": "r2-secret-access-key-0001",
@@ -81,7 +80,8 @@ def test_a_complete_production_configuration_selects_every_production_adapter():
     assert s.firebase_project_id == "creator-prod" and s.worker_auth == "oidc"
     assert s.log_format == "json" and s.tasks_jwks_url is None
     assert "https://video-worker-abc-uc.a.run.app/tasks/video" in s.worker_audiences
-    for secret in ("GEMINI_API_KEY", "R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY"):
+    assert s.genai_backend == "vertex" and s.video_model == "veo-3.1-generate-001"
+    for secret in ("R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY"):
         assert PRODUCTION[secret] not in repr(s)
 
 
@@ -91,7 +91,6 @@ def test_a_complete_production_configuration_selects_every_production_adapter():
         "GOOGLE_CLOUD_PROJECT",
         "WORKER_URL",
         "TASKS_SERVICE_ACCOUNT",
-        "GEMINI_API_KEY",
         "R2_ACCOUNT_ID",
         "R2_ACCESS_KEY_ID",
         "R2_SECRET_ACCESS_KEY",
@@ -129,12 +128,25 @@ def test_production_needs_https_for_the_worker():
         settings_from_env({**PRODUCTION, "WORKER_URL": "http://worker"})
 
 
-def test_vertex_ai_needs_no_api_key_and_refuses_one():
-    env = {k: v for k, v in PRODUCTION.items() if k != "GEMINI_API_KEY"}
-    s = settings_from_env({**env, "GENAI_BACKEND": "vertex", "VERTEX_LOCATION": "europe-west4"})
-    assert s.genai_backend == "vertex" and s.gemini_api_key is None
+def test_the_gemini_api_needs_a_key_and_serves_images_only():
+    images_only = {**PRODUCTION, "GENAI_BACKEND": "gemini-api"}
+    with pytest.raises(ConfigError) as bad:
+        settings_from_env(images_only)
+    problems = " ".join(bad.value.problems)
+    assert "GEMINI_API_KEY is required" in problems
+    assert "VIDEO_GENERATOR 'veo' needs GENAI_BACKEND 'vertex'" in problems
+    local = settings_from_env(
+        {
+            "APP_ENV": "local",
+            "IMAGE_GENERATOR": "gemini",
+            "GENAI_BACKEND": "gemini-api",
+            "GEMINI_API_KEY": "AIzaSy-very-secret-key-0001",
+        }
+    )
+    assert "AIzaSy-very-secret-key-0001" not in repr(local)
+    assert local.secrets == ("AIzaSy-very-secret-key-0001",)
     with pytest.raises(ConfigError, match="GEMINI_API_KEY must not be set"):
-        settings_from_env({**PRODUCTION, "GENAI_BACKEND": "vertex"})
+        settings_from_env({**PRODUCTION, "GEMINI_API_KEY": "AIzaSy-very-secret-key-0001"})
 
 
 def test_the_in_app_worker_check_can_be_left_to_the_platform():
@@ -144,7 +156,7 @@ def test_the_in_app_worker_check_can_be_left_to_the_platform():
 
 
 def test_local_mode_can_switch_single_adapters_to_production_ones():
-    s = settings_from_env({"APP_ENV": "local", "VIDEO_GENERATOR": "veo", "GEMINI_API_KEY": "k"})
+    s = settings_from_env({"APP_ENV": "local", "VIDEO_GENERATOR": "veo"})
     assert (s.video_generator, s.image_generator, s.identity_provider) == ("veo", "local", "dev")
     with pytest.raises(ConfigError, match="R2_BUCKET is required"):
         settings_from_env({"APP_ENV": "local", "MEDIA_STORAGE": "r2"})
