@@ -45,7 +45,7 @@ from shared.ports import CreationChange, Debited, Refunded
 
 T = TypeVar("T")
 
-CALL_TIMEOUT = 10.0  # seconds for one read or query
+CALL_TIMEOUT = 5.0  # seconds for one read or query, its retries included
 CONTENTION_BUDGET = 3.0  # seconds spent retrying aborted transactions before giving up
 NON_TERMINAL = [str(Status.PENDING), str(Status.PROCESSING)]
 
@@ -89,7 +89,7 @@ class FirestoreStore:
                 time.sleep(pause)
 
     def _get(self, ref: Any, transaction: Any = None) -> dict[str, Any] | None:
-        snapshot = ref.get(transaction=transaction, timeout=CALL_TIMEOUT)
+        snapshot = ref.get(transaction=transaction, retry=_read_retry(), timeout=CALL_TIMEOUT)
         return snapshot.to_dict() if snapshot.exists else None
 
     # -- accounts -----------------------------------------------------------------------
@@ -216,7 +216,8 @@ class FirestoreStore:
         )
         with _sdk_errors():
             return [
-                docs.entry_from_doc(s.id, s.to_dict()) for s in query.stream(timeout=CALL_TIMEOUT)
+                docs.entry_from_doc(s.id, s.to_dict())
+                for s in query.stream(retry=_read_retry(), timeout=CALL_TIMEOUT)
             ]
 
     def stale_creations(self, updated_before: datetime, limit: int = 100) -> list[Creation]:
@@ -232,12 +233,12 @@ class FirestoreStore:
         with _sdk_errors():
             return [
                 docs.creation_from_doc(s.id, s.to_dict())
-                for s in query.stream(timeout=CALL_TIMEOUT)
+                for s in query.stream(retry=_read_retry(), timeout=CALL_TIMEOUT)
             ]
 
     def ping(self) -> None:
         with _sdk_errors():
-            self._ref(docs.USERS, "_ping").get(timeout=3)
+            self._ref(docs.USERS, "_ping").get(retry=_read_retry(2.0), timeout=2.0)
 
 
 class _sdk_errors:  # noqa: N801 - used as a context manager, reads like one
@@ -260,6 +261,24 @@ class _sdk_errors:  # noqa: N801 - used as a context manager, reads like one
         if isinstance(exc, exceptions.GoogleAPIError):
             raise StoreUnavailable(f"store error: {type(exc).__name__}") from exc
         return False
+
+
+@functools.cache
+def _read_retry(deadline: float = CALL_TIMEOUT) -> Any:
+    """The SDK's default read retry lasts up to 300 s; a request cannot wait that long."""
+    from google.api_core import exceptions, retry
+
+    return retry.Retry(
+        predicate=retry.if_exception_type(
+            exceptions.ServiceUnavailable,
+            exceptions.DeadlineExceeded,
+            exceptions.InternalServerError,
+        ),
+        initial=0.1,
+        maximum=1.0,
+        multiplier=2.0,
+        timeout=deadline,
+    )
 
 
 @functools.cache
