@@ -1,0 +1,641 @@
+"""Dispatch of due tasks over HTTP: one asyncio loop in a thread of its own.
+
+No task is rescanned on a tick. Each queue keeps an in-memory heap of (due time, generation,
+task name), loaded from SQLite at start and fed by the API; the loop sleeps until the
+earliest due time of a running queue, or until woken (a new task, a resume, a RunTask, a
+finished dispatch). A heap entry is current only while its generation is the task's current
+one, so deletes, purges and RunTask simply make entries stale.
+
+Per queue: at most `max_concurrent_dispatches` in flight, and a token bucket of
+`max_burst_size` tokens refilled at `max_dispatches_per_second`. A failed attempt (non-2xx,
+no connection, `dispatch_deadline` passed) is retried after the queue's backoff (or the
+response's Retry-After, when longer) until the retry config says stop; then the task is
+dropped and logged. The API thread calls the public methods; they post to the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import email.utils
+import heapq
+import itertools
+import logging
+import math
+import ssl
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+
+import httpx
+from google.cloud import tasks_v2
+from google.rpc import code_pb2, status_pb2
+
+from devtools.cloud_tasks_server import names
+from devtools.cloud_tasks_server.oidc import Signer
+from devtools.cloud_tasks_server.state import QueuePb, Store, TaskPb, TaskRow, get_time
+
+log = logging.getLogger("cloud_tasks_server.dispatch")
+
+RUNNING = tasks_v2.Queue.State.RUNNING
+IF_NOT_EXISTS = tasks_v2.UriOverride.UriOverrideEnforceMode.IF_NOT_EXISTS
+SCHEME_HTTP = tasks_v2.UriOverride.Scheme.HTTP
+_METHODS = {
+    0: "POST",
+    1: "POST",
+    2: "GET",
+    3: "HEAD",
+    4: "PUT",
+    5: "DELETE",
+    6: "PATCH",
+    7: "OPTIONS",
+}
+# Headers of the task that are replaced or dropped, as the service does.
+_DROPPED = {"host", "content-length", "user-agent", "connection", "transfer-encoding"}
+_DROPPED_PREFIXES = ("x-google-", "x-appengine-", "x-cloudtasks-")
+PRUNE_EVERY = 600.0
+_ERROR_CODES = {"DEADLINE_EXCEEDED": code_pb2.DEADLINE_EXCEEDED, "INTERNAL": code_pb2.INTERNAL}
+RETRY_BROKEN = 10.0  # seconds before a dispatch that broke in this server is tried again
+
+
+def http_status_to_code(status: int) -> int:
+    """The google.rpc code Cloud Tasks records for an HTTP response status."""
+    if 200 <= status < 300:
+        return code_pb2.OK
+    return {
+        400: code_pb2.INVALID_ARGUMENT,
+        401: code_pb2.UNAUTHENTICATED,
+        403: code_pb2.PERMISSION_DENIED,
+        404: code_pb2.NOT_FOUND,
+        409: code_pb2.ABORTED,
+        429: code_pb2.RESOURCE_EXHAUSTED,
+        499: code_pb2.CANCELLED,
+        500: code_pb2.INTERNAL,
+        501: code_pb2.UNIMPLEMENTED,
+        503: code_pb2.UNAVAILABLE,
+        504: code_pb2.DEADLINE_EXCEEDED,
+    }.get(status, code_pb2.FAILED_PRECONDITION if status < 500 else code_pb2.UNKNOWN)
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
+def _seconds(duration) -> float:
+    return duration.seconds + duration.nanos / 1e9
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int  # -1: unlimited
+    max_retry_duration: float  # 0: unlimited
+    min_backoff: float
+    max_backoff: float
+    max_doublings: int
+
+    @classmethod
+    def from_pb(cls, config, fallback: RetryPolicy | None = None) -> RetryPolicy:
+        """From a RetryConfig message; zero fields take the fallback's (or the defaults)."""
+        base = fallback or DEFAULT_RETRY
+        return cls(
+            max_attempts=config.max_attempts or base.max_attempts,
+            max_retry_duration=_seconds(config.max_retry_duration) or base.max_retry_duration,
+            min_backoff=_seconds(config.min_backoff) or base.min_backoff,
+            max_backoff=_seconds(config.max_backoff) or base.max_backoff,
+            max_doublings=config.max_doublings or base.max_doublings,
+        )
+
+    def backoff(self, failures: int) -> float:
+        """Delay before the retry that follows the `failures`-th failed attempt (1-based).
+
+        min_backoff, doubled max_doublings times, then growing linearly by the last doubled
+        interval, never above max_backoff: 10s, 20s, 40s, 80s, 160s, 240s, 300s, ... for
+        min 10s, max 300s, 3 doublings.
+        """
+        k = max(0, failures - 1)
+        doublings = max(0, self.max_doublings)
+        if k <= doublings:
+            interval = self.min_backoff * 2.0**k
+        else:
+            interval = self.min_backoff * 2.0**doublings * (k - doublings + 1)
+        return min(interval, self.max_backoff)
+
+    def exhausted(self, attempts: int, first_attempt: float, now: float) -> bool:
+        """Stop retrying? Each limit that is set must be reached; none set: never."""
+        by_attempts = self.max_attempts > 0
+        by_age = self.max_retry_duration > 0
+        if not by_attempts and not by_age:
+            return False
+        attempts_done = attempts >= self.max_attempts if by_attempts else True
+        age_done = now - first_attempt >= self.max_retry_duration if by_age else True
+        return attempts_done and age_done
+
+
+DEFAULT_RETRY = RetryPolicy(
+    max_attempts=100,
+    max_retry_duration=0.0,
+    min_backoff=0.1,
+    max_backoff=3600.0,
+    max_doublings=16,
+)
+
+
+@dataclass
+class QueueRuntime:
+    name: str
+    state: int = RUNNING
+    rate: float = 500.0
+    burst: int = 100
+    max_concurrent: int = 1000
+    retry: RetryPolicy = DEFAULT_RETRY
+    heap: list[tuple[float, int, str]] = field(default_factory=list)
+    tokens: float = 0.0
+    refilled: float = 0.0
+    inflight: int = 0
+    http_target: object | None = None  # the queue's HttpTarget overrides, when set
+
+    def configure(self, queue: QueuePb) -> None:
+        rate = queue.rate_limits.max_dispatches_per_second
+        burst = queue.rate_limits.max_burst_size
+        if rate != self.rate or burst != self.burst:
+            self.tokens = float(burst)  # a new bucket, full
+            self.refilled = time.monotonic()
+        self.state = queue.state
+        self.rate = rate
+        self.burst = max(1, burst)
+        self.max_concurrent = max(1, queue.rate_limits.max_concurrent_dispatches)
+        self.retry = RetryPolicy.from_pb(queue.retry_config)
+        self.http_target = queue.http_target if queue.HasField("http_target") else None
+
+    def take_token(self, now: float) -> float:
+        """0 when a token was taken, else the seconds until one is there."""
+        self.tokens = min(float(self.burst), self.tokens + (now - self.refilled) * self.rate)
+        self.refilled = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return 0.0
+        return (1.0 - self.tokens) / self.rate
+
+
+class ClientPool:
+    """Many small httpx clients instead of one big one.
+
+    httpcore's connection pool does O(requests x connections) work on every request, which
+    at a hundred concurrent dispatches costs more CPU than everything else together. So each
+    dispatch borrows the least busy of several clients of at most `per_client` connections,
+    and a new client is made when all are full.
+    """
+
+    def __init__(self, per_client: int = 8) -> None:
+        self.per_client = per_client
+        self._clients: list[httpx.AsyncClient] = []
+        self._busy: list[int] = []
+        self._ssl: ssl.SSLContext | None = None
+
+    def _new_client(self) -> httpx.AsyncClient:
+        if self._ssl is None:  # loading the CA bundle costs ~20 ms: once, not per client
+            self._ssl = ssl.create_default_context()
+        return httpx.AsyncClient(
+            verify=self._ssl,
+            limits=httpx.Limits(
+                max_connections=self.per_client, max_keepalive_connections=self.per_client
+            ),
+            timeout=httpx.Timeout(None),
+            follow_redirects=True,
+            trust_env=False,
+        )
+
+    def acquire(self) -> int:
+        best = min(range(len(self._busy)), key=self._busy.__getitem__, default=-1)
+        if best < 0 or self._busy[best] >= self.per_client:
+            self._clients.append(self._new_client())
+            self._busy.append(0)
+            best = len(self._clients) - 1
+        self._busy[best] += 1
+        return best
+
+    def client(self, index: int) -> httpx.AsyncClient:
+        return self._clients[index]
+
+    def release(self, index: int) -> None:
+        self._busy[index] -= 1
+
+    async def aclose(self) -> None:
+        for client in self._clients:
+            await client.aclose()
+
+
+class Dispatcher:
+    def __init__(self, store: Store, signer: Signer, warmup_url: str | None = None) -> None:
+        self._store = store
+        self._warmup_url = warmup_url
+        self._signer = signer
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="dispatcher", daemon=True)
+        self._queues: dict[str, QueueRuntime] = {}
+        self._gen: dict[str, int] = {}  # task name -> generation of its current heap entry
+        self._counter = itertools.count()
+        self._inflight: dict[str, asyncio.Task] = {}
+        self._next_at: float | None = None
+        self._next_prune = 0.0
+        self._stopping = False
+        self._started = threading.Event()
+        self._wake: asyncio.Event | None = None
+        self._clients = ClientPool()
+
+    # -- called from other threads --------------------------------------------------------
+
+    def start(self) -> None:
+        """Load queues and pending tasks from the store, then start the loop thread."""
+        for queue in self._store.all_queues():
+            self._queue_changed(queue)
+        for queue, name, schedule in self._store.pending():
+            self._push(queue, name, schedule)
+        self._thread.start()
+        if not self._started.wait(10):
+            raise RuntimeError("the dispatcher did not start")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Cancel in-flight dispatches (their tasks stay pending) and stop the loop."""
+        if not self._thread.is_alive():
+            return
+        self._loop.call_soon_threadsafe(self._request_stop)
+        self._thread.join(timeout)
+
+    def queue_changed(self, queue: QueuePb) -> None:
+        copy = QueuePb()
+        copy.CopyFrom(queue)
+        self._post(self._queue_changed, copy)
+
+    def queue_removed(self, name: str) -> None:
+        self._post(self._queue_cleared, name, True)
+
+    def queue_purged(self, name: str) -> None:
+        self._post(self._queue_cleared, name, False)
+
+    def task_added(self, queue: str, name: str, due: float) -> None:
+        self._post(self._push, queue, name, due)
+
+    def task_removed(self, name: str) -> None:
+        self._post(self._forget, name)
+
+    def run_now(self, name: str, timeout: float = 10.0) -> TaskPb | None:
+        """Dispatch the task now, whatever its queue's state and limits (RunTask).
+
+        Returns the task once the attempt is counted; None if it was gone or already running.
+        """
+        done: concurrent.futures.Future = concurrent.futures.Future()
+        self._post(self._run_now, name, done)
+        return done.result(timeout)
+
+    def _post(self, fn, *args) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: shutting down
+            self._loop.call_soon_threadsafe(fn, *args)
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._serve())
+        finally:
+            self._loop.close()
+
+    async def _serve(self) -> None:
+        self._wake = asyncio.Event()
+        if self._warmup_url:
+            await self._warm_up(self._warmup_url)
+        self._started.set()
+        try:
+            while not self._stopping:
+                self._wake.clear()
+                next_at = self._pump()
+                now = time.time()
+                if now >= self._next_prune:
+                    self._prune(now)
+                next_at = self._next_prune if next_at is None else min(next_at, self._next_prune)
+                self._next_at = next_at
+                delay = next_at - time.time()
+                if delay <= 0:
+                    await asyncio.sleep(0)
+                    continue
+                try:
+                    async with asyncio.timeout(delay):
+                        await self._wake.wait()
+                except TimeoutError:
+                    pass
+        finally:
+            running = list(self._inflight.values())
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+            await self._clients.aclose()
+
+    async def _warm_up(self, url: str) -> None:
+        """One request before the first task: httpx and anyio import and set up what they
+        need on first use (~0.1 s), which would otherwise delay the first dispatch."""
+        slot = self._clients.acquire()
+        try:
+            async with asyncio.timeout(2.0):
+                await self._clients.client(slot).get(url)
+        except Exception:  # noqa: BLE001 - only an optimisation
+            log.debug("warm-up request to %s failed", url, exc_info=True)
+        finally:
+            self._clients.release(slot)
+
+    def _request_stop(self) -> None:
+        self._stopping = True
+        if self._wake:
+            self._wake.set()
+
+    def _wakeup(self, due: float | None = None) -> None:
+        if self._wake is None:
+            return
+        if due is None or self._next_at is None or due < self._next_at:
+            self._wake.set()
+
+    def _prune(self, now: float) -> None:
+        self._next_prune = now + PRUNE_EVERY
+        try:
+            self._store.prune_reservations(now)
+        except Exception:  # noqa: BLE001 - pruning is best effort
+            log.exception("pruning reserved names failed")
+
+    def _pump(self) -> float | None:
+        """Start every due dispatch the limits allow; the wall time to look again, if any."""
+        now = time.time()
+        mono = time.monotonic()
+        next_at: float | None = None
+        for queue in self._queues.values():
+            heap = queue.heap
+            if not heap or queue.state != RUNNING:
+                continue
+            while heap:
+                due, gen, name = heap[0]
+                if self._gen.get(name) != gen:
+                    heapq.heappop(heap)
+                    continue
+                if due > now:
+                    next_at = due if next_at is None else min(next_at, due)
+                    break
+                if queue.inflight >= queue.max_concurrent:
+                    break  # a finished dispatch wakes the loop
+                wait = queue.take_token(mono)
+                if wait > 0:
+                    at = now + wait
+                    next_at = at if next_at is None else min(next_at, at)
+                    break
+                heapq.heappop(heap)
+                del self._gen[name]
+                self._start(queue, name)
+        return next_at
+
+    def _queue_changed(self, queue: QueuePb) -> None:
+        runtime = self._queues.get(queue.name)
+        if runtime is None:
+            runtime = self._queues[queue.name] = QueueRuntime(queue.name)
+            runtime.rate = -1.0  # forces a fresh, full bucket
+        runtime.configure(queue)
+        self._wakeup()
+
+    def _queue_cleared(self, name: str, remove: bool) -> None:
+        runtime = self._queues.get(name)
+        if runtime is None:
+            return
+        for _due, gen, task in runtime.heap:
+            if self._gen.get(task) == gen:
+                del self._gen[task]
+        runtime.heap.clear()
+        if remove:
+            del self._queues[name]
+
+    def _push(self, queue: str, name: str, due: float) -> None:
+        runtime = self._queues.get(queue)
+        if runtime is None:
+            return
+        gen = next(self._counter)
+        self._gen[name] = gen
+        heapq.heappush(runtime.heap, (due, gen, name))
+        if runtime.state == RUNNING:
+            self._wakeup(due)
+
+    def _forget(self, name: str) -> None:
+        self._gen.pop(name, None)
+
+    def _run_now(self, name: str, done: concurrent.futures.Future) -> None:
+        runtime = self._queues.get(names.queue_of(name))
+        if runtime is None or name in self._inflight or self._stopping:
+            done.set_result(None)
+            return
+        self._gen.pop(name, None)
+        self._start(runtime, name, done)
+
+    def _start(
+        self, queue: QueueRuntime, name: str, done: concurrent.futures.Future | None = None
+    ) -> None:
+        queue.inflight += 1
+        self._inflight[name] = self._loop.create_task(self._attempt(queue, name, done))
+
+    async def _attempt(
+        self, queue: QueueRuntime, name: str, done: concurrent.futures.Future | None
+    ) -> None:
+        try:
+            await self._dispatch(queue, name, done)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - keep the loop alive; the task stays pending
+            log.exception("dispatch of %s failed; trying again in %.0f s", name, RETRY_BROKEN)
+            self._push(queue.name, name, time.time() + RETRY_BROKEN)
+        finally:
+            if done and not done.done():
+                done.set_result(None)
+            queue.inflight -= 1
+            self._inflight.pop(name, None)
+            if self._wake:
+                self._wake.set()
+
+    async def _dispatch(
+        self, queue: QueueRuntime, name: str, done: concurrent.futures.Future | None
+    ) -> None:
+        dispatched = time.time()
+        begun = self._store.begin_attempt(name, dispatched)
+        if done:
+            done.set_result(begun and begun[1])
+        if begun is None:
+            return
+        row = begun[0]
+        task = row.task
+        attempt = task.dispatch_count + 1
+        first_attempt = (
+            get_time(task.first_attempt.dispatch_time) if task.dispatch_count else dispatched
+        )
+        deadline = _seconds(task.dispatch_deadline) or 600.0
+        method, url, headers, body = self._request(row, queue.http_target)
+        started = time.monotonic()
+        http_status: int | None = None
+        retry_after: float | None = None
+        error = ""
+        slot = self._clients.acquire()
+        try:
+            async with asyncio.timeout(deadline):
+                response = await self._clients.client(slot).request(
+                    method, url, headers=headers, content=body
+                )
+            http_status = response.status_code
+            retry_after = parse_retry_after(response.headers.get("retry-after"), time.time())
+        except TimeoutError:
+            error = "DEADLINE_EXCEEDED"
+        except httpx.ConnectError:
+            error = "UNAVAILABLE:connection_refused"
+        except httpx.HTTPError as exc:
+            error = f"UNAVAILABLE:{type(exc).__name__}"
+        except Exception as exc:  # noqa: BLE001 - e.g. a URL httpx will not send: an attempt
+            error = f"INTERNAL:{type(exc).__name__}"
+        finally:
+            self._clients.release(slot)
+        elapsed_ms = int((time.monotonic() - started) * 1000)
+        log.info(
+            "dispatch task=%s queue=%s attempt=%d status=%s ms=%d",
+            names.short_id(name),
+            names.short_id(row.queue),
+            attempt,
+            http_status if http_status is not None else error,
+            elapsed_ms,
+        )
+        now = time.time()
+        if http_status is not None and 200 <= http_status < 300:
+            self._store.finish(name, row.version, now)
+            return
+        policy = queue.retry
+        if task.HasField("retry_config"):
+            policy = RetryPolicy.from_pb(task.retry_config, queue.retry)
+        if policy.exhausted(attempt, first_attempt, now):
+            if self._store.finish(name, row.version, now):
+                log.warning(
+                    "drop task=%s queue=%s attempts=%d last_status=%s: retries exhausted",
+                    names.short_id(name),
+                    names.short_id(row.queue),
+                    attempt,
+                    http_status if http_status is not None else error,
+                )
+            return
+        delay = policy.backoff(attempt)
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        if http_status is not None:
+            status = status_pb2.Status(
+                code=http_status_to_code(http_status), message=f"HTTP status {http_status}"
+            )
+            reason = f"HTTP {http_status}"
+        else:
+            code = _ERROR_CODES.get(error.split(":", 1)[0], code_pb2.UNAVAILABLE)
+            status = status_pb2.Status(code=code, message=error)
+            reason = error
+        next_schedule = now + delay
+        if self._store.record_failure(
+            name,
+            row.version,
+            now=now,
+            next_schedule=next_schedule,
+            http_status=http_status,
+            status=status,
+            reason=reason,
+        ):
+            self._push(row.queue, name, next_schedule)
+
+    def _request(self, row: TaskRow, target) -> tuple[str, str, dict[str, str], bytes | None]:
+        """Method, URL, headers and body of an attempt; the queue's http_target overrides."""
+        task = row.task
+        request = task.http_request
+        method = _METHODS.get(request.http_method, "POST")
+        url = request.url
+        auth_source = request
+        overrides: list[tuple[str, str]] = []
+        if target is not None:
+            if target.http_method:
+                method = _METHODS.get(target.http_method, method)
+            if target.HasField("uri_override"):
+                url = override_uri(url, target.uri_override)
+            overrides = [(h.header.key, h.header.value) for h in target.header_overrides]
+            if target.HasField("oidc_token") or target.HasField("oauth_token"):
+                auth_source = target
+        body = request.body or None
+        if method in ("GET", "HEAD", "DELETE", "OPTIONS"):
+            body = None
+        headers: dict[str, str] = {}
+        for key, value in [*request.headers.items(), *overrides]:
+            lower = key.lower()
+            if lower in _DROPPED or lower.startswith(_DROPPED_PREFIXES):
+                continue
+            for existing in [k for k in headers if k.lower() == lower]:
+                del headers[existing]
+            headers[key] = value
+        headers["User-Agent"] = "Google-Cloud-Tasks"
+        headers["X-CloudTasks-QueueName"] = names.short_id(row.queue)
+        headers["X-CloudTasks-TaskName"] = names.short_id(task.name)
+        headers["X-CloudTasks-TaskRetryCount"] = str(task.dispatch_count)
+        headers["X-CloudTasks-TaskExecutionCount"] = str(row.executions)
+        headers["X-CloudTasks-TaskETA"] = f"{get_time(task.schedule_time):.6f}"
+        if row.prev_status is not None:
+            headers["X-CloudTasks-TaskPreviousResponse"] = str(row.prev_status)
+        if task.dispatch_count and row.retry_reason:
+            headers["X-CloudTasks-TaskRetryReason"] = row.retry_reason
+        auth = None
+        if auth_source.HasField("oidc_token"):
+            token = auth_source.oidc_token
+            audience = token.audience or url
+            auth = "Bearer " + self._signer.token(token.service_account_email, audience)
+        elif auth_source.HasField("oauth_token"):
+            email = auth_source.oauth_token.service_account_email
+            auth = "Bearer local-oauth-token-for-" + email
+        if auth:
+            for key in [k for k in headers if k.lower() == "authorization"]:
+                del headers[key]
+            headers["Authorization"] = auth
+        return method, url, headers, body
+
+
+def override_uri(url: str, override) -> str:
+    """Apply a queue's UriOverride to a task URL (ALWAYS, or IF_NOT_EXISTS per part)."""
+    parts = urllib.parse.urlsplit(url)
+    always = override.uri_override_enforce_mode != IF_NOT_EXISTS
+    scheme = parts.scheme
+    if override.HasField("scheme") and always:
+        scheme = "http" if override.scheme == SCHEME_HTTP else "https"
+    host = parts.hostname or ""
+    if override.HasField("host") and always:
+        host = override.host
+    port = parts.port
+    if override.HasField("port") and (always or port is None):
+        port = override.port or None
+    path = parts.path
+    if override.HasField("path_override") and (always or path in ("", "/")):
+        path = override.path_override.path
+        if path and not path.startswith("/"):
+            path = "/" + path
+    query = parts.query
+    if override.HasField("query_override") and (always or not query):
+        query = override.query_override.query_params
+    netloc = f"[{host}]" if ":" in host else host
+    if port:
+        netloc += f":{port}"
+    return urllib.parse.urlunsplit((scheme, netloc, path, query, parts.fragment))
+
+
+def burst_for(rate: float) -> int:
+    """The max_burst_size the server picks for a rate (the service's default queue: 100)."""
+    return max(1, min(100, math.ceil(rate)))
