@@ -80,6 +80,7 @@ class LocalStack:
             "TASKS_QUEUE": QUEUE,
             "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{self.ports.firestore}",
             "CLOUD_TASKS_EMULATOR_HOST": f"127.0.0.1:{self.ports.tasks}",
+            "TASKS_JWKS_URL": f"http://127.0.0.1:{self.ports.tasks_http}/jwks",
             "WORKER_URL": self.worker_url,
             "PUBLIC_BASE_URL": self.api_url,
             "LOCAL_STATE_DIR": str(self.state_dir),

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
-import threading
 
 import httpx
 import imageio_ffmpeg
+from google.cloud import tasks_v2
 
 from tests.e2e.conftest import user, wait_for
 
+TASKS_ACCOUNT = "tasks-invoker@demo-creator.iam.gserviceaccount.com"
 VIDEO = {"prompt": "a red fox running through snow", "durationSeconds": 4}
 
 
@@ -66,26 +68,28 @@ def test_a_failed_generation_is_refunded(http):
 
 
 def test_a_start_task_delivered_many_times_starts_one_generation(http, stack):
+    """Cloud Tasks delivers at least once: five deliveries of the same start step, sent at
+    once by the Cloud Tasks server with valid tokens, start one generation."""
     headers = user("cat")
     prompt = f"duplicate deliveries {id(http)}"
     cid = http.post("/api/generate/video", json={"prompt": prompt}, headers=headers).json()[
         "creationId"
     ]
-    answers: list[int] = []
-
-    def deliver() -> None:
-        response = httpx.post(
-            f"{stack.worker_url}/tasks/video",
-            timeout=30,
-            json={"creationId": cid, "step": "start", "seq": 0},
+    client = stack.tasks.client()
+    for n in range(5):
+        client.create_task(
+            parent=stack.queue_path,
+            task=tasks_v2.Task(
+                name=f"{stack.queue_path}/tasks/dup-{cid}-{n}",
+                http_request=tasks_v2.HttpRequest(
+                    http_method=tasks_v2.HttpMethod.POST,
+                    url=f"{stack.worker_url}/tasks/video",
+                    headers={"Content-Type": "application/json"},
+                    body=json.dumps({"creationId": cid, "step": "start", "seq": 0}).encode(),
+                    oidc_token=tasks_v2.OidcToken(service_account_email=TASKS_ACCOUNT),
+                ),
+            ),
         )
-        answers.append(response.status_code)
-
-    threads = [threading.Thread(target=deliver) for _ in range(5)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
 
     done = wait_for(lambda: (c := creation(http, headers, cid))["status"] == "draft" and c)
     operations = [
@@ -94,9 +98,18 @@ def test_a_start_task_delivered_many_times_starts_one_generation(http, stack):
         if prompt in p.read_text()
     ]
     assert len(operations) == 1
-    assert set(answers) <= {200, 503}
     assert done["mediaUrl"]
     assert tokens(http, headers)["balance"] == 90
+
+
+def test_the_worker_refuses_a_caller_without_a_cloud_tasks_token(http, stack):
+    headers = user("fin")
+    cid = http.post("/api/generate/video", json=VIDEO, headers=headers).json()["creationId"]
+    step = {"creationId": cid, "step": "poll", "seq": 999}
+    for auth in ({}, {"Authorization": "Bearer not-a-token"}):
+        response = httpx.post(f"{stack.worker_url}/tasks/video", json=step, headers=auth)
+        assert response.status_code == 401
+    assert httpx.post(f"{stack.worker_url}/tasks/reconcile", json={}).status_code == 401
 
 
 def test_someone_elses_creation_is_404(http):
