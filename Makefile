@@ -30,7 +30,7 @@ unit: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	@if command -v terraform >/dev/null; then terraform fmt -check -recursive terraform; fi
+	@if [ -d terraform ] && command -v terraform >/dev/null; then terraform fmt -check -recursive terraform; fi
 
 tasks-server: install
 	$(PY) -m devtools.cloud_tasks_server
