@@ -21,8 +21,23 @@ PROBE = (
 )
 
 
-def measure(code: str) -> tuple[float, bool, bool]:
-    env = {**os.environ, "APP_ENV": "local", "PYTHONDONTWRITEBYTECODE": "0"}
+# A complete production configuration (fake values): production logs through
+# google-cloud-logging's structured handler, so its import is part of the cold start.
+PRODUCTION = {
+    "APP_ENV": "production",
+    "GOOGLE_CLOUD_PROJECT": "creator-prod",
+    "WORKER_URL": "https://video-worker.example.run.app",
+    "TASKS_SERVICE_ACCOUNT": "tasks-invoker@creator-prod.iam.gserviceaccount.com",
+    "R2_ACCOUNT_ID": "0123456789abcdef",
+    "R2_ACCESS_KEY_ID": "benchmark-key-id",
+    "R2_SECRET_ACCESS_KEY": "benchmark-secret",
+    "R2_BUCKET": "creator-media",
+}
+
+
+def measure(code: str, mode: dict[str, str] | None = None) -> tuple[float, bool, bool]:
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("APP_", "R2_"))}
+    env = {**keep, **(mode or {"APP_ENV": "local"}), "PYTHONDONTWRITEBYTECODE": "0"}
     out = subprocess.run(
         [sys.executable, "-c", PROBE.format(code=code)],
         cwd=ROOT,
@@ -35,20 +50,26 @@ def measure(code: str) -> tuple[float, bool, bool]:
 
 
 def main(runs: int = 15) -> None:
-    measure(ENTRY), measure(BASELINE)  # warm the bytecode and file caches
-    baseline, entry = [], []
+    measure(ENTRY), measure(BASELINE), measure(ENTRY, PRODUCTION)  # warm the caches
+    baseline, entry, production = [], [], []
     heavy = False
     for _ in range(runs):
         baseline.append(measure(BASELINE)[0])
-        seconds, genai, boto = measure(ENTRY)
-        entry.append(seconds)
-        heavy |= genai or boto
-    b, e = statistics.median(baseline), statistics.median(entry)
+        for mode, times in ((None, entry), (PRODUCTION, production)):
+            seconds, genai, boto = measure(ENTRY, mode)
+            times.append(seconds)
+            heavy |= genai or boto
+    b = statistics.median(baseline)
     print(
         f"cold import, median of {runs}: functions-framework + firestore + tasks "
-        f"{b * 1000:.0f} ms; api entry point (main.py) {e * 1000:.0f} ms; "
-        f"ratio {e / b:.2f}x (target <= 1.15x)"
+        f"{b * 1000:.0f} ms (the baseline)"
     )
+    for name, times in (("local", entry), ("production", production)):
+        e = statistics.median(times)
+        print(
+            f"  api entry point (main.py), {name} mode: {e * 1000:.0f} ms, "
+            f"ratio {e / b:.2f}x (target <= 1.15x)"
+        )
     print(f"api path imports google-genai or boto3: {'YES' if heavy else 'no'}")
 
 
