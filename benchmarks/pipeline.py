@@ -116,7 +116,7 @@ def submit_latency(total: int, concurrency: int) -> None:
             Path(tmp),
             LOCAL_VIDEO_LATENCY_SECONDS="3600",
             DEV_STARTING_TOKENS="100000",
-            QUEUE_HEALTH_TTL_SECONDS="3600",
+            QUEUE_HEALTH_TTL_SECONDS="300",
         ) as s,
         httpx.Client(
             base_url=s.api_url, timeout=30, limits=httpx.Limits(max_connections=concurrency)

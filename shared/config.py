@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from shared.domain.creation import PROGRESS_HEARTBEAT
+
 LOCAL = "local"
 PRODUCTION = "production"
 
@@ -273,8 +275,12 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
 def _check_combinations(s: Settings, r: _Reader) -> None:
     if s.poll_initial_seconds > s.poll_max_seconds:
         r.problems.append("POLL_INITIAL_SECONDS must not exceed POLL_MAX_SECONDS")
-    if s.stale_after_seconds <= s.poll_max_seconds:
-        r.problems.append("STALE_AFTER_SECONDS must exceed POLL_MAX_SECONDS")
+    heartbeat = PROGRESS_HEARTBEAT.total_seconds()
+    if s.stale_after_seconds <= heartbeat + s.poll_max_seconds:
+        r.problems.append(
+            f"STALE_AFTER_SECONDS must exceed {heartbeat:.0f} s (a poll's heartbeat) "
+            "+ POLL_MAX_SECONDS"
+        )
     uses_genai = s.video_generator == "veo" or s.image_generator == "gemini"
     if uses_genai and s.genai_backend == "gemini-api" and not s.gemini_api_key:
         r.problems.append("GEMINI_API_KEY is required when GENAI_BACKEND is 'gemini-api'")

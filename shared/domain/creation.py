@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -87,12 +87,22 @@ def record_operation(
     return c.with_changes(now, operation_name=operation_name)
 
 
+PROGRESS_HEARTBEAT = timedelta(seconds=60)  # the reconciler's STALE_AFTER must exceed it
+PROGRESS_STEP = 10  # points of progress worth a write
+
+
 def touch_progress(c: Creation, progress: int, now: datetime) -> Creation | None:
-    """Record a poll: the progress seen and the time, so the reconciler can tell a live
-    creation from a stuck one."""
+    """Record a poll, so the reconciler can tell a live creation from a stuck one.
+
+    A poll is only written when the progress moved by PROGRESS_STEP points or the last
+    write is PROGRESS_HEARTBEAT old: most polls then cost no store write at all.
+    """
     if c.status is not Status.PROCESSING:
         return None
-    return c.with_changes(now, progress=max(c.progress, min(99, max(0, progress))))
+    progress = max(c.progress, min(99, max(0, progress)))
+    if progress < c.progress + PROGRESS_STEP and now - c.updated_at < PROGRESS_HEARTBEAT:
+        return None
+    return c.with_changes(now, progress=progress)
 
 
 def complete(c: Creation, media_url: str, now: datetime) -> Creation | None:

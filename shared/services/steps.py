@@ -163,9 +163,11 @@ def _poll(deps: Container, creation: Creation, seq: int) -> StepResult:
         return fail(deps, creation, exc.code, exc.message or "generation failed")
 
     if not status.done:
-        deps.store.update_creation(
-            creation.id, lambda c: transitions.touch_progress(c, status.progress, deps.clock())
-        )
+        # Judged on the copy read at the start of this step first: most polls write nothing.
+        if transitions.touch_progress(creation, status.progress, deps.clock()) is not None:
+            deps.store.update_creation(
+                creation.id, lambda c: transitions.touch_progress(c, status.progress, deps.clock())
+            )
         return _schedule_poll(deps, creation, seq + 1)
     if status.media is None:
         code = status.error_code or "generation_failed"

@@ -77,5 +77,15 @@ def test_cancel_only_before_generation_started():
 def test_progress_never_goes_back_and_stays_below_100_until_done():
     c = t.touch_progress(make(status=Status.PROCESSING), 150, NOW)
     assert c.progress == 99
-    assert t.touch_progress(c, 10, NOW).progress == 99
+    later = NOW + t.PROGRESS_HEARTBEAT
+    assert t.touch_progress(c, 10, later).progress == 99
     assert t.complete(c, "url", NOW).progress == 100
+
+
+def test_a_poll_is_written_when_progress_moved_or_as_a_heartbeat_only():
+    c = make(status=Status.PROCESSING)
+    assert t.touch_progress(c, 5, c.updated_at + timedelta(seconds=4)) is None
+    moved = t.touch_progress(c, 12, c.updated_at + timedelta(seconds=4))
+    assert moved.progress == 12
+    beat = t.touch_progress(moved, 12, moved.updated_at + t.PROGRESS_HEARTBEAT)
+    assert beat.updated_at == moved.updated_at + t.PROGRESS_HEARTBEAT
