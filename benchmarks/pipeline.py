@@ -96,12 +96,19 @@ def busy_time(videos: int, latency: float) -> None:
             generation_end = float(record["started_at"]) + latency
             drafted = datetime.fromisoformat(final["updatedAt"]).timestamp()
             delays.append(drafted - generation_end)
+        all_steps = [ms for cid in jobs for ms in step_ms[cid]]
+        submits = [job["submit_ms"] for job in jobs.values()]
         statuses = sorted({job["final"]["status"] for job in jobs.values()})
         print(f"videos at {latency:.0f} s simulated generation: {videos} ({', '.join(statuses)})")
         print(
             f"  function busy time per video: mean {statistics.mean(busy):.2f} s, "
             f"max {max(busy):.2f} s (a blocking worker: {latency:.0f} s); "
             f"worker steps per video: {statistics.mean(steps):.0f}"
+        )
+        print(
+            f"  of which: submit {submits[0]:.0f} ms for the first (the api's cold start), "
+            f"median {statistics.median(submits):.0f} ms; worker step median "
+            f"{statistics.median(all_steps):.0f} ms, max {max(all_steps):.0f} ms"
         )
         print(
             f"  generation end -> draft: mean {statistics.mean(delays):.2f} s, "

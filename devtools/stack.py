@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "demo-creator"
 LOCATION = "us-central1"
 QUEUE = "video-generation"
+TASKS_SERVICE_ACCOUNT = "tasks-invoker@demo-creator.iam.gserviceaccount.com"  # the default
 
 
 @dataclass
@@ -116,6 +117,27 @@ class LocalStack:
             fresh=fresh,
         )
         self.tasks.start()
+
+    def schedule_reconcile(self) -> None:
+        """Cloud Scheduler's part, locally: one reconcile sweep, delivered to the worker by the
+        Cloud Tasks server with an OIDC token, as the scheduler's job is in production."""
+        from google.cloud import tasks_v2
+
+        if self.tasks is None:
+            raise RuntimeError("the Cloud Tasks server is stopped")
+        self.tasks.client().create_task(
+            parent=self.queue_path,
+            task=tasks_v2.Task(
+                http_request=tasks_v2.HttpRequest(
+                    http_method=tasks_v2.HttpMethod.POST,
+                    url=f"{self.worker_url}/tasks/reconcile",
+                    headers={"Content-Type": "application/json"},
+                    body=b"{}",
+                    oidc_token=tasks_v2.OidcToken(service_account_email=TASKS_SERVICE_ACCOUNT),
+                )
+            ),
+            timeout=5,
+        )
 
     def stop_tasks_server(self) -> None:
         """The outage this project exists to survive."""

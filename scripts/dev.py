@@ -11,8 +11,6 @@ import signal
 import sys
 import threading
 
-import httpx
-
 from devtools.stack import LocalStack, Ports
 
 # A 5 s "generation", for a person watching.
@@ -35,9 +33,9 @@ def main() -> int:
         interval = float(os.environ.get("RECONCILE_INTERVAL_SECONDS", "60"))
         while not stopping.wait(interval):
             try:
-                httpx.post(stack.worker_url + "/tasks/reconcile", timeout=30)
-            except httpx.HTTPError as exc:
-                print(f"reconcile: {exc}", file=sys.stderr)
+                stack.schedule_reconcile()
+            except Exception as exc:  # e.g. the Cloud Tasks server was stopped on purpose
+                print(f"reconcile not scheduled: {exc}", file=sys.stderr)
     except KeyboardInterrupt:
         pass
     finally:

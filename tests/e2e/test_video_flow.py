@@ -116,3 +116,10 @@ def test_someone_elses_creation_is_404(http):
     owner = user("dee")
     cid = http.post("/api/generate/video", json=VIDEO, headers=owner).json()["creationId"]
     assert http.get(f"/api/creations/{cid}", headers=user("eve")).status_code == 404
+
+
+def test_the_reconcile_sweep_is_delivered_with_a_token_and_runs(stack):
+    log = stack.state_dir / "worker.log"
+    before = log.read_text().count("reconcile.swept")
+    stack.schedule_reconcile()
+    wait_for(lambda: log.read_text().count("reconcile.swept") > before, deadline=20)
