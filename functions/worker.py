@@ -24,7 +24,7 @@ def _only_cloud_tasks():
     token for this worker from the tasks (or scheduler) service account. Nothing runs, and
     nothing changes, otherwise."""
     auth = container().task_auth
-    if auth is None:
+    if auth is None or flask.request.url_rule is None:  # no route: a plain 404/405, nothing runs
         return None
     try:
         auth.verify(flask.request.headers.get("Authorization"))

@@ -10,8 +10,11 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
-from devtools.stack import LocalStack, Ports
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from devtools.stack import LocalStack, Ports  # noqa: E402
 
 # A 5 s "generation", for a person watching.
 DEV_DEFAULTS = {"LOCAL_VIDEO_LATENCY_SECONDS": "5"}
@@ -21,7 +24,10 @@ def main() -> int:
     settings = {name: os.environ.get(name, value) for name, value in DEV_DEFAULTS.items()}
     stack = LocalStack(ports=Ports.from_env(), settings=settings)
     stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    # Ctrl-C (SIGINT) and SIGTERM both stop everything; set explicitly, because a shell
+    # that starts `make dev` in the background has SIGINT ignored.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
     try:
         stack.start()
     except (RuntimeError, FileNotFoundError) as exc:
