@@ -195,15 +195,13 @@ def test_only_one_of_concurrent_claims_wins(store):
         assert list(pool.map(claim, range(6))).count(True) == 1
 
 
-def test_twenty_concurrent_debits_never_overdraw(store):
-    """One user, 20 debits of 10 at once on a balance of 100: ten at most succeed, the balance
-    never goes negative, and every other answer is a clean domain error."""
+def _twenty_debits_at_once(stores) -> tuple[str, list[str]]:
     user = uid()
-    store.ensure_account(user, 100, NOW)
+    stores[0].ensure_account(user, 100, NOW)
 
     def debit(n):
         try:
-            store.debit_and_create(video(user), NOW + timedelta(milliseconds=n))
+            stores[n % len(stores)].debit_and_create(video(user), NOW + timedelta(milliseconds=n))
             return "ok"
         except InsufficientTokens:
             return "short"
@@ -211,13 +209,29 @@ def test_twenty_concurrent_debits_never_overdraw(store):
             return "retry"
 
     with ThreadPoolExecutor(20) as pool:
-        answers = list(pool.map(debit, range(20)))
-    ok = answers.count("ok")
-    assert set(answers) <= {"ok", "short", "retry"}
-    assert 1 <= ok <= 10
-    assert store.get_account(user).tokens == 100 - 10 * ok
-    assert len([e for e in store.ledger(user, 100) if e.type is EntryType.DEBIT]) == ok
+        return user, list(pool.map(debit, range(20)))
+
+
+def test_twenty_concurrent_debits_on_one_instance_are_served_in_turn(store):
+    """One user, 20 debits of 10 at once on a balance of 100, on one instance: they take
+    turns, so exactly ten succeed and ten are refused for the balance."""
+    user, answers = _twenty_debits_at_once([store])
+    assert sorted(answers) == ["ok"] * 10 + ["short"] * 10
+    assert store.get_account(user).tokens == 0
+    assert len([e for e in store.ledger(user, 100) if e.type is EntryType.DEBIT]) == 10
     assert_conserved(store, user)
+
+
+def test_twenty_concurrent_debits_from_two_instances_never_overdraw(firestore_client):
+    """Across instances Firestore arbitrates: some answers may be a clean retryable error,
+    the balance never goes negative and every success is one debit entry."""
+    stores = [FirestoreStore(lambda: firestore_client) for _ in range(2)]
+    user, answers = _twenty_debits_at_once(stores)
+    ok = answers.count("ok")
+    assert set(answers) <= {"ok", "short", "retry"} and 1 <= ok <= 10
+    assert stores[0].get_account(user).tokens == 100 - 10 * ok
+    assert len([e for e in stores[0].ledger(user, 100) if e.type is EntryType.DEBIT]) == ok
+    assert_conserved(stores[0], user)
 
 
 def test_the_ledger_is_newest_first_and_limited(store):
