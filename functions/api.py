@@ -115,7 +115,8 @@ def generate_video():
         details = (
             "Your tokens were refunded."
             if exc.refunded
-            else "Your tokens will be refunded automatically within minutes."
+            else "The refund could not be recorded yet: this creation will be generated or "
+            "refunded automatically within minutes. Follow it at its Location."
         )
         return error(
             503,
@@ -246,7 +247,7 @@ def get_tokens():
 
     uid = _uid()
     limit = flask.request.args.get("limit", "20")
-    if not limit.isdigit() or not 1 <= int(limit) <= 100:
+    if not re.fullmatch(r"[0-9]{1,3}", limit) or not 1 <= int(limit) <= 100:
         return error(400, "invalid request", fields={"limit": "an integer from 1 to 100"})
     summary = token_summary(container(), uid, int(limit))
     return reply(

@@ -12,7 +12,13 @@ import flask
 from functions.http import dispatch, error, install_error_handlers, json_body, reply
 from shared import events
 from shared.bootstrap import container
-from shared.domain.errors import Forbidden, IdentityUnavailable, Unauthenticated
+from shared.domain.errors import (
+    Forbidden,
+    IdentityUnavailable,
+    StoreContention,
+    StoreUnavailable,
+    Unauthenticated,
+)
 
 app = flask.Flask(__name__)
 install_error_handlers(app)
@@ -42,6 +48,14 @@ def _only_cloud_tasks():
 
 def handle(request: flask.Request):
     return dispatch(app, request)
+
+
+@app.errorhandler(StoreUnavailable)
+@app.errorhandler(StoreContention)
+def _store_busy(exc: Exception):
+    """The store failed (e.g. during a reconcile sweep): answer 503 so the caller retries."""
+    events.emit("worker.store_unavailable", logging.WARNING, error=type(exc).__name__)
+    return error(503, "the store is unavailable; retry later", {"Retry-After": "10"})
 
 
 @app.post("/tasks/video")

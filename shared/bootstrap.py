@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from shared.config import Settings, load_settings
+from shared.config import GENAI_TIMEOUT_SECONDS, Settings, load_settings
 
 if TYPE_CHECKING:
     from shared.adapters.local_media import LocalMediaStorage
@@ -141,8 +141,9 @@ class Container:
             vertex_project=s.project if vertex else None,
             vertex_location=s.vertex_location if vertex else None,
             base_url=s.genai_base_url,
+            timeout_seconds=GENAI_TIMEOUT_SECONDS,
         )
-        return functools.cache(factory)
+        return factory
 
     @functools.cached_property
     def media(self) -> MediaStorage:

@@ -42,6 +42,7 @@ WORKER_AUTH_MODES = ("oidc", "none")
 DEFAULT_VIDEO_MODEL = "veo-3.1-generate-001"  # the Vertex AI id of Veo 3.1
 DEFAULT_IMAGE_MODEL = "gemini-2.5-flash-image"
 LOCAL_TASKS_JWKS_URL = "http://127.0.0.1:8124/jwks"
+GENAI_TIMEOUT_SECONDS = 60  # google-genai's per-request timeout (shared/adapters/genai_client)
 
 
 class ConfigError(Exception):
@@ -280,6 +281,11 @@ def _check_combinations(s: Settings, r: _Reader) -> None:
         r.problems.append(
             f"STALE_AFTER_SECONDS must exceed {heartbeat:.0f} s (a poll's heartbeat) "
             "+ POLL_MAX_SECONDS"
+        )
+    if s.video_generator == "veo" and s.start_timeout_seconds <= GENAI_TIMEOUT_SECONDS:
+        r.problems.append(
+            f"START_TIMEOUT_SECONDS must exceed {GENAI_TIMEOUT_SECONDS} s, the Veo request "
+            "timeout, or a slow start would be refunded while it still runs"
         )
     uses_genai = s.video_generator == "veo" or s.image_generator == "gemini"
     if uses_genai and s.genai_backend == "gemini-api" and not s.gemini_api_key:

@@ -70,9 +70,9 @@ class InMemoryStore:
                     raise DomainError("creation id in use by another user")
                 return Debited(existing, account.tokens, replayed=True)
             account = after_debit(account, creation.cost)
+            self._add_entry(debit_entry(creation, now))  # first: it may refuse, writing nothing
             self.accounts[account.uid] = account
             self.creations[creation.id] = creation
-            self._add_entry(debit_entry(creation, now))
             return Debited(creation, account.tokens)
 
     def refund(
@@ -122,6 +122,8 @@ class InMemoryStore:
                 return creation, False
             if creation.status in TERMINAL and changed.status != creation.status:
                 raise AssertionError("a terminal creation changed state")
+            if changed.refunded != creation.refunded:
+                raise ValueError("refunds go through Store.refund, with the ledger")
             self.creations[creation_id] = changed
             return changed, True
 

@@ -84,7 +84,7 @@ class FirestoreStore:
 
         lock = self._locks[zlib.crc32(key.encode()) % len(self._locks)]
         if not lock.acquire(timeout=CONTENTION_BUDGET):
-            raise StoreContention("too many simultaneous requests on this account")
+            raise StoreUnavailable("the store is slow: transactions are queueing on this instance")
         try:
             return self._attempts(firestore, time.monotonic() + CONTENTION_BUDGET, body, *args)
         finally:

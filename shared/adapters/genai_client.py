@@ -153,6 +153,13 @@ def _transport_errors() -> tuple[type[BaseException], ...]:
     return tuple(found)
 
 
+def _never_connected(exc: BaseException) -> bool:
+    """A connection that was never made: the request cannot have run."""
+    if isinstance(exc, ConnectionRefusedError):
+        return True
+    return type(exc).__name__ in ("ConnectError", "ConnectTimeout")
+
+
 def to_generation_error(
     exc: BaseException, *, what: str, not_found_code: str | None = None
 ) -> GenerationError:
@@ -174,7 +181,9 @@ def to_generation_error(
         detail = shorten(f"{what}: HTTP {code} {exc.status or ''} {exc.message or ''}")
         if isinstance(exc, errors.ClientError):
             if code == 429:
-                return GenerationError("generator_rate_limited", detail, transient=True)
+                return GenerationError(
+                    "generator_rate_limited", detail, transient=True, not_started=True
+                )
             if code == 408:
                 return GenerationError("generator_unavailable", detail, transient=True)
             if code == 404 and not_found_code:
@@ -187,12 +196,18 @@ def to_generation_error(
         )
     if isinstance(exc, auth_errors.GoogleAuthError):  # token refresh / metadata server
         return GenerationError(
-            "generator_unavailable", shorten(f"{what}: auth: {exc}"), transient=True
+            "generator_unavailable",
+            shorten(f"{what}: auth: {exc}"),
+            transient=True,
+            not_started=True,
         )
     if isinstance(exc, (*_transport_errors(), OSError, TimeoutError)):
         name = type(exc).__name__
         return GenerationError(
-            "generator_unavailable", shorten(f"{what}: {name}: {exc}"), transient=True
+            "generator_unavailable",
+            shorten(f"{what}: {name}: {exc}"),
+            transient=True,
+            not_started=_never_connected(exc),
         )
     if isinstance(exc, errors.UnknownApiResponseError):
         return GenerationError("generator_bad_response", shorten(f"{what}: {exc}"), transient=True)

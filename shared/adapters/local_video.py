@@ -60,7 +60,10 @@ class LocalVideoGenerator:
         prompt = spec.prompt
         if "[start-error]" in prompt:
             raise GenerationError(
-                "generator_unavailable", "simulated start failure", transient=True
+                "generator_unavailable",
+                "simulated start failure",
+                transient=True,
+                not_started=True,
             )
         if "[fail]" in prompt:
             outcome = "failed"

@@ -49,13 +49,22 @@ class QueueError(DomainError):
 
 
 class GenerationError(DomainError):
-    """A generator failure. `transient` ones are retried; the others fail the creation."""
+    """A generator failure. `transient` ones are retried; the others fail the creation.
 
-    def __init__(self, code: str, message: str = "", *, transient: bool) -> None:
+    `not_started`: the request certainly did not start anything (refused before it ran:
+    rate limited, no connection, no credentials). A transient failure of a start that may
+    have run (a timeout, a 5xx) must not be retried with a new start: that could pay for a
+    second generation.
+    """
+
+    def __init__(
+        self, code: str, message: str = "", *, transient: bool, not_started: bool = False
+    ) -> None:
         super().__init__(f"{code}: {message}" if message else code)
         self.code = code
         self.message = message
         self.transient = transient
+        self.not_started = not_started
 
 
 class StorageError(DomainError):

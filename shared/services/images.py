@@ -105,9 +105,17 @@ def generate_image(
         raise _refund(deps, creation, exc.code, exc.message, exc.transient) from exc
     except StorageError as exc:
         raise _refund(deps, creation, "storage_failed", str(exc), True) from exc
-    done, _ = deps.store.update_creation(
+    done, completed = deps.store.update_creation(
         creation.id, lambda c: transitions.complete(c, url, deps.clock())
     )
+    if not completed:  # ended meanwhile (the reconciler failed and refunded it)
+        raise ImageFailed(
+            done,
+            done.error_code or "image_interrupted",
+            transient=True,
+            refunded=done.refunded,
+            balance=None,
+        )
     events.emit("image.completed", creationId=creation.id, userId=uid)
     return ImageMade(done, debited.balance)
 

@@ -114,6 +114,11 @@ def _start(deps: Container, creation: Creation) -> StepResult:
     except GenerationError as exc:
         if not exc.transient:
             return fail(deps, creation, exc.code, exc.message or "generation was refused")
+        if not exc.not_started:
+            # It may have started (a timeout, a 5xx): never start again. The claim stays; the
+            # next delivery fails and refunds the creation after the start timeout.
+            events.emit("video.start_uncertain", logging.WARNING, creationId=creation.id)
+            return retry(f"generator:{exc.code}")
         deps.store.update_creation(
             creation.id, lambda c: transitions.release_claim(c, claim_id, deps.clock())
         )

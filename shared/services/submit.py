@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared import events
-from shared.domain.creation import Creation, Kind
+from shared.domain.creation import Creation, Kind, Status
 from shared.domain.errors import DomainError, QueueError, StoreContention, StoreUnavailable
 from shared.domain.steps import Step, StepTask
 from shared.services.queue_health import QueueHealthReport
@@ -86,12 +86,10 @@ def submit_video(
     )
     debited = deps.store.debit_and_create(creation, now)
     creation = debited.creation
-    if debited.replayed and creation.is_terminal:
-        return Accepted(creation, debited.balance, replayed=True)
+    if debited.replayed:
+        return _replay(deps, creation, debited.balance)
 
     try:
-        # A replayed, still pending creation is enqueued again: harmless (the task is
-        # named) and it heals a first request that died between the debit and the enqueue.
         deps.queue.enqueue(StepTask(creation.id, Step.START))
     except QueueError as exc:
         raise _refund_enqueue_failure(deps, creation, exc) from exc
@@ -103,6 +101,22 @@ def submit_video(
         replayed=debited.replayed,
     )
     return Accepted(creation, debited.balance, debited.replayed)
+
+
+def _replay(deps: Container, creation: Creation, balance: int) -> Accepted:
+    """The same request again (same user, same Idempotency-Key): nothing is charged twice.
+
+    A creation still pending is enqueued again, which is harmless (the task is named) and
+    heals a first request that died between the debit and the enqueue. It is never refunded
+    here: the first request's task may exist and run; if the queue is down, the reconciler
+    moves it on or ends it, refunded, by its deadline.
+    """
+    if creation.status is Status.PENDING:
+        try:
+            deps.queue.enqueue(StepTask(creation.id, Step.START))
+        except QueueError as exc:
+            events.emit("video.replay_not_queued", creationId=creation.id, queueErrorCode=exc.code)
+    return Accepted(creation, balance, replayed=True)
 
 
 def _refund_enqueue_failure(deps: Container, creation: Creation, exc: QueueError) -> EnqueueFailed:

@@ -166,3 +166,9 @@ def test_health_reports_each_dependency(client, deps):
 def test_unknown_routes_and_methods_are_json(client):
     assert client.get("/nope").get_json()["error"] == "not found"
     assert client.get("/api/generate/video").status_code == 405
+
+
+@pytest.mark.parametrize("limit", ["0", "101", "ten", "²", "-1", "1e2", ""])
+def test_a_bad_ledger_limit_is_400_naming_it(client, limit):
+    response = client.get("/api/tokens", query_string={"limit": limit}, headers=ALICE)
+    assert response.status_code == 400 and "limit" in response.get_json()["fields"]

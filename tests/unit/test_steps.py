@@ -76,8 +76,8 @@ def test_permanent_start_error_fails_and_refunds(deps, clock):
     assert deps.store.get_creation(cid).refunded
 
 
-def test_transient_start_error_releases_the_claim_and_retries(deps, clock):
-    deps.videos.start_error = GenerationError("rate_limited", transient=True)
+def test_a_start_refused_before_it_ran_releases_the_claim_and_retries(deps, clock):
+    deps.videos.start_error = GenerationError("rate_limited", transient=True, not_started=True)
     cid = submit(deps)
     start = deps.queue.take()[0]
 
@@ -86,6 +86,25 @@ def test_transient_start_error_releases_the_claim_and_retries(deps, clock):
     deps.videos.start_error = None
     assert run_step(deps, start).status == 200
     assert len(deps.videos.started) == 1
+
+
+def test_a_start_that_may_have_run_is_never_started_again_and_ends_refunded(deps, clock):
+    """A timeout or a 5xx on start: Veo may have created the operation. Starting again could
+    pay for a second one, so the claim stays and the start timeout fails and refunds."""
+    deps.videos.start_error = GenerationError("generator_unavailable", "timeout", transient=True)
+    cid = submit(deps)
+    start = deps.queue.take()[0]
+
+    assert run_step(deps, start).status == 503
+    assert deps.store.get_creation(cid).status is Status.PROCESSING
+    deps.videos.start_error = None
+    assert run_step(deps, start).status == 503  # still within the start timeout
+    clock.advance(deps.settings.start_timeout_seconds)
+    assert run_step(deps, start).outcome == "failed:start_interrupted"
+    assert deps.videos.started == []
+    creation = deps.store.get_creation(cid)
+    assert creation.status is Status.FAILED and creation.refunded
+    assert deps.store.get_account("ann").tokens == 100
 
 
 def test_transient_poll_error_retries_then_completes(deps, clock):

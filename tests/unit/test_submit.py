@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from shared.domain import creation as transitions
 from shared.domain.creation import Status
 from shared.domain.errors import InsufficientTokens, QueueError, StoreUnavailable
 from shared.domain.ledger import EntryType
@@ -110,3 +111,19 @@ def test_idempotency_keys_of_two_users_never_meet(deps):
     a = submit_video(deps, "gus", ORDER, idempotency_key="same")
     b = submit_video(deps, "hal", ORDER, idempotency_key="same")
     assert a.creation.id != b.creation.id and not b.replayed
+
+
+def test_a_replay_during_an_outage_leaves_a_running_creation_alone(deps):
+    """The client lost the 202 and retries with the same key while the queue is down: the
+    creation that is already generating is neither failed nor refunded."""
+    first = submit_video(deps, "gus", ORDER, "key-1")
+    deps.store.update_creation(first.creation.id, lambda c: transitions.claim(c, "w", deps.clock()))
+    gate_saw_it_running(deps)
+    deps.queue.failure = QueueError("queue_unavailable")
+
+    again = submit_video(deps, "gus", ORDER, "key-1")
+
+    assert again.replayed and again.creation.status is Status.PROCESSING
+    assert not deps.store.get_creation(first.creation.id).refunded
+    assert deps.store.get_account("gus").tokens == 90
+    assert_conserved(deps.store, "gus")

@@ -1,0 +1,27 @@
+"""The composite indexes the store's queries need in production (the emulator needs none,
+so nothing else would notice a missing one until the reconciler failed in production)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+INDEXES = Path(__file__).resolve().parents[2] / "firestore.indexes.json"
+
+
+def declared() -> set[tuple[str, tuple[tuple[str, str], ...]]]:
+    doc = json.loads(INDEXES.read_text())
+    return {
+        (i["collectionGroup"], tuple((f["fieldPath"], f["order"]) for f in i["fields"]))
+        for i in doc["indexes"]
+    }
+
+
+def test_the_stale_sweep_query_has_its_index():
+    # FirestoreStore.stale_creations: status in [...], updatedAt <, order by updatedAt
+    assert ("creations", (("status", "ASCENDING"), ("updatedAt", "ASCENDING"))) in declared()
+
+
+def test_the_ledger_query_has_its_index():
+    # FirestoreStore.ledger: userId ==, order by createdAt descending
+    assert ("transactions", (("userId", "ASCENDING"), ("createdAt", "DESCENDING"))) in declared()
