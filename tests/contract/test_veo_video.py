@@ -213,7 +213,8 @@ def test_a_500_is_transient_and_the_next_call_succeeds(fake, veo, route):
     name = veo.start(SPEC) if route == "poll" else None
     fake.fail(route, 500)
     call = (lambda: veo.start(SPEC)) if route == "start" else (lambda: veo.poll(name))
-    expect_error(call, "generator_unavailable", transient=True)
+    error = expect_error(call, "generator_unavailable", transient=True)
+    assert not error.not_started  # a 500 may have run: the worker never starts again
     assert len(fake.requests_to(route)) == 1  # the SDK does not retry by itself
     result = call()
     assert result if route == "start" else result.media is not None
@@ -224,7 +225,7 @@ def test_a_429_is_transient(fake, veo, route):
     name = veo.start(SPEC)
     fake.fail(route, 429)
     call = (lambda: veo.start(SPEC)) if route == "start" else (lambda: veo.poll(name))
-    expect_error(call, "generator_rate_limited", transient=True)
+    assert expect_error(call, "generator_rate_limited", transient=True).not_started
 
 
 @pytest.mark.parametrize("status", [400, 403])
@@ -253,7 +254,8 @@ def test_a_bad_token_is_permanent(fake):
 def test_a_server_that_is_down_is_transient_and_fails_fast():
     veo = VeoVideoGenerator(vertex_factory(closed_port_url(), timeout_seconds=2), vertex=True)
     started = time.monotonic()
-    expect_error(lambda: veo.start(SPEC), "generator_unavailable", transient=True)
+    refused = expect_error(lambda: veo.start(SPEC), "generator_unavailable", transient=True)
+    assert refused.not_started  # no connection: it cannot have started anything
     name = f"projects/{PROJECT}/locations/{LOCATION}/publishers/google/models/m/operations/1"
     expect_error(lambda: veo.poll(name), "generator_unavailable", transient=True)
     assert time.monotonic() - started < 5
@@ -263,7 +265,8 @@ def test_a_hanging_server_times_out_as_transient(fake):
     fake.delay("start", 3)
     veo = VeoVideoGenerator(vertex_factory(fake.base_url, timeout_seconds=0.5), vertex=True)
     started = time.monotonic()
-    expect_error(lambda: veo.start(SPEC), "generator_unavailable", transient=True)
+    timed_out = expect_error(lambda: veo.start(SPEC), "generator_unavailable", transient=True)
+    assert not timed_out.not_started  # it may be running: never started twice
     assert time.monotonic() - started < 2.5
 
 
