@@ -26,7 +26,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from devtools.cloud_tasks_server.testing import free_port  # noqa: E402
+from devtools.processes import free_port  # noqa: E402
 from devtools.stack import LocalStack, Ports  # noqa: E402
 
 STEP_LINE = re.compile(r"task\.step creationId=(\S+) .* ms=([\d.]+)")

@@ -10,7 +10,6 @@ nothing is left behind.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import shutil
 import signal
@@ -22,6 +21,8 @@ from pathlib import Path
 
 import httpx
 
+from devtools.processes import free_port, stop_group
+
 INSTALL_HINT = (
     "the Firestore emulator needs gcloud and Java: install the Google Cloud CLI, then "
     "`gcloud components install cloud-firestore-emulator` (or apt-get install "
@@ -29,19 +30,11 @@ INSTALL_HINT = (
 )
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class FirestoreEmulator:
     def __init__(
         self, port: int | None = None, project: str = "demo-creator", log_path: Path | None = None
     ) -> None:
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.project = project
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
@@ -99,33 +92,14 @@ class FirestoreEmulator:
     def stop(self) -> None:
         """Stop gcloud and the Java process beneath it; returns once the whole group is gone."""
         process, self.process = self.process, None
-        if process is None:
-            return
-        _stop_group(process.pid)
-        process.wait()
+        if process is not None:
+            stop_group(process)
 
     def __enter__(self) -> FirestoreEmulator:
         return self.start()
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
-
-
-def _stop_group(pgid: int, grace: float = 10) -> None:
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(pgid, sig)
-        except ProcessLookupError:
-            return
-        end = time.monotonic() + wait
-        while time.monotonic() < end:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(-pgid, os.WNOHANG)  # reap our child if it is done
-            try:
-                os.killpg(pgid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.05)
 
 
 def main() -> int:

@@ -9,7 +9,6 @@ stopped with it; nothing is left behind.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import httpx
 
 from devtools.cloud_tasks_server.testing import CloudTasksServer
 from devtools.firestore_emulator import FirestoreEmulator
+from devtools.processes import stop_group
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "demo-creator"
@@ -186,7 +186,7 @@ class LocalStack:
 
     def stop(self) -> None:
         for process in self.functions.values():
-            _stop_group(process)
+            stop_group(process)
         self.functions.clear()
         self.stop_tasks_server()
         if self.firestore:
@@ -198,16 +198,3 @@ class LocalStack:
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
-
-
-def _stop_group(process: subprocess.Popen, grace: float = 10) -> None:
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(grace)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    except ProcessLookupError:
-        pass

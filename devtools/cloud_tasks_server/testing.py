@@ -15,7 +15,6 @@ import collections
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,16 +27,13 @@ import grpc
 from google.cloud import tasks_v2
 from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
 
+from devtools.processes import free_port, stop_group
+
+__all__ = ["CloudTasksServer", "client_for", "insecure_channel"]
+
 ROOT = Path(__file__).resolve().parents[2]
 READY = "cloud-tasks-server ready "
 START_DEADLINE = 30.0
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def insecure_channel(target: str) -> grpc.Channel:
@@ -186,14 +182,7 @@ class CloudTasksServer:
         if process is None:
             return
         if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(5)
+            stop_group(process)
         self.returncode = process.returncode
         if self._reader:
             self._reader.join(5)

@@ -12,7 +12,7 @@ from google.api_core import exceptions as gexc
 from google.cloud import tasks_v2
 
 from devtools.cloud_tasks_server.dispatcher import override_uri
-from devtools.cloud_tasks_server.testing import free_port
+from devtools.processes import free_port
 from tests.cloud_tasks_server.tasks_server_helpers import (
     LOCATION,
     Reply,

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import io
-import socket
 import time
 
 import pytest
 
+from devtools.processes import free_port
 from shared.adapters.gemini_image import DEFAULT_IMAGE_MODEL, GeminiImageGenerator
 from shared.adapters.genai_client import genai_client_factory
 from shared.domain.errors import GenerationError
@@ -141,11 +141,8 @@ def test_an_invalid_api_key_is_permanent_and_never_echoed(fake, monkeypatch):
 
 
 def test_a_server_that_is_down_is_transient_and_fails_fast():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     generator = GeminiImageGenerator(
-        gemini_api_factory(f"http://127.0.0.1:{port}", timeout_seconds=2)
+        gemini_api_factory(f"http://127.0.0.1:{free_port()}", timeout_seconds=2)
     )
     started = time.monotonic()
     expect_error(lambda: generator.generate(PROMPT), "generator_unavailable", transient=True)

@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from devtools.processes import free_port
 from shared.adapters.local_media import LocalMediaStorage
 from shared.adapters.r2_storage import (
     CACHE_CONTROL,
@@ -36,12 +37,6 @@ ACCESS_KEY = "AKIDCONTRACTTEST"
 SECRET = "s3cr3t-R2-contract-NEVER-SHOWN"  # noqa: S105 (a test value, asserted never to leak)
 MiB = 1024 * 1024
 BAD_KEYS = ["", "/abs.png", "../up.png", "a/../b.png", "a//b.png", "a/", "a/./b.png", "a/.."]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def plain_client(endpoint: str):

@@ -13,7 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from devtools.cloud_tasks_server.testing import CloudTasksServer, free_port
+from devtools.cloud_tasks_server.testing import CloudTasksServer
+from devtools.processes import free_port
 from shared.adapters.cloud_tasks_queue import CloudTasksQueue, local_client
 from shared.domain.errors import QueueError
 from shared.domain.steps import Step, StepTask

@@ -265,7 +265,7 @@ def test_an_unreachable_store_is_store_unavailable():
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import firestore
 
-    from devtools.cloud_tasks_server.testing import free_port
+    from devtools.processes import free_port
 
     def client():
         with pytest.MonkeyPatch.context() as mp:

@@ -7,7 +7,6 @@ there: polling an operation and downloading its file, and refusing to start.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import threading
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from devtools.processes import free_port
 from shared.adapters.genai_client import genai_client_factory
 from shared.adapters.veo_video import DEFAULT_VIDEO_MODEL, VeoVideoGenerator
 from shared.domain.errors import GenerationError
@@ -53,10 +53,7 @@ def vertex_factory(base_url: str, timeout_seconds: float = 5):
 
 
 def closed_port_url() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{free_port()}"
 
 
 @pytest.fixture(scope="module")

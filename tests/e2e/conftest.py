@@ -9,7 +9,7 @@ from typing import TypeVar
 import httpx
 import pytest
 
-from devtools.cloud_tasks_server.testing import free_port
+from devtools.processes import free_port
 from devtools.stack import LocalStack, Ports
 
 T = TypeVar("T")

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from devtools.cloud_tasks_server.testing import free_port
+from devtools.processes import free_port
 from devtools.stack import LocalStack, Ports
 from tests.e2e.conftest import STACK_SETTINGS, user, wait_for
 from tests.servers.fake_gemini import API_KEY, FakeGemini
