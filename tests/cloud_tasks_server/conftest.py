@@ -7,7 +7,8 @@ import pytest
 from google.cloud import tasks_v2
 
 from devtools.cloud_tasks_server.testing import CloudTasksServer
-from tests.cloud_tasks_server.tasks_server_helpers import CONFIG_QUEUE, LOCATION, Receiver, unique
+from tests.cloud_tasks_server.tasks_server_helpers import CONFIG_QUEUE, LOCATION, unique
+from tests.servers.receiver import Receiver
 
 
 @pytest.fixture(scope="session")

@@ -13,13 +13,9 @@ from google.cloud import tasks_v2
 
 from devtools.cloud_tasks_server.dispatcher import override_uri
 from devtools.processes import free_port
-from tests.cloud_tasks_server.tasks_server_helpers import (
-    LOCATION,
-    Reply,
-    http_task,
-    unique,
-    wait_for,
-)
+from tests.cloud_tasks_server.tasks_server_helpers import LOCATION, http_task, unique
+from tests.servers.receiver import Reply
+from tests.waiting import wait_for
 
 SERVICE_ACCOUNT = "invoker@test-project.iam.gserviceaccount.com"
 

@@ -9,12 +9,7 @@ from google.api_core import exceptions as gexc
 from google.cloud import tasks_v2
 from google.protobuf import field_mask_pb2
 
-from tests.cloud_tasks_server.tasks_server_helpers import (
-    CONFIG_QUEUE,
-    LOCATION,
-    http_task,
-    unique,
-)
+from tests.cloud_tasks_server.tasks_server_helpers import CONFIG_QUEUE, LOCATION, http_task, unique
 
 State = tasks_v2.Queue.State
 

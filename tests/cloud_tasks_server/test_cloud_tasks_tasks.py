@@ -10,13 +10,8 @@ from google.api_core import exceptions as gexc
 from google.cloud import tasks_v2
 
 from devtools.cloud_tasks_server.testing import CloudTasksServer
-from tests.cloud_tasks_server.tasks_server_helpers import (
-    LOCATION,
-    http_task,
-    time_in,
-    unique,
-    wait_for,
-)
+from tests.cloud_tasks_server.tasks_server_helpers import LOCATION, http_task, time_in, unique
+from tests.waiting import wait_for
 
 View = tasks_v2.Task.View
 

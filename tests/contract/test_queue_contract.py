@@ -7,9 +7,7 @@ server (devtools/cloud_tasks_server), which de-duplicates task names like the se
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -20,33 +18,10 @@ from shared.domain.errors import QueueError
 from shared.domain.steps import Step, StepTask
 from shared.ports import QueueState
 from tests.fake_ports import FakeQueue
+from tests.servers.receiver import Receiver
+from tests.waiting import wait_for
 
 QUEUE = "projects/demo-creator/locations/us-central1/queues/contract"
-
-
-class Receiver(ThreadingHTTPServer):
-    """A worker stand-in that records what Cloud Tasks delivers."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[dict, bytes]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.requests.append((dict(self.headers), body))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *_args) -> None:
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/tasks/video"
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +29,9 @@ def receiver():
     server = Receiver()
     yield server
     server.shutdown()
+
+
+WORKER_PATH = "/tasks/video"
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +59,7 @@ def queue(request, receiver):
     if request.param == "memory":
         return FakeQueue(QUEUE)
     server = request.getfixturevalue("tasks_server")
-    return adapter(server.grpc_target, receiver.url)
+    return adapter(server.grpc_target, receiver.url(WORKER_PATH))
 
 
 def test_a_running_queue_reports_running(queue):
@@ -104,22 +82,20 @@ def test_the_same_step_enqueued_twice_makes_one_task(queue, receiver, request):
 
 def test_a_task_is_delivered_as_a_json_post_with_an_oidc_token(tasks_server, receiver):
     step = StepTask(f"d{time.monotonic_ns()}", Step.START)
-    adapter(tasks_server.grpc_target, receiver.url).enqueue(step)
+    adapter(tasks_server.grpc_target, receiver.url(WORKER_PATH)).enqueue(step)
 
     def delivered():
-        return [r for r in receiver.requests if json.loads(r[1]) == step.payload()]
+        return [d for d in receiver.got(WORKER_PATH) if json.loads(d.body) == step.payload()]
 
-    deadline = time.monotonic() + 20
-    while not delivered() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    [(headers, _body)] = delivered()
+    [delivery] = wait_for(delivered, timeout=20)
+    headers = delivery.headers
     assert headers["Content-Type"] == "application/json"
     assert headers["X-CloudTasks-TaskName"] == step.task_id
     assert headers["Authorization"].startswith("Bearer ")
 
 
 def test_a_missing_queue_is_queue_not_found(tasks_server, receiver):
-    missing = adapter(tasks_server.grpc_target, receiver.url, queue=QUEUE + "-missing")
+    missing = adapter(tasks_server.grpc_target, receiver.url(WORKER_PATH), queue=QUEUE + "-missing")
     with pytest.raises(QueueError) as error:
         missing.enqueue(StepTask("x1", Step.START))
     assert error.value.code == "queue_not_found"
@@ -131,13 +107,16 @@ def test_a_paused_queue_reports_paused(tasks_server, receiver):
     client = tasks_server.client()
     client.pause_queue(name=QUEUE)
     try:
-        assert adapter(tasks_server.grpc_target, receiver.url).info().state is QueueState.PAUSED
+        assert (
+            adapter(tasks_server.grpc_target, receiver.url(WORKER_PATH)).info().state
+            is QueueState.PAUSED
+        )
     finally:
         client.resume_queue(name=QUEUE)
 
 
 def test_a_server_that_is_down_is_queue_unavailable_in_under_a_second(receiver):
-    down = adapter(f"127.0.0.1:{free_port()}", receiver.url)
+    down = adapter(f"127.0.0.1:{free_port()}", receiver.url(WORKER_PATH))
     for _ in range(3):  # the first call, and the ones on a channel already failing
         started = time.perf_counter()
         with pytest.raises(QueueError) as error:

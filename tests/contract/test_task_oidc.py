@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 
 from shared.adapters.jwt_keys import (
@@ -18,6 +14,8 @@ from shared.adapters.jwt_keys import (
 from shared.adapters.task_oidc import TaskOidcVerifier
 from shared.domain.errors import Forbidden, Unauthenticated
 from tests.servers.keys import KeyServer, TestKey, forge_hs256, mint, unsigned
+from tests.servers.receiver import Receiver
+from tests.waiting import wait_for
 
 AUDIENCE = "https://europe-west1-demo-creator.cloudfunctions.net/video_worker/steps"
 SERVICE_ACCOUNT = "tasks-invoker@demo-creator.iam.gserviceaccount.com"
@@ -232,65 +230,25 @@ def test_configuration_is_checked(audience, account):
 # --- a token minted by the local Cloud Tasks server ------------------------------------------
 
 
-class _Receiver:
-    """A worker stand-in on 127.0.0.1:0 that records each request's Authorization header."""
-
-    def __init__(self) -> None:
-        self.headers: list[str | None] = []
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
-                length = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(length)
-                with receiver.lock:
-                    receiver.headers.append(self.headers.get("Authorization"))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *_args) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/tasks/video"
-        threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
-
-    def wait(self, count: int, timeout: float = 20.0) -> list[str | None]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                if len(self.headers) >= count:
-                    return list(self.headers)
-            time.sleep(0.02)
-        raise AssertionError(f"{count} deliveries expected, got {len(self.headers)}")
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 def test_a_token_minted_by_the_local_cloud_tasks_server():
     from google.cloud import tasks_v2
 
     from devtools.cloud_tasks_server.testing import CloudTasksServer
 
     queue = "projects/demo-creator/locations/europe-west1/queues/identity"
-    receiver = _Receiver()
+    receiver = Receiver()
+    by_url = receiver.url("/by-url")
     try:
         with CloudTasksServer(queues=[queue]) as server:
             client = server.client()
-            for audience in (AUDIENCE, None):  # None: the audience is the task URL
+            # One path per token: the two deliveries may arrive in either order.
+            for path, audience in (("/with-audience", AUDIENCE), ("/by-url", None)):
                 oidc = tasks_v2.OidcToken(service_account_email=SERVICE_ACCOUNT)
-                if audience:
+                if audience:  # None: the audience is the task URL
                     oidc.audience = audience
                 task = tasks_v2.Task(
                     http_request=tasks_v2.HttpRequest(
-                        url=receiver.url,
+                        url=receiver.url(path),
                         http_method=tasks_v2.HttpMethod.POST,
                         headers={"Content-Type": "application/json"},
                         body=b"{}",
@@ -298,9 +256,14 @@ def test_a_token_minted_by_the_local_cloud_tasks_server():
                     )
                 )
                 client.create_task(parent=queue, task=task)
-            with_audience, with_url = receiver.wait(2)
+
+            def token(path: str) -> str:
+                [delivery] = wait_for(lambda: receiver.got(path), timeout=20)
+                return delivery.headers["Authorization"]
+
+            with_audience, with_url = token("/with-audience"), token("/by-url")
             keys = JwksKeys(server.jwks_url)
-            verifier = TaskOidcVerifier([AUDIENCE, receiver.url], SERVICE_ACCOUNT, keys=keys)
+            verifier = TaskOidcVerifier([AUDIENCE, by_url], SERVICE_ACCOUNT, keys=keys)
             assert verifier.verify(with_audience) == SERVICE_ACCOUNT
             assert verifier.verify(with_url) == SERVICE_ACCOUNT
             assert keys.fetches == 1
@@ -319,4 +282,4 @@ def test_a_token_minted_by_the_local_cloud_tasks_server():
                     with_audience
                 )
     finally:
-        receiver.close()
+        receiver.shutdown()

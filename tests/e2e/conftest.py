@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Callable
-from typing import TypeVar
 
 import httpx
 import pytest
 
 from devtools.processes import free_port
 from devtools.stack import LocalStack, Ports
-
-T = TypeVar("T")
+from tests import waiting
 
 # Fast timings so a "generation" takes a second and polls come every half second.
 STACK_SETTINGS = {
@@ -41,16 +39,8 @@ def http(stack: LocalStack) -> httpx.Client:
         yield client
 
 
-def wait_for(probe: Callable[[], T | None], deadline: float = 60, every: float = 0.2) -> T:
-    """Poll `probe` until it returns something truthy; fail after `deadline` seconds."""
-    end = time.monotonic() + deadline
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"not reached within {deadline}s; last value: {value!r}")
-        time.sleep(every)
+# The whole stack answers more slowly than one server: a longer deadline, a calmer pace.
+wait_for = functools.partial(waiting.wait_for, timeout=60, interval=0.2)
 
 
 def user(name: str) -> dict[str, str]:

@@ -41,7 +41,7 @@ def test_submit_during_an_outage_is_503_refunded_and_conserves_tokens(http, stac
         assert sorted(e["type"] for e in ledger["entries"]) == ["debit", "grant", "refund"]
 
         # Once the gate has seen the outage, nothing is charged at all.
-        wait_for(lambda: http.get("/api/health/queue").status_code == 503, deadline=30)
+        wait_for(lambda: http.get("/api/health/queue").status_code == 503, timeout=30)
         health = http.get("/api/health/queue").json()
         assert health["status"] == "unavailable"
         gated = http.post("/api/generate/video", json=VIDEO, headers=headers)
@@ -51,7 +51,7 @@ def test_submit_during_an_outage_is_503_refunded_and_conserves_tokens(http, stac
     finally:
         stack.start_tasks_server()
 
-    wait_for(lambda: http.get("/api/health/queue").status_code == 200, deadline=30)
+    wait_for(lambda: http.get("/api/health/queue").status_code == 200, timeout=30)
     recovered = http.post("/api/generate/video", json=VIDEO, headers=headers)
     assert recovered.status_code == 202
 
@@ -61,13 +61,13 @@ def test_a_paused_queue_is_reported_and_charges_nothing(http, stack):
     client = local_client(f"127.0.0.1:{stack.ports.tasks}")
     client.pause_queue(name=stack.queue_path)
     try:
-        wait_for(lambda: http.get("/api/health/queue").json()["status"] == "paused", 30)
+        wait_for(lambda: http.get("/api/health/queue").json()["status"] == "paused", timeout=30)
         assert http.get("/api/health/queue").status_code == 503
         response = http.post("/api/generate/video", json=VIDEO, headers=headers)
         assert response.status_code == 503 and response.json()["charged"] is False
         assert http.get("/api/tokens", headers=headers).json()["balance"] == 100
     finally:
         client.resume_queue(name=stack.queue_path)
-    wait_for(lambda: http.get("/api/health/queue").json()["status"] == "ok", 30)
+    wait_for(lambda: http.get("/api/health/queue").json()["status"] == "ok", timeout=30)
     state = client.get_queue(name=stack.queue_path).state
     assert state == tasks_v2.Queue.State.RUNNING

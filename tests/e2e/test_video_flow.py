@@ -122,4 +122,4 @@ def test_the_reconcile_sweep_is_delivered_with_a_token_and_runs(stack):
     log = stack.state_dir / "worker.log"
     before = log.read_text().count("reconcile.swept")
     stack.schedule_reconcile()
-    wait_for(lambda: log.read_text().count("reconcile.swept") > before, deadline=20)
+    wait_for(lambda: log.read_text().count("reconcile.swept") > before, timeout=20)
