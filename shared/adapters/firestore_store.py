@@ -15,12 +15,13 @@ exception leaves this module.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import random
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -257,26 +258,24 @@ class FirestoreStore:
             self._ref(docs.USERS, "_ping").get(retry=_read_retry(2.0), timeout=2.0)
 
 
-class _sdk_errors:  # noqa: N801 - used as a context manager, reads like one
+@contextlib.contextmanager
+def _sdk_errors() -> Iterator[None]:
     """Turn SDK failures into the port's errors; domain errors pass through untouched."""
+    from google.api_core import exceptions
 
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, _tb
-    ) -> bool:
-        if exc is None or isinstance(exc, DomainError | ValueError) and not _aborted(exc):
-            return False
-        from google.api_core import exceptions
-
-        if _aborted(exc):
-            raise StoreContention("the store was too busy; retry shortly") from exc
-        if isinstance(exc, exceptions.AlreadyExists | exceptions.Conflict):
-            raise StoreContention("a concurrent write won; retry") from exc
-        if isinstance(exc, exceptions.GoogleAPIError):
-            raise StoreUnavailable(f"store error: {type(exc).__name__}") from exc
-        return False
+    try:
+        yield
+    except exceptions.Aborted as exc:
+        raise StoreContention("the store was too busy; retry shortly") from exc
+    except ValueError as exc:
+        # The SDK's "failed to commit in N attempts" is a ValueError caused by an Aborted.
+        if not isinstance(exc.__cause__, exceptions.Aborted):
+            raise
+        raise StoreContention("the store was too busy; retry shortly") from exc
+    except exceptions.Conflict as exc:  # AlreadyExists included
+        raise StoreContention("a concurrent write won; retry") from exc
+    except exceptions.GoogleAPIError as exc:
+        raise StoreUnavailable(f"store error: {type(exc).__name__}") from exc
 
 
 @functools.cache
@@ -295,17 +294,3 @@ def _read_retry(deadline: float = CALL_TIMEOUT) -> Any:
         multiplier=2.0,
         timeout=deadline,
     )
-
-
-@functools.cache
-def _aborted_types() -> tuple[type[BaseException], ...]:
-    from google.api_core import exceptions
-
-    return (exceptions.Aborted,)
-
-
-def _aborted(exc: BaseException) -> bool:
-    """An Aborted error, or the SDK's ValueError for "failed to commit in N attempts"."""
-    if isinstance(exc, _aborted_types()):
-        return True
-    return isinstance(exc, ValueError) and isinstance(exc.__cause__, _aborted_types())
