@@ -84,11 +84,6 @@ class FirestoreEmulator:
         except httpx.HTTPError:
             return False
 
-    def reset(self) -> None:
-        """Delete every document of the project."""
-        url = f"{self.url}/emulator/v1/projects/{self.project}/databases/(default)/documents"
-        httpx.delete(url, timeout=10).raise_for_status()
-
     def stop(self) -> None:
         """Stop gcloud and the Java process beneath it; returns once the whole group is gone."""
         process, self.process = self.process, None
