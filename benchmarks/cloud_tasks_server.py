@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from google.cloud import tasks_v2  # noqa: E402
 
-from devtools.cloud_tasks_server.testing import CloudTasksServer  # noqa: E402
+from devtools.cloud_tasks_server.runner import CloudTasksServer  # noqa: E402
 
 LOCATION = "projects/bench/locations/us-central1"
 

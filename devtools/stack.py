@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from devtools.cloud_tasks_server.testing import CloudTasksServer
+from devtools.cloud_tasks_server.runner import CloudTasksServer
 from devtools.firestore_emulator import FirestoreEmulator
 from devtools.processes import stop_group
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from google.cloud import tasks_v2
 
-from devtools.cloud_tasks_server.testing import CloudTasksServer
+from devtools.cloud_tasks_server.runner import CloudTasksServer
 from tests.cloud_tasks_server.tasks_server_helpers import CONFIG_QUEUE, LOCATION, unique
 from tests.servers.receiver import Receiver
 

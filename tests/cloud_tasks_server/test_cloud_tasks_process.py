@@ -16,7 +16,7 @@ from google.api_core import exceptions as gexc
 from google.api_core import retry as gretry
 from google.cloud import tasks_v2
 
-from devtools.cloud_tasks_server.testing import ROOT, CloudTasksServer, client_for
+from devtools.cloud_tasks_server.runner import ROOT, CloudTasksServer, client_for
 from devtools.processes import free_port
 from tests.cloud_tasks_server.tasks_server_helpers import LOCATION, http_task, unique
 from tests.servers.receiver import Reply

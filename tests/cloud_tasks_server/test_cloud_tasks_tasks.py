@@ -9,7 +9,7 @@ import pytest
 from google.api_core import exceptions as gexc
 from google.cloud import tasks_v2
 
-from devtools.cloud_tasks_server.testing import CloudTasksServer
+from devtools.cloud_tasks_server.runner import CloudTasksServer
 from tests.cloud_tasks_server.tasks_server_helpers import LOCATION, http_task, time_in, unique
 from tests.waiting import wait_for
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from devtools.cloud_tasks_server.testing import CloudTasksServer
+from devtools.cloud_tasks_server.runner import CloudTasksServer
 from devtools.processes import free_port
 from shared.adapters.cloud_tasks_queue import CloudTasksQueue, local_client
 from shared.domain.errors import QueueError

@@ -233,7 +233,7 @@ def test_configuration_is_checked(audience, account):
 def test_a_token_minted_by_the_local_cloud_tasks_server():
     from google.cloud import tasks_v2
 
-    from devtools.cloud_tasks_server.testing import CloudTasksServer
+    from devtools.cloud_tasks_server.runner import CloudTasksServer
 
     queue = "projects/demo-creator/locations/europe-west1/queues/identity"
     receiver = Receiver()
