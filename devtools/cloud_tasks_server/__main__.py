@@ -28,7 +28,7 @@ from devtools.cloud_tasks_server.dispatcher import Dispatcher
 from devtools.cloud_tasks_server.errors import ApiError
 from devtools.cloud_tasks_server.http_api import HttpApi
 from devtools.cloud_tasks_server.service import CloudTasksService, normalize_queue
-from devtools.cloud_tasks_server.state import QueuePb, Store, delete_db_files
+from devtools.cloud_tasks_server.state import QueuePb, TaskDatabase, delete_db_files
 
 log = logging.getLogger("cloud_tasks_server")
 PROG = "cloud-tasks-server"
@@ -154,29 +154,29 @@ def lock_state(db: Path) -> IO[bytes]:
     return handle
 
 
-def bootstrap_queues(store: Store, queues: list[str], disabled: list[str]) -> None:
+def bootstrap_queues(database: TaskDatabase, queues: list[str], disabled: list[str]) -> None:
     """Create the configured queues that do not exist yet; set the disabled ones DISABLED."""
     for name in [*queues, *disabled]:
         try:
             names.check_queue(name, "--queue")
         except ApiError as error:
             raise StartupError(error.message) from error
-        if store.get_queue(name) is None:
+        if database.get_queue(name) is None:
             queue = QueuePb(name=name)
             normalize_queue(queue)
-            store.insert_queue(queue)
+            database.insert_queue(queue)
             log.info("queue created from config: %s", name)
     for name in disabled:
-        queue = store.get_queue(name)
+        queue = database.get_queue(name)
         queue.state = tasks_v2.Queue.State.DISABLED
-        store.put_queue(queue)
+        database.put_queue(queue)
 
 
-def load_signer(store: Store) -> oidc.Signer:
-    pem = store.meta(KEY_META)
+def load_signer(database: TaskDatabase) -> oidc.Signer:
+    pem = database.meta(KEY_META)
     if pem is None:
         pem = oidc.new_private_key_pem()
-        store.set_meta(KEY_META, pem)
+        database.set_meta(KEY_META, pem)
     return oidc.Signer(pem)
 
 
@@ -199,15 +199,15 @@ def serve(args: argparse.Namespace) -> int:
     if args.fresh:
         delete_db_files(args.db)
     try:
-        store = Store(args.db, args.name_reservation_seconds)
+        database = TaskDatabase(args.db, args.name_reservation_seconds)
     except (sqlite3.Error, OSError) as exc:
         raise StartupError(f"cannot open the state file {args.db}: {exc}") from exc
     http_api: HttpApi | None = None
     server: grpc.Server | None = None
     dispatcher: Dispatcher | None = None
     try:
-        signer = load_signer(store)
-        bootstrap_queues(store, args.queue, args.disable_queue)
+        signer = load_signer(database)
+        bootstrap_queues(database, args.queue, args.disable_queue)
         try:
             http_api = HttpApi(args.host, args.http_port, signer)
         except OSError as exc:
@@ -216,9 +216,9 @@ def serve(args: argparse.Namespace) -> int:
             ) from exc
         http_port = http_api.server_address[1]
         host = f"[{args.host}]" if ":" in args.host else args.host
-        dispatcher = Dispatcher(store, signer, warmup_url=f"http://{host}:{http_port}/healthz")
+        dispatcher = Dispatcher(database, signer, warmup_url=f"http://{host}:{http_port}/healthz")
         service = CloudTasksService(
-            store, dispatcher, min_dispatch_deadline=args.min_dispatch_deadline
+            database, dispatcher, min_dispatch_deadline=args.min_dispatch_deadline
         )
         server = grpc.server(
             ThreadPoolExecutor(max_workers=GRPC_WORKERS, thread_name_prefix="grpc"),
@@ -241,7 +241,7 @@ def serve(args: argparse.Namespace) -> int:
         dispatcher.start()
         server.start()
         print(f"{PROG} ready grpc={args.host}:{port} http={args.host}:{http_port}", flush=True)
-        log.info("state in %s; queues: %d", args.db, len(store.all_queues()))
+        log.info("state in %s; queues: %d", args.db, len(database.all_queues()))
         while not stop.wait(0.25):
             pass
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -253,7 +253,7 @@ def serve(args: argparse.Namespace) -> int:
             dispatcher.stop()
         if http_api is not None:
             http_api.stop()
-        store.close()
+        database.close()
         lock.close()
     log.info("stopped")
     return 0

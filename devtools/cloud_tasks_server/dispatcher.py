@@ -35,7 +35,7 @@ from google.rpc import code_pb2, status_pb2
 
 from devtools.cloud_tasks_server import names
 from devtools.cloud_tasks_server.oidc import Signer
-from devtools.cloud_tasks_server.state import QueuePb, Store, TaskPb, TaskRow, get_time
+from devtools.cloud_tasks_server.state import QueuePb, TaskDatabase, TaskPb, TaskRow, get_time
 
 log = logging.getLogger("cloud_tasks_server.dispatch")
 
@@ -240,8 +240,10 @@ class ClientPool:
 
 
 class Dispatcher:
-    def __init__(self, store: Store, signer: Signer, warmup_url: str | None = None) -> None:
-        self._store = store
+    def __init__(
+        self, database: TaskDatabase, signer: Signer, warmup_url: str | None = None
+    ) -> None:
+        self._database = database
         self._warmup_url = warmup_url
         self._signer = signer
         self._loop = asyncio.new_event_loop()
@@ -260,10 +262,10 @@ class Dispatcher:
     # -- called from other threads --------------------------------------------------------
 
     def start(self) -> None:
-        """Load queues and pending tasks from the store, then start the loop thread."""
-        for queue in self._store.all_queues():
+        """Load queues and pending tasks from the database, then start the loop thread."""
+        for queue in self._database.all_queues():
             self._queue_changed(queue)
-        for queue, name, schedule in self._store.pending():
+        for queue, name, schedule in self._database.pending():
             self._push(queue, name, schedule)
         self._thread.start()
         if not self._started.wait(10):
@@ -371,7 +373,7 @@ class Dispatcher:
     def _prune(self, now: float) -> None:
         self._next_prune = now + PRUNE_EVERY
         try:
-            self._store.prune_reservations(now)
+            self._database.prune_reservations(now)
         except Exception:  # noqa: BLE001 - pruning is best effort
             log.exception("pruning reserved names failed")
 
@@ -472,7 +474,7 @@ class Dispatcher:
         self, queue: QueueRuntime, name: str, done: concurrent.futures.Future | None
     ) -> None:
         dispatched = time.time()
-        begun = self._store.begin_attempt(name, dispatched)
+        begun = self._database.begin_attempt(name, dispatched)
         if done:
             done.set_result(begun and begun[1])
         if begun is None:
@@ -518,13 +520,13 @@ class Dispatcher:
         )
         now = time.time()
         if http_status is not None and 200 <= http_status < 300:
-            self._store.finish(name, row.version, now)
+            self._database.finish(name, row.version, now)
             return
         policy = queue.retry
         if task.HasField("retry_config"):
             policy = RetryPolicy.from_pb(task.retry_config, queue.retry)
         if policy.exhausted(attempt, first_attempt, now):
-            if self._store.finish(name, row.version, now):
+            if self._database.finish(name, row.version, now):
                 log.warning(
                     "drop task=%s queue=%s attempts=%d last_status=%s: retries exhausted",
                     names.short_id(name),
@@ -546,7 +548,7 @@ class Dispatcher:
             status = status_pb2.Status(code=code, message=error)
             reason = error
         next_schedule = now + delay
-        if self._store.record_failure(
+        if self._database.record_failure(
             name,
             row.version,
             now=now,

@@ -3,7 +3,7 @@
 Handlers work on the raw protobuf classes behind the proto-plus types of google-cloud-tasks
 (`tasks_v2.Task.pb()` etc.), so requests and responses are byte-for-byte the service's
 messages. Each state change is committed to SQLite, and posted to the dispatcher while the
-store lock is held (so the dispatcher sees changes in commit order), before the reply.
+database lock is held (so the dispatcher sees changes in commit order), before the reply.
 RPCs not listed here (IAM, batch, CMEK) answer UNIMPLEMENTED, gRPC's default.
 """
 
@@ -30,7 +30,7 @@ from devtools.cloud_tasks_server.errors import (
     invalid,
     not_found,
 )
-from devtools.cloud_tasks_server.state import QueuePb, Store, TaskPb, get_time, set_time
+from devtools.cloud_tasks_server.state import QueuePb, TaskDatabase, TaskPb, get_time, set_time
 
 log = logging.getLogger("cloud_tasks_server.api")
 
@@ -153,13 +153,13 @@ def task_view(task: TaskPb, view: int) -> TaskPb:
 class CloudTasksService:
     def __init__(
         self,
-        store: Store,
+        database: TaskDatabase,
         dispatcher: Dispatcher,
         *,
         min_dispatch_deadline: float = 15.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.store = store
+        self.database = database
         self.dispatcher = dispatcher
         self.min_dispatch_deadline = min_dispatch_deadline
         self.clock = clock
@@ -210,7 +210,7 @@ class CloudTasksService:
         return handle
 
     def _queue(self, name: str) -> QueuePb:
-        queue = self.store.get_queue(names.check_queue(name))
+        queue = self.database.get_queue(names.check_queue(name))
         if queue is None:
             raise not_found(f"Requested entity was not found. Queue {name} does not exist.")
         return queue
@@ -227,8 +227,8 @@ class CloudTasksService:
         queue.ClearField("state")
         queue.ClearField("purge_time")
         normalize_queue(queue)
-        with self.store.lock:
-            if not self.store.insert_queue(queue):
+        with self.database.lock:
+            if not self.database.insert_queue(queue):
                 raise already_exists(f"Queue {queue.name} already exists.")
             self.dispatcher.queue_changed(queue)
         return queue
@@ -251,7 +251,7 @@ class CloudTasksService:
         after = _untoken(request.page_token, "queue") if request.page_token else ""
         queues = [
             q
-            for q in self.store.list_queues(parent, after, 1_000_000)
+            for q in self.database.list_queues(parent, after, 1_000_000)
             if wanted is None or q.state == wanted
         ]
         response = tasks_v2.ListQueuesResponse.pb()()
@@ -264,8 +264,8 @@ class CloudTasksService:
         incoming = request.queue
         names.check_queue(incoming.name, "queue.name")
         paths = [_snake(p) for p in request.update_mask.paths]
-        with self.store.lock:
-            queue = self.store.get_queue(incoming.name)
+        with self.database.lock:
+            queue = self.database.get_queue(incoming.name)
             created = queue is None
             if created:
                 queue = QueuePb(name=incoming.name)
@@ -283,15 +283,15 @@ class CloudTasksService:
                     if incoming.HasField(field):
                         getattr(queue, field).CopyFrom(getattr(incoming, field))
             normalize_queue(queue)
-            self.store.put_queue(queue)
+            self.database.put_queue(queue)
             self.dispatcher.queue_changed(queue)
         return queue
 
     def _set_state(self, name: str, state: int) -> QueuePb:
-        with self.store.lock:
+        with self.database.lock:
             queue = self._queue(name)
             queue.state = state
-            self.store.put_queue(queue)
+            self.database.put_queue(queue)
             self.dispatcher.queue_changed(queue)
         return queue
 
@@ -303,18 +303,18 @@ class CloudTasksService:
 
     def purge_queue(self, request) -> QueuePb:
         now = self.clock()
-        with self.store.lock:
+        with self.database.lock:
             queue = self._queue(request.name)
             set_time(queue.purge_time, now)
-            count = self.store.purge_queue(queue, now)
+            count = self.database.purge_queue(queue, now)
             self.dispatcher.queue_purged(queue.name)
         log.info("purge queue=%s tasks=%d", names.short_id(queue.name), count)
         return queue
 
     def delete_queue(self, request) -> empty_pb2.Empty:
         names.check_queue(request.name)
-        with self.store.lock:
-            if not self.store.delete_queue(request.name, self.clock()):
+        with self.database.lock:
+            if not self.database.delete_queue(request.name, self.clock()):
                 raise not_found(f"Requested entity was not found. Queue {request.name}.")
             self.dispatcher.queue_removed(request.name)
         return empty_pb2.Empty()
@@ -349,12 +349,12 @@ class CloudTasksService:
         task.ClearField("view")
         if task.ByteSize() > MAX_TASK_BYTES:
             raise invalid("Task size too large: the maximum is 1 MB")
-        with self.store.lock:
+        with self.database.lock:
             queue = self._queue(parent)
             if queue.state == State.DISABLED:
                 raise failed_precondition(f"Queue {parent} is disabled.")
             if task.name:
-                taken = self.store.name_taken(task.name, now)
+                taken = self.database.name_taken(task.name, now)
                 if taken:
                     raise already_exists(
                         f"Requested entity already exists. Task {task.name} is {taken}: "
@@ -362,7 +362,7 @@ class CloudTasksService:
                     )
             else:
                 task.name = f"{parent}/tasks/{names.generated_task_id()}"
-            self.store.insert_task(task, parent, schedule)
+            self.database.insert_task(task, parent, schedule)
             self.dispatcher.task_added(parent, task.name, schedule)
         return task_view(task, request.response_view)
 
@@ -393,7 +393,7 @@ class CloudTasksService:
             raise invalid("OidcToken.service_account_email is required")
 
     def get_task(self, request) -> TaskPb:
-        row = self.store.get_task(names.check_task(request.name))
+        row = self.database.get_task(names.check_task(request.name))
         if row is None:
             raise not_found(f"Requested entity was not found. Task {request.name}.")
         return task_view(row.task, request.response_view)
@@ -409,7 +409,7 @@ class CloudTasksService:
             if not raw.isdigit():
                 raise invalid("page_token is not valid")
             after = int(raw)
-        rows = self.store.list_tasks(request.parent, after, size + 1)
+        rows = self.database.list_tasks(request.parent, after, size + 1)
         response = tasks_v2.ListTasksResponse.pb()()
         response.tasks.extend(task_view(row.task, request.response_view) for row in rows[:size])
         if len(rows) > size:
@@ -418,19 +418,19 @@ class CloudTasksService:
 
     def delete_task(self, request) -> empty_pb2.Empty:
         name = names.check_task(request.name)
-        with self.store.lock:
-            if not self.store.delete_task(name, self.clock()):
+        with self.database.lock:
+            if not self.database.delete_task(name, self.clock()):
                 raise not_found(f"Requested entity was not found. Task {name}.")
             self.dispatcher.task_removed(name)
         return empty_pb2.Empty()
 
     def run_task(self, request) -> TaskPb:
         name = names.check_task(request.name)
-        if self.store.get_task(name) is None:
+        if self.database.get_task(name) is None:
             raise not_found(f"Requested entity was not found. Task {name}.")
         task = self.dispatcher.run_now(name)
         if task is None:  # already running: the task as it is
-            row = self.store.get_task(name)
+            row = self.database.get_task(name)
             if row is None:
                 raise not_found(f"Requested entity was not found. Task {name}.")
             task = row.task

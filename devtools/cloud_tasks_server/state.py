@@ -1,10 +1,10 @@
 """SQLite persistence: queues, pending tasks, reserved task names and the signing key.
 
-One connection in WAL mode, guarded by a re-entrant lock (`Store.lock`). Every change is
-committed before the API acknowledges it, so a restart (or a crash) loses no queue, no
-pending task and no reserved name. Queues and tasks are kept as serialized protobuf
-messages (`google.cloud.tasks.v2.Queue` / `Task`, FULL view), with the columns the
-scheduler needs beside them.
+`TaskDatabase`: one connection in WAL mode, guarded by a re-entrant lock
+(`TaskDatabase.lock`). Every change is committed before the API acknowledges it, so a
+restart (or a crash) loses no queue, no pending task and no reserved name. Queues and
+tasks are kept as serialized protobuf messages (`google.cloud.tasks.v2.Queue` / `Task`,
+FULL view), with the columns the scheduler needs beside them.
 """
 
 from __future__ import annotations
@@ -72,7 +72,9 @@ def get_time(field) -> float:
     return field.seconds + field.nanos / 1e9
 
 
-class Store:
+class TaskDatabase:
+    """The server's state file: queues, pending tasks, reserved names, the signing key."""
+
     def __init__(self, path: Path, reservation_seconds: float) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
