@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 from shared.domain.errors import StorageError
+from shared.domain.media_keys import check_key
 from shared.ports import Media
 
 CONTENT_TYPES = {
@@ -17,18 +18,6 @@ CONTENT_TYPES = {
     ".jpeg": "image/jpeg",
     ".webm": "video/webm",
 }
-
-
-def _check_key(key: str) -> str:
-    """The key if it is a plain relative path of non-empty segments; ValueError otherwise."""
-    if not key or "\\" in key or "\x00" in key or key.startswith("/"):
-        raise ValueError(f"invalid media key: {key!r}")
-    for segment in key.split("/"):
-        if segment in ("", ".", ".."):
-            raise ValueError(f"invalid media key: {key!r}")
-    if ".." in key:
-        raise ValueError(f"invalid media key: {key!r}")
-    return key
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -50,7 +39,7 @@ class LocalMediaStorage:
         self.base_url = base_url.rstrip("/")
 
     def _path(self, key: str) -> Path:
-        path = self.root / _check_key(key)
+        path = self.root / check_key(key)
         # Belt and braces: the resolved path must stay under the resolved root (symlinks).
         root = self.root.resolve()
         if not path.resolve().is_relative_to(root):

@@ -12,9 +12,9 @@ import io
 import threading
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
 
 from shared.domain.errors import StorageError
+from shared.domain.media_keys import check_key, quote_key
 from shared.ports import Media
 
 S3Client = Any  # botocore.client.S3; no stubs are installed and boto3 must stay unimported
@@ -109,18 +109,6 @@ def r2_client_factory(
         read_timeout,
         max_attempts,
     )
-
-
-def check_key(key: str) -> str:
-    """The key if it is a plain relative path of non-empty segments; ValueError otherwise."""
-    if not isinstance(key, str) or not key or key.startswith("/"):
-        raise ValueError(f"invalid media key: {key!r}")
-    if "\\" in key or "\x00" in key or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in key):
-        raise ValueError(f"invalid media key: {key!r}")
-    for segment in key.split("/"):
-        if segment in ("", ".", ".."):
-            raise ValueError(f"invalid media key: {key!r}")
-    return key
 
 
 def _error_code(exc: BaseException) -> str:
@@ -230,7 +218,7 @@ class R2MediaStorage:
         """The URL the app shows: public when configured, else a fresh presigned GET."""
         check_key(key)
         if self.public_base_url:
-            return f"{self.public_base_url}/{quote(key, safe='/~')}"
+            return f"{self.public_base_url}/{quote_key(key)}"
         client = self._get_client()
         try:
             return client.generate_presigned_url(

@@ -36,7 +36,12 @@ BUCKET = "media-contract"
 ACCESS_KEY = "AKIDCONTRACTTEST"
 SECRET = "s3cr3t-R2-contract-NEVER-SHOWN"  # noqa: S105 (a test value, asserted never to leak)
 MiB = 1024 * 1024
-BAD_KEYS = ["", "/abs.png", "../up.png", "a/../b.png", "a//b.png", "a/", "a/./b.png", "a/.."]
+# One of each kind the media-key rule refuses (all of them: tests/unit/test_media_keys.py).
+BAD_KEYS = [
+    "", "/abs.png", "../up.png", "a/../b.png", "a//b.png", "a/", "a/./b.png", "a/..",
+    "a\\b.png", "a\x00b.png", "a\x01b.png", "a\nb.png", "a\x7fb.png", "a\x85b.png",
+    "a b.png", "a\u202egnp.exe", "x" * 256, "/".join(["y" * 255] * 4) + "/z",
+]  # fmt: skip
 
 
 def plain_client(endpoint: str):
@@ -216,17 +221,17 @@ def test_factory_configures_the_client_for_r2():
 
 def test_presigned_url_shape_and_resigning(s3_server: str):
     storage = R2MediaStorage(r2_factory(s3_server), BUCKET, presign_expiry_seconds=600)
-    url = storage.put("u/dave/c5/a b+c.png", Media(b"png!", "image/png", "png"))
+    url = storage.put("u/dave/c5/a+b%c#é.png", Media(b"png!", "image/png", "png"))
     parts = urlsplit(url)
     assert f"{parts.scheme}://{parts.netloc}" == s3_server
-    assert parts.path == f"/{BUCKET}/u/dave/c5/a%20b%2Bc.png"  # path style, quoted key
+    assert parts.path == f"/{BUCKET}/u/dave/c5/a%2Bb%25c%23%C3%A9.png"  # path style, quoted key
     query = parse_qs(parts.query)
     assert query["X-Amz-Expires"] == ["600"]
     assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
     assert "/auto/s3/aws4_request" in query["X-Amz-Credential"][0]
     assert "X-Amz-Signature" in query
     assert SECRET not in url
-    again = storage.url_for("u/dave/c5/a b+c.png")  # a later read re-signs
+    again = storage.url_for("u/dave/c5/a+b%c#é.png")  # a later read re-signs
     assert urlsplit(again).path == parts.path
     assert httpx.get(again, timeout=10).content == b"png!"
 
@@ -250,14 +255,14 @@ def test_public_base_url_shape_and_fetch(s3_server: str, s3):
     s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
     public = f"{s3_server}/{bucket}/"
     storage = R2MediaStorage(r2_factory(s3_server), bucket, public_base_url=public)
-    url = storage.put("u/erin/c6/clip 1.mp4", Media(b"mp4 bytes", "video/mp4", "mp4"))
-    assert url == f"{s3_server}/{bucket}/u/erin/c6/clip%201.mp4"
-    assert storage.url_for("u/erin/c6/clip 1.mp4") == url
+    url = storage.put("u/erin/c6/clip#1+é.mp4", Media(b"mp4 bytes", "video/mp4", "mp4"))
+    assert url == f"{s3_server}/{bucket}/u/erin/c6/clip%231%2B%C3%A9.mp4"
+    assert storage.url_for("u/erin/c6/clip#1+é.mp4") == url
     assert "X-Amz" not in url
     response = httpx.get(url, timeout=10)
     assert response.content == b"mp4 bytes"
     assert response.headers["content-type"] == "video/mp4"
-    head = s3.head_object(Bucket=bucket, Key="u/erin/c6/clip 1.mp4")
+    head = s3.head_object(Bucket=bucket, Key="u/erin/c6/clip#1+é.mp4")
     assert head["CacheControl"] == CACHE_CONTROL
     assert head["ContentType"] == "video/mp4"
 

@@ -48,7 +48,10 @@ def test_content_types(media, key, content_type):
     assert media.open(key)[1] == content_type
 
 
-BAD_KEYS = ["", "/etc/passwd", "../x.mp4", "a/../../x.mp4", "a//b.mp4", "a\\b.mp4", "a/", "./a"]
+BAD_KEYS = [
+    "", "/etc/passwd", "../x.mp4", "a/../../x.mp4", "a//b.mp4", "a\\b.mp4", "a/", "./a",
+    "a\x01.mp4", "a\n.mp4", "..\\x.mp4",
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("key", BAD_KEYS)
