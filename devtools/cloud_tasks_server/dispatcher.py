@@ -35,7 +35,8 @@ from google.rpc import code_pb2, status_pb2
 
 from devtools.cloud_tasks_server import names
 from devtools.cloud_tasks_server.oidc import Signer
-from devtools.cloud_tasks_server.state import QueuePb, TaskDatabase, TaskPb, TaskRow, get_time
+from devtools.cloud_tasks_server.protobuf_time import to_seconds
+from devtools.cloud_tasks_server.state import QueuePb, TaskDatabase, TaskPb, TaskRow
 
 log = logging.getLogger("cloud_tasks_server.dispatch")
 
@@ -95,10 +96,6 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     return max(0.0, when.timestamp() - now)
 
 
-def _seconds(duration) -> float:
-    return duration.seconds + duration.nanos / 1e9
-
-
 @dataclass(frozen=True)
 class RetryPolicy:
     max_attempts: int  # -1: unlimited
@@ -113,9 +110,9 @@ class RetryPolicy:
         base = fallback or DEFAULT_RETRY
         return cls(
             max_attempts=config.max_attempts or base.max_attempts,
-            max_retry_duration=_seconds(config.max_retry_duration) or base.max_retry_duration,
-            min_backoff=_seconds(config.min_backoff) or base.min_backoff,
-            max_backoff=_seconds(config.max_backoff) or base.max_backoff,
+            max_retry_duration=to_seconds(config.max_retry_duration) or base.max_retry_duration,
+            min_backoff=to_seconds(config.min_backoff) or base.min_backoff,
+            max_backoff=to_seconds(config.max_backoff) or base.max_backoff,
             max_doublings=config.max_doublings or base.max_doublings,
         )
 
@@ -483,9 +480,9 @@ class Dispatcher:
         task = row.task
         attempt = task.dispatch_count + 1
         first_attempt = (
-            get_time(task.first_attempt.dispatch_time) if task.dispatch_count else dispatched
+            to_seconds(task.first_attempt.dispatch_time) if task.dispatch_count else dispatched
         )
-        deadline = _seconds(task.dispatch_deadline) or 600.0
+        deadline = to_seconds(task.dispatch_deadline) or 600.0
         method, url, headers, body = self._request(row, queue.http_target)
         started = time.monotonic()
         http_status: int | None = None
@@ -591,7 +588,7 @@ class Dispatcher:
         headers["X-CloudTasks-TaskName"] = names.short_id(task.name)
         headers["X-CloudTasks-TaskRetryCount"] = str(task.dispatch_count)
         headers["X-CloudTasks-TaskExecutionCount"] = str(row.executions)
-        headers["X-CloudTasks-TaskETA"] = f"{get_time(task.schedule_time):.6f}"
+        headers["X-CloudTasks-TaskETA"] = f"{to_seconds(task.schedule_time):.6f}"
         if row.prev_status is not None:
             headers["X-CloudTasks-TaskPreviousResponse"] = str(row.prev_status)
         if task.dispatch_count and row.retry_reason:

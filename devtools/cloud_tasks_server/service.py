@@ -30,7 +30,8 @@ from devtools.cloud_tasks_server.errors import (
     invalid,
     not_found,
 )
-from devtools.cloud_tasks_server.state import QueuePb, TaskDatabase, TaskPb, get_time, set_time
+from devtools.cloud_tasks_server.protobuf_time import set_duration, set_timestamp, to_seconds
+from devtools.cloud_tasks_server.state import QueuePb, TaskDatabase, TaskPb
 
 log = logging.getLogger("cloud_tasks_server.api")
 
@@ -54,15 +55,6 @@ _OUTPUT_ONLY = {"state", "purge_time", "rate_limits.max_burst_size"}
 _FILTER = re.compile(r"\s*state\s*[:=]\s*([A-Za-z_]+)\s*")
 
 
-def set_duration(field, seconds: float) -> None:
-    nanos = round(seconds * 1e9)
-    field.seconds, field.nanos = divmod(nanos, 1_000_000_000)
-
-
-def duration(field) -> float:
-    return field.seconds + field.nanos / 1e9
-
-
 def normalize_queue(queue: QueuePb) -> None:
     """Validate a queue's settings and fill what is unset with the service's defaults."""
     limits = queue.rate_limits
@@ -82,13 +74,13 @@ def normalize_queue(queue: QueuePb) -> None:
         raise invalid("retry_config.max_doublings must not be negative")
     retry.max_doublings = retry.max_doublings or 16
     for name in ("max_retry_duration", "min_backoff", "max_backoff"):
-        if duration(getattr(retry, name)) < 0:
+        if to_seconds(getattr(retry, name)) < 0:
             raise invalid(f"retry_config.{name} must not be negative")
-    if not duration(retry.min_backoff):
+    if not to_seconds(retry.min_backoff):
         set_duration(retry.min_backoff, 0.1)
-    if not duration(retry.max_backoff):
+    if not to_seconds(retry.max_backoff):
         set_duration(retry.max_backoff, 3600.0)
-    if duration(retry.min_backoff) > duration(retry.max_backoff):
+    if to_seconds(retry.min_backoff) > to_seconds(retry.max_backoff):
         raise invalid("retry_config.min_backoff must not be greater than max_backoff")
     if queue.state == State.STATE_UNSPECIFIED:
         queue.state = State.RUNNING
@@ -305,7 +297,7 @@ class CloudTasksService:
         now = self.clock()
         with self.database.lock:
             queue = self._queue(request.name)
-            set_time(queue.purge_time, now)
+            set_timestamp(queue.purge_time, now)
             count = self.database.purge_queue(queue, now)
             self.dispatcher.queue_purged(queue.name)
         log.info("purge queue=%s tasks=%d", names.short_id(queue.name), count)
@@ -331,19 +323,19 @@ class CloudTasksService:
             if names.queue_of(task.name) != parent:
                 raise invalid(f"task.name {task.name!r} is not in parent {parent!r}")
         self._check_target(task)
-        schedule = get_time(task.schedule_time) if task.HasField("schedule_time") else 0.0
+        schedule = to_seconds(task.schedule_time) if task.HasField("schedule_time") else 0.0
         if schedule > now + MAX_SCHEDULE_AHEAD:
             raise invalid("schedule_time must be at most 30 days in the future")
         schedule = max(schedule, now)
-        set_time(task.schedule_time, schedule)
+        set_timestamp(task.schedule_time, schedule)
         deadline = (
-            duration(task.dispatch_deadline)
+            to_seconds(task.dispatch_deadline)
             if task.HasField("dispatch_deadline")
             else DEFAULT_DISPATCH_DEADLINE
         )
         deadline = min(max(deadline, self.min_dispatch_deadline), MAX_DISPATCH_DEADLINE)
         set_duration(task.dispatch_deadline, deadline)
-        task.create_time.seconds, task.create_time.nanos = int(now), 0
+        set_timestamp(task.create_time, int(now))  # truncated to the second
         for output in ("dispatch_count", "response_count", "first_attempt", "last_attempt"):
             task.ClearField(output)
         task.ClearField("view")

@@ -19,6 +19,8 @@ from pathlib import Path
 from google.cloud import tasks_v2
 from google.rpc import status_pb2
 
+from devtools.cloud_tasks_server.protobuf_time import set_timestamp
+
 QueuePb = tasks_v2.Queue.pb()
 TaskPb = tasks_v2.Task.pb()
 
@@ -59,17 +61,6 @@ def delete_db_files(path: Path) -> None:
     for suffix in ("", "-wal", "-shm", "-journal"):
         with contextlib.suppress(FileNotFoundError):
             Path(f"{path}{suffix}").unlink()
-
-
-def set_time(field, seconds: float) -> None:
-    """Set a protobuf Timestamp from epoch seconds, to the microsecond."""
-    micros = round(seconds * 1_000_000)
-    field.seconds, field.nanos = divmod(micros, 1_000_000)
-    field.nanos *= 1000
-
-
-def get_time(field) -> float:
-    return field.seconds + field.nanos / 1e9
 
 
 class TaskDatabase:
@@ -262,11 +253,11 @@ class TaskDatabase:
             task.CopyFrom(current.task)
             if task.dispatch_count == 0:
                 task.ClearField("first_attempt")
-                set_time(task.first_attempt.dispatch_time, now)
+                set_timestamp(task.first_attempt.dispatch_time, now)
             task.dispatch_count += 1
             task.ClearField("last_attempt")
             task.last_attempt.schedule_time.CopyFrom(task.schedule_time)
-            set_time(task.last_attempt.dispatch_time, now)
+            set_timestamp(task.last_attempt.dispatch_time, now)
             current.version += 1
             db.execute(
                 "UPDATE tasks SET version = ?, data = ? WHERE name = ?",
@@ -309,9 +300,9 @@ class TaskDatabase:
                 task.response_count += 1
                 if http_status < 500:
                     executions += 1
-            set_time(task.last_attempt.response_time, now)
+            set_timestamp(task.last_attempt.response_time, now)
             task.last_attempt.response_status.CopyFrom(status)
-            set_time(task.schedule_time, next_schedule)
+            set_timestamp(task.schedule_time, next_schedule)
             db.execute(
                 "UPDATE tasks SET version = ?, data = ?, schedule = ?, executions = ?, "
                 "prev_status = ?, retry_reason = ? WHERE name = ?",
