@@ -162,9 +162,19 @@ class ImageGenerator(Protocol):
 
 
 class MediaStorage(Protocol):
-    def put(self, key: str, media: Media) -> str:
-        """Store the bytes under `key` (overwriting) and return the URL the app shows.
-        Raises StorageError."""
+    """Media objects by key (`shared.domain.media_keys`: a key it refuses raises ValueError).
+
+    A creation records the key, never a URL: the URL is made each time the creation is read,
+    so that a link shown to the user is always valid.
+    """
+
+    def put(self, key: str, media: Media) -> None:
+        """Store the bytes under `key`, overwriting. Raises StorageError."""
+
+    def url(self, key: str) -> str:
+        """The URL to show now for `key`: under the public base URL when there is one, else
+        a fresh presigned GET (made each call, no network I/O). Says nothing about whether the
+        object exists. Raises StorageError when storage is misconfigured."""
 
     def ping(self) -> None:
         """Raises StorageError when storage cannot be reached."""

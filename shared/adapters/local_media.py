@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 
 from shared.domain.errors import StorageError
-from shared.domain.media_keys import check_key
+from shared.domain.media_keys import check_key, quote_key
 from shared.ports import Media
 
 CONTENT_TYPES = {
@@ -46,13 +46,16 @@ class LocalMediaStorage:
             raise ValueError(f"invalid media key: {key!r}")
         return path
 
-    def put(self, key: str, media: Media) -> str:
+    def put(self, key: str, media: Media) -> None:
         path = self._path(key)
         try:
             atomic_write(path, media.data)
         except OSError as exc:
             raise StorageError(f"cannot write media {key!r}: {exc.strerror or exc}") from exc
-        return f"{self.base_url}/media/{key}"
+
+    def url(self, key: str) -> str:
+        """Where the local api serves `key`: `<base URL>/media/<key>` (percent-encoded)."""
+        return f"{self.base_url}/media/{quote_key(key)}"
 
     def open(self, key: str) -> tuple[Path, str]:
         """The file behind `key` and its content type; FileNotFoundError when there is none."""

@@ -190,7 +190,7 @@ class R2MediaStorage:
         where = f"{self.bucket}/{key}" if key is not None else self.bucket
         return StorageError(f"r2 {operation} {where} failed: {_error_code(exc)}")
 
-    def put(self, key: str, media: Media) -> str:
+    def put(self, key: str, media: Media) -> None:
         """Upload (overwriting) with the managed transfer, in parts above the threshold."""
         check_key(key)
         client = self._get_client()
@@ -212,13 +212,14 @@ class R2MediaStorage:
             )
         except _sdk_errors() as exc:
             raise self._fail("put", exc, key) from exc
-        return self.url_for(key)
 
-    def url_for(self, key: str) -> str:
-        """The URL the app shows: public when configured, else a fresh presigned GET."""
-        check_key(key)
+    def url(self, key: str) -> str:
+        """The URL to show now: `<public base URL>/<key>` when configured, else a presigned GET
+        signed at this call, valid `presign_expiry_seconds` from now. Signing is local: no
+        request is sent (the client is built on first use, which sends nothing either)."""
         if self.public_base_url:
             return f"{self.public_base_url}/{quote_key(key)}"
+        check_key(key)
         client = self._get_client()
         try:
             return client.generate_presigned_url(

@@ -1,4 +1,5 @@
-"""The MediaStorage port: one contract for the local folder and the R2 adapter.
+"""The MediaStorage port: one contract for the in-memory fake, the local folder and the R2
+adapter (with presigned URLs, and with a public base URL).
 
 The R2 adapter runs through the real boto3 client against moto's S3 server (a real HTTP
 server speaking the S3 API), and every URL it returns is fetched over HTTP with httpx.
@@ -15,8 +16,9 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
 import pytest
@@ -30,7 +32,8 @@ from shared.adapters.r2_storage import (
     r2_endpoint,
 )
 from shared.domain.errors import StorageError
-from shared.ports import Media
+from shared.ports import Media, MediaStorage
+from tests.fake_ports import FakeMedia
 
 BUCKET = "media-contract"
 ACCESS_KEY = "AKIDCONTRACTTEST"
@@ -119,76 +122,145 @@ def failing_factory(endpoint: str):
     return r2_factory(endpoint, connect_timeout=0.5, read_timeout=0.5, max_attempts=1)
 
 
-# --- the contract, for both implementations ---------------------------------------------
+# --- the contract, for every implementation ----------------------------------------------
+
+LOCAL_BASE = "http://127.0.0.1:8080"
 
 
 @dataclass
 class Case:
-    storage: LocalMediaStorage | R2MediaStorage
-    fetch: Callable[[str, str], tuple[bytes, str]]  # (url, key) -> (bytes, content type)
+    storage: MediaStorage
+    fetch: Callable[[str], tuple[bytes, str] | None]  # url -> (bytes, content type) | None
 
 
-@pytest.fixture(params=["local", "r2"])
+@pytest.fixture(scope="module")
+def public_bucket(s3_server: str, s3) -> str:
+    """A bucket whose policy lets anyone read, served unsigned at <endpoint>/<bucket>/<key>
+    (as an R2 bucket's public domain serves keys at its root)."""
+    bucket = "media-public"
+    s3.create_bucket(Bucket=bucket)
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{bucket}/*",
+            }
+        ],
+    }
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+    return bucket
+
+
+def fetch_http(url: str) -> tuple[bytes, str] | None:
+    response = httpx.get(url, timeout=10)
+    if response.status_code in (403, 404):
+        return None
+    assert response.status_code == 200, response.text
+    return response.content, response.headers["content-type"]
+
+
+@pytest.fixture(params=["fake", "local", "r2-presigned", "r2-public"])
 def case(request, tmp_path: Path) -> Case:
-    if request.param == "local":
-        local = LocalMediaStorage(tmp_path / "media", "http://127.0.0.1:8080/")
+    if request.param == "fake":
+        fake = FakeMedia()
 
-        def fetch_local(url: str, key: str) -> tuple[bytes, str]:
-            # The local api serves the folder under /media/<key>; here we read it directly.
-            assert url == f"http://127.0.0.1:8080/media/{key}"
-            path, content_type = local.open(key)
+        def fetch_fake(url: str) -> tuple[bytes, str] | None:
+            media = fake.get(url)
+            return None if media is None else (media.data, media.content_type)
+
+        return Case(fake, fetch_fake)
+
+    if request.param == "local":
+        local = LocalMediaStorage(tmp_path / "media", f"{LOCAL_BASE}/")
+
+        def fetch_local(url: str) -> tuple[bytes, str] | None:
+            # The local api serves the folder at /media/<key> (a Flask <path:key> route, which
+            # percent-decodes); here the file is read directly.
+            assert url.startswith(f"{LOCAL_BASE}/media/"), url
+            try:
+                path, content_type = local.open(unquote(urlsplit(url).path.removeprefix("/media/")))
+            except FileNotFoundError:
+                return None
             return path.read_bytes(), content_type
 
         return Case(local, fetch_local)
 
     endpoint = request.getfixturevalue("s3_server")
-    r2 = R2MediaStorage(r2_factory(endpoint), BUCKET)
-
-    def fetch_http(url: str, key: str) -> tuple[bytes, str]:
-        response = httpx.get(url, timeout=10)
-        assert response.status_code == 200, response.text
-        return response.content, response.headers["content-type"]
-
-    return Case(r2, fetch_http)
+    if request.param == "r2-public":
+        bucket = request.getfixturevalue("public_bucket")
+        public = f"{endpoint}/{bucket}/"
+        return Case(
+            R2MediaStorage(r2_factory(endpoint), bucket, public_base_url=public), fetch_http
+        )
+    return Case(R2MediaStorage(r2_factory(endpoint), BUCKET), fetch_http)
 
 
 @pytest.mark.parametrize(
     ("key", "content_type"),
     [("u/alice/c1/video.mp4", "video/mp4"), ("u/alice/c2/image.png", "image/png")],
 )
-def test_put_returns_a_url_serving_the_exact_bytes(case: Case, key: str, content_type: str):
+def test_put_stores_and_url_serves_the_exact_bytes(case: Case, key: str, content_type: str):
     data = bytes(range(256)) * 64 + b"\x00tail"
-    url = case.storage.put(key, Media(data, content_type, key.rsplit(".", 1)[-1]))
-    assert url.startswith("http")
-    got, got_type = case.fetch(url, key)
-    assert got == data
-    assert got_type == content_type
+    assert case.storage.put(key, Media(data, content_type, key.rsplit(".", 1)[-1])) is None
+    url = case.storage.url(key)
+    assert url.startswith(("http://", "https://"))
+    assert case.fetch(url) == (data, content_type)
 
 
 def test_put_overwrites_the_same_key(case: Case):
     key = "u/bob/c3/image.png"
     case.storage.put(key, Media(b"first version", "image/png", "png"))
-    url = case.storage.put(key, Media(b"second", "image/png", "png"))
-    assert case.fetch(url, key)[0] == b"second"
+    case.storage.put(key, Media(b"second", "image/png", "png"))
+    assert case.fetch(case.storage.url(key)) == (b"second", "image/png")
 
 
 def test_large_upload_round_trips(case: Case):
     key = "u/carol/c4/long.mp4"
     data = (b"0123456789abcdef" * (MiB // 16)) * 20  # 20 MiB
-    url = case.storage.put(key, Media(data, "video/mp4", "mp4"))
-    got, got_type = case.fetch(url, key)
-    assert len(got) == len(data) and got == data
-    assert got_type == "video/mp4"
+    case.storage.put(key, Media(data, "video/mp4", "mp4"))
+    got = case.fetch(case.storage.url(key))
+    assert got is not None
+    assert len(got[0]) == len(data) and got == (data, "video/mp4")
+
+
+def test_a_url_is_only_a_way_to_the_key(case: Case):
+    """url() neither needs nor checks the object: made before the put, it serves it after;
+    made again at each read, every one serves it."""
+    key = "u/dan/c9/later.png"
+    early = case.storage.url(key)
+    assert case.fetch(early) is None
+    case.storage.put(key, Media(b"now here", "image/png", "png"))
+    for url in (early, case.storage.url(key), case.storage.url(key)):
+        assert case.fetch(url) == (b"now here", "image/png")
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "images/user@example.com/c1.png",
+        "videos/tenant:42+bob_x-y.z/c2.png",
+        "u/a+b%c#d?e&f=g~é/c3.png",
+        "u/josé/日本/😀.png",
+    ],
+)
+def test_every_valid_key_round_trips_through_its_url(case: Case, key: str):
+    case.storage.put(key, Media(key.encode(), "image/png", "png"))
+    assert case.fetch(case.storage.url(key)) == (key.encode(), "image/png")
 
 
 @pytest.mark.parametrize("key", BAD_KEYS)
 def test_bad_keys_are_rejected(case: Case, key: str):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="invalid media key"):
         case.storage.put(key, Media(b"x", "image/png", "png"))
+    with pytest.raises(ValueError, match="invalid media key"):
+        case.storage.url(key)
 
 
 def test_ping_ok(case: Case):
-    case.storage.ping()
+    assert case.storage.ping() is None
 
 
 # --- R2 specifics -------------------------------------------------------------------------
@@ -219,9 +291,10 @@ def test_factory_configures_the_client_for_r2():
     assert (config.connect_timeout, config.read_timeout) == (2, 30)
 
 
-def test_presigned_url_shape_and_resigning(s3_server: str):
+def test_presigned_url_shape(s3_server: str):
     storage = R2MediaStorage(r2_factory(s3_server), BUCKET, presign_expiry_seconds=600)
-    url = storage.put("u/dave/c5/a+b%c#é.png", Media(b"png!", "image/png", "png"))
+    storage.put("u/dave/c5/a+b%c#é.png", Media(b"png!", "image/png", "png"))
+    url = storage.url("u/dave/c5/a+b%c#é.png")
     parts = urlsplit(url)
     assert f"{parts.scheme}://{parts.netloc}" == s3_server
     assert parts.path == f"/{BUCKET}/u/dave/c5/a%2Bb%25c%23%C3%A9.png"  # path style, quoted key
@@ -231,38 +304,38 @@ def test_presigned_url_shape_and_resigning(s3_server: str):
     assert "/auto/s3/aws4_request" in query["X-Amz-Credential"][0]
     assert "X-Amz-Signature" in query
     assert SECRET not in url
-    again = storage.url_for("u/dave/c5/a+b%c#é.png")  # a later read re-signs
-    assert urlsplit(again).path == parts.path
-    assert httpx.get(again, timeout=10).content == b"png!"
+    assert httpx.get(url, timeout=10).content == b"png!"
 
 
-def test_public_base_url_shape_and_fetch(s3_server: str, s3):
-    # A public bucket's domain serves keys at its root; here moto serves a bucket whose
-    # policy lets anyone read, at <endpoint>/<bucket>/<key>, unsigned.
-    bucket = "media-public"
-    s3.create_bucket(Bucket=bucket)
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": "*",
-                "Action": "s3:GetObject",
-                "Resource": f"arn:aws:s3:::{bucket}/*",
-            }
-        ],
-    }
-    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
-    public = f"{s3_server}/{bucket}/"
-    storage = R2MediaStorage(r2_factory(s3_server), bucket, public_base_url=public)
-    url = storage.put("u/erin/c6/clip#1+é.mp4", Media(b"mp4 bytes", "video/mp4", "mp4"))
-    assert url == f"{s3_server}/{bucket}/u/erin/c6/clip%231%2B%C3%A9.mp4"
-    assert storage.url_for("u/erin/c6/clip#1+é.mp4") == url
+def _signed_at(url: str) -> datetime:
+    (stamp,) = parse_qs(urlsplit(url).query)["X-Amz-Date"]
+    return datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+
+
+def test_a_presigned_url_is_signed_at_each_call_without_a_request():
+    """The link lasts because it is made when shown: signed now, valid from now. Signing is
+    local: even with the endpoint unreachable, url() answers and sends nothing."""
+    recorder = Recorder()
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    storage = R2MediaStorage(recording_factory(failing_factory(endpoint), recorder), BUCKET)
+    for _ in range(2):
+        before = datetime.now(UTC).replace(microsecond=0)
+        url = storage.url("u/dave/c5/clip.mp4")
+        after = datetime.now(UTC)
+        assert before <= _signed_at(url) <= after
+        assert parse_qs(urlsplit(url).query)["X-Amz-Expires"] == ["3600"]
+    assert recorder.sent == []
+
+
+def test_public_base_url_shape_and_headers(s3_server: str, s3, public_bucket: str):
+    public = f"{s3_server}/{public_bucket}/"
+    storage = R2MediaStorage(r2_factory(s3_server), public_bucket, public_base_url=public)
+    storage.put("u/erin/c6/clip#1+é.mp4", Media(b"mp4 bytes", "video/mp4", "mp4"))
+    url = storage.url("u/erin/c6/clip#1+é.mp4")
+    assert url == f"{s3_server}/{public_bucket}/u/erin/c6/clip%231%2B%C3%A9.mp4"
+    assert storage.url("u/erin/c6/clip#1+é.mp4") == url  # a public URL is the same each time
     assert "X-Amz" not in url
-    response = httpx.get(url, timeout=10)
-    assert response.content == b"mp4 bytes"
-    assert response.headers["content-type"] == "video/mp4"
-    head = s3.head_object(Bucket=bucket, Key="u/erin/c6/clip#1+é.mp4")
+    head = s3.head_object(Bucket=public_bucket, Key="u/erin/c6/clip#1+é.mp4")
     assert head["CacheControl"] == CACHE_CONTROL
     assert head["ContentType"] == "video/mp4"
 
@@ -272,7 +345,7 @@ def test_public_url_needs_no_client():
     storage = R2MediaStorage(
         lambda: calls.append(1), BUCKET, public_base_url="https://media.example.com"
     )
-    assert storage.url_for("u/x/y.png") == "https://media.example.com/u/x/y.png"
+    assert storage.url("u/x/y.png") == "https://media.example.com/u/x/y.png"
     assert calls == []
 
 
@@ -465,7 +538,7 @@ def test_module_import_does_not_import_boto3():
         "from shared.adapters.r2_storage import R2MediaStorage, r2_client_factory, r2_endpoint\n"
         "f = r2_client_factory(endpoint_url=r2_endpoint('a'), access_key_id='k',"
         " secret_access_key='s')\n"
-        "R2MediaStorage(f, 'b', public_base_url='https://m.example.com').url_for('u/x.png')\n"
+        "R2MediaStorage(f, 'b', public_base_url='https://m.example.com').url('u/x.png')\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore',"
         " 's3transfer'))\n"
         "assert not bad, bad\n"

@@ -19,13 +19,19 @@ def media(tmp_path: Path) -> LocalMediaStorage:
 
 
 def test_put_then_open(media, tmp_path):
-    url = media.put("videos/u1/c1.mp4", VIDEO)
-    assert url == "http://127.0.0.1:8080/media/videos/u1/c1.mp4"
+    assert media.put("videos/u1/c1.mp4", VIDEO) is None
+    assert media.url("videos/u1/c1.mp4") == "http://127.0.0.1:8080/media/videos/u1/c1.mp4"
     path, content_type = media.open("videos/u1/c1.mp4")
     assert path == tmp_path / "media" / "videos" / "u1" / "c1.mp4"
     assert path.read_bytes() == VIDEO.data
     assert content_type == "video/mp4"
     assert [p.name for p in path.parent.iterdir()] == ["c1.mp4"]  # no temp file left
+
+
+def test_the_url_is_the_key_under_media_percent_encoded(media):
+    assert media.url("images/a@b.c+d/é#1.png") == (
+        "http://127.0.0.1:8080/media/images/a%40b.c%2Bd/%C3%A9%231.png"
+    )
 
 
 def test_put_overwrites(media):
