@@ -4,7 +4,9 @@ Implements the checks Firebase documents for verifying ID tokens with a third-pa
 library: an RS256 signature by the key its `kid` names among Google's securetoken
 certificates, `aud` the project id, `iss` `https://securetoken.google.com/<project id>`,
 `exp` in the future, `iat` and `auth_time` in the past, `sub` (the uid) a non-empty string of
-at most 128 characters. Times allow `clock_skew_seconds` of tolerance.
+at most 128 characters. Times allow `clock_skew_seconds` of tolerance. Then our own rule
+(`shared.domain.identity`): a valid token whose uid cannot be a Firestore document id and a
+media key segment is refused with its own clear message (and a warning log line), never mapped.
 
 Every refusal is the same `Unauthenticated` with a safe generic message; why it failed goes
 to a debug log line (never the token). A key set that cannot be fetched raises
@@ -31,6 +33,7 @@ from shared.adapters.jwt_keys import (
     verified_claims,
 )
 from shared.domain.errors import Unauthenticated
+from shared.domain.identity import UNSUPPORTED_UID, uid_problem
 
 __all__ = ["FirebaseIdentityVerifier", "KeysUnavailable"]
 
@@ -62,10 +65,15 @@ class FirebaseIdentityVerifier:
         """The uid. Raises Unauthenticated, or KeysUnavailable (503) when keys cannot be had."""
         token = bearer_token(authorization)
         try:
-            return self._uid(token)
+            uid = self._uid(token)
         except InvalidToken as exc:
             _log.debug("firebase id token refused: %s", exc)
             raise Unauthenticated(INVALID_TOKEN) from None
+        problem = uid_problem(uid)
+        if problem is not None:  # a real user we cannot serve: worth a warning, not a debug
+            _log.warning("firebase uid refused: %s: %.80r", problem, uid)
+            raise Unauthenticated(UNSUPPORTED_UID)
+        return uid
 
     def _uid(self, token: str) -> str:
         claims = verified_claims(token, self._keys)

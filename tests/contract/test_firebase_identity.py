@@ -13,6 +13,7 @@ import pytest
 from shared.adapters.firebase_identity import FirebaseIdentityVerifier
 from shared.adapters.jwt_keys import FIREBASE_X509_URL, KeysUnavailable, RemoteKeySource
 from shared.domain.errors import IdentityUnavailable, Unauthenticated
+from shared.domain.identity import UNSUPPORTED_UID
 from tests.servers.keys import KeyServer, TestKey, forge_hs256, mint, unsigned
 
 PROJECT = "demo-creator"
@@ -22,6 +23,7 @@ SAFE_MESSAGES = {
     "Invalid or expired identity token",
     "Missing Authorization header",
     "Expected a Bearer token",
+    UNSUPPORTED_UID,
 }
 LEAKS = ("signature", "audience", "issuer", "expired", "kid", "alg")
 
@@ -122,6 +124,20 @@ def test_sub_of_128_characters(verifier, key):
 
 
 @pytest.mark.parametrize(
+    "uid",
+    [
+        pytest.param("Xy3kP0aBcDeFgHiJkLmNoPqRsT12", id="firebase-auth-uid"),
+        pytest.param("user@example.com", id="email"),
+        pytest.param("tenant:42+bob_x-y.z", id="custom-punctuation"),
+        pytest.param("auth0|5f7c8ec7c33c6c004bbafe82", id="pipe"),
+        pytest.param("josé", id="non-ascii"),
+    ],
+)
+def test_every_real_uid_shape_is_accepted(verifier, key, uid):
+    assert verifier.verify(bearer(mint(claims(sub=uid, user_id=uid), key))) == uid
+
+
+@pytest.mark.parametrize(
     "overrides",
     [
         {"exp": int(NOW) - 5},  # expired 5 s ago: within the 10 s skew
@@ -164,6 +180,31 @@ def test_clock_skew_is_tolerated(verifier, key, overrides):
 def test_bad_claims_are_refused(verifier, key, overrides):
     token = mint(claims(**overrides), key)
     assert refused(verifier, bearer(token), token) == "Invalid or expired identity token"
+
+
+@pytest.mark.parametrize(
+    "uid",
+    [
+        pytest.param("a/b", id="slash"),  # was a ValueError from Firestore: a 500
+        pytest.param("a/b/c", id="nested-path"),  # was a write to users/a/b/c
+        pytest.param("..", id="dotdot"),  # was a 503
+        pytest.param(".", id="dot"),
+        pytest.param("__x__", id="reserved"),  # was a 503
+        pytest.param("__main__", id="reserved-main"),
+        pytest.param("a\\b", id="backslash"),
+        pytest.param("al ice", id="space"),
+        pytest.param("alice\n", id="newline"),
+        pytest.param("a\x00b", id="nul"),
+        pytest.param("a\u202eb", id="bidi-override"),
+    ],
+)
+def test_a_valid_token_whose_uid_cannot_be_stored_is_refused_clearly(verifier, key, caplog, uid):
+    token = mint(claims(sub=uid, user_id=uid), key)
+    with caplog.at_level(logging.WARNING, logger="creator.identity"):
+        assert refused(verifier, bearer(token), token) == UNSUPPORTED_UID
+    [record] = [r for r in caplog.records if r.name == "creator.identity.firebase"]
+    assert record.levelno == logging.WARNING and "uid refused" in record.getMessage()
+    assert token not in record.getMessage()
 
 
 def test_unknown_kid(verifier, key):
