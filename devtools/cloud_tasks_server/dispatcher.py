@@ -7,10 +7,12 @@ finished dispatch). A heap entry is current only while its generation is the tas
 one, so deletes, purges and RunTask simply make entries stale.
 
 Per queue: at most `max_concurrent_dispatches` in flight, and a token bucket of
-`max_burst_size` tokens refilled at `max_dispatches_per_second`. A failed attempt (non-2xx,
-no connection, `dispatch_deadline` passed) is retried after the queue's backoff (or the
-response's Retry-After, when longer) until the retry config says stop; then the task is
-dropped and logged. The API thread calls the public methods; they post to the loop.
+`max_burst_size` tokens refilled at `max_dispatches_per_second` (token_bucket.py). Each
+attempt sends the request of outgoing_request.py through the clients of client_pool.py. A
+failed attempt (non-2xx, no connection, `dispatch_deadline` passed) is retried after the
+queue's backoff (or the response's Retry-After, when longer) until the retry config says
+stop (retry_policy.py); then the task is dropped and logged. The API thread calls the public
+methods; they post to the loop.
 """
 
 from __future__ import annotations
@@ -18,15 +20,11 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import email.utils
 import heapq
 import itertools
 import logging
-import math
-import ssl
 import threading
 import time
-import urllib.parse
 from dataclasses import dataclass, field
 
 import httpx
@@ -34,28 +32,17 @@ from google.cloud import tasks_v2
 from google.rpc import code_pb2, status_pb2
 
 from devtools.cloud_tasks_server import names
+from devtools.cloud_tasks_server.client_pool import ClientPool
 from devtools.cloud_tasks_server.oidc import Signer
+from devtools.cloud_tasks_server.outgoing_request import build_request
 from devtools.cloud_tasks_server.protobuf_time import to_seconds
-from devtools.cloud_tasks_server.state import QueuePb, TaskDatabase, TaskPb, TaskRow
+from devtools.cloud_tasks_server.retry_policy import DEFAULT_RETRY, RetryPolicy, parse_retry_after
+from devtools.cloud_tasks_server.state import QueuePb, TaskDatabase, TaskPb
+from devtools.cloud_tasks_server.token_bucket import TokenBucket
 
 log = logging.getLogger("cloud_tasks_server.dispatch")
 
 RUNNING = tasks_v2.Queue.State.RUNNING
-IF_NOT_EXISTS = tasks_v2.UriOverride.UriOverrideEnforceMode.IF_NOT_EXISTS
-SCHEME_HTTP = tasks_v2.UriOverride.Scheme.HTTP
-_METHODS = {
-    0: "POST",
-    1: "POST",
-    2: "GET",
-    3: "HEAD",
-    4: "PUT",
-    5: "DELETE",
-    6: "PATCH",
-    7: "OPTIONS",
-}
-# Headers of the task that are replaced or dropped, as the service does.
-_DROPPED = {"host", "content-length", "user-agent", "connection", "transfer-encoding"}
-_DROPPED_PREFIXES = ("x-google-", "x-appengine-", "x-cloudtasks-")
 PRUNE_EVERY = 600.0
 _ERROR_CODES = {"DEADLINE_EXCEEDED": code_pb2.DEADLINE_EXCEEDED, "INTERNAL": code_pb2.INTERNAL}
 RETRY_BROKEN = 10.0  # seconds before a dispatch that broke in this server is tried again
@@ -80,160 +67,30 @@ def http_status_to_code(status: int) -> int:
     }.get(status, code_pb2.FAILED_PRECONDITION if status < 500 else code_pb2.UNKNOWN)
 
 
-def parse_retry_after(value: str | None, now: float) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - now)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    max_attempts: int  # -1: unlimited
-    max_retry_duration: float  # 0: unlimited
-    min_backoff: float
-    max_backoff: float
-    max_doublings: int
-
-    @classmethod
-    def from_pb(cls, config, fallback: RetryPolicy | None = None) -> RetryPolicy:
-        """From a RetryConfig message; zero fields take the fallback's (or the defaults)."""
-        base = fallback or DEFAULT_RETRY
-        return cls(
-            max_attempts=config.max_attempts or base.max_attempts,
-            max_retry_duration=to_seconds(config.max_retry_duration) or base.max_retry_duration,
-            min_backoff=to_seconds(config.min_backoff) or base.min_backoff,
-            max_backoff=to_seconds(config.max_backoff) or base.max_backoff,
-            max_doublings=config.max_doublings or base.max_doublings,
-        )
-
-    def backoff(self, failures: int) -> float:
-        """Delay before the retry that follows the `failures`-th failed attempt (1-based).
-
-        min_backoff, doubled max_doublings times, then growing linearly by the last doubled
-        interval, never above max_backoff: 10s, 20s, 40s, 80s, 160s, 240s, 300s, ... for
-        min 10s, max 300s, 3 doublings.
-        """
-        k = max(0, failures - 1)
-        doublings = max(0, self.max_doublings)
-        if k <= doublings:
-            interval = self.min_backoff * 2.0**k
-        else:
-            interval = self.min_backoff * 2.0**doublings * (k - doublings + 1)
-        return min(interval, self.max_backoff)
-
-    def exhausted(self, attempts: int, first_attempt: float, now: float) -> bool:
-        """Stop retrying? Each limit that is set must be reached; none set: never."""
-        by_attempts = self.max_attempts > 0
-        by_age = self.max_retry_duration > 0
-        if not by_attempts and not by_age:
-            return False
-        attempts_done = attempts >= self.max_attempts if by_attempts else True
-        age_done = now - first_attempt >= self.max_retry_duration if by_age else True
-        return attempts_done and age_done
-
-
-DEFAULT_RETRY = RetryPolicy(
-    max_attempts=100,
-    max_retry_duration=0.0,
-    min_backoff=0.1,
-    max_backoff=3600.0,
-    max_doublings=16,
-)
-
-
 @dataclass
 class QueueRuntime:
+    """What the loop keeps of a queue: its settings, its heap of due tasks, its token bucket
+    and the count of its dispatches in flight."""
+
     name: str
     state: int = RUNNING
-    rate: float = 500.0
-    burst: int = 100
     max_concurrent: int = 1000
     retry: RetryPolicy = DEFAULT_RETRY
     heap: list[tuple[float, int, str]] = field(default_factory=list)
-    tokens: float = 0.0
-    refilled: float = 0.0
+    bucket: TokenBucket = field(default_factory=lambda: TokenBucket(500.0, 100))
     inflight: int = 0
     http_target: object | None = None  # the queue's HttpTarget overrides, when set
 
     def configure(self, queue: QueuePb) -> None:
+        """Take a queue's (new) settings; a change of rate or burst makes a new, full bucket."""
         rate = queue.rate_limits.max_dispatches_per_second
-        burst = queue.rate_limits.max_burst_size
-        if rate != self.rate or burst != self.burst:
-            self.tokens = float(burst)  # a new bucket, full
-            self.refilled = time.monotonic()
+        burst = max(1, queue.rate_limits.max_burst_size)
+        if (self.bucket.rate, self.bucket.burst) != (rate, burst):
+            self.bucket = TokenBucket(rate, burst)
         self.state = queue.state
-        self.rate = rate
-        self.burst = max(1, burst)
         self.max_concurrent = max(1, queue.rate_limits.max_concurrent_dispatches)
         self.retry = RetryPolicy.from_pb(queue.retry_config)
         self.http_target = queue.http_target if queue.HasField("http_target") else None
-
-    def take_token(self, now: float) -> float:
-        """0 when a token was taken, else the seconds until one is there."""
-        self.tokens = min(float(self.burst), self.tokens + (now - self.refilled) * self.rate)
-        self.refilled = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return 0.0
-        return (1.0 - self.tokens) / self.rate
-
-
-class ClientPool:
-    """Many small httpx clients instead of one big one.
-
-    httpcore's connection pool does O(requests x connections) work on every request, which
-    at a hundred concurrent dispatches costs more CPU than everything else together. So each
-    dispatch borrows the least busy of several clients of at most `per_client` connections,
-    and a new client is made when all are full.
-    """
-
-    def __init__(self, per_client: int = 8) -> None:
-        self.per_client = per_client
-        self._clients: list[httpx.AsyncClient] = []
-        self._busy: list[int] = []
-        self._ssl: ssl.SSLContext | None = None
-
-    def _new_client(self) -> httpx.AsyncClient:
-        if self._ssl is None:  # loading the CA bundle costs ~20 ms: once, not per client
-            self._ssl = ssl.create_default_context()
-        return httpx.AsyncClient(
-            verify=self._ssl,
-            limits=httpx.Limits(
-                max_connections=self.per_client, max_keepalive_connections=self.per_client
-            ),
-            timeout=httpx.Timeout(None),
-            follow_redirects=True,
-            trust_env=False,
-        )
-
-    def acquire(self) -> int:
-        best = min(range(len(self._busy)), key=self._busy.__getitem__, default=-1)
-        if best < 0 or self._busy[best] >= self.per_client:
-            self._clients.append(self._new_client())
-            self._busy.append(0)
-            best = len(self._clients) - 1
-        self._busy[best] += 1
-        return best
-
-    def client(self, index: int) -> httpx.AsyncClient:
-        return self._clients[index]
-
-    def release(self, index: int) -> None:
-        self._busy[index] -= 1
-
-    async def aclose(self) -> None:
-        for client in self._clients:
-            await client.aclose()
 
 
 class Dispatcher:
@@ -377,7 +234,6 @@ class Dispatcher:
     def _pump(self) -> float | None:
         """Start every due dispatch the limits allow; the wall time to look again, if any."""
         now = time.time()
-        mono = time.monotonic()
         next_at: float | None = None
         for queue in self._queues.values():
             heap = queue.heap
@@ -393,7 +249,7 @@ class Dispatcher:
                     break
                 if queue.inflight >= queue.max_concurrent:
                     break  # a finished dispatch wakes the loop
-                wait = queue.take_token(mono)
+                wait = queue.bucket.take()
                 if wait > 0:
                     at = now + wait
                     next_at = at if next_at is None else min(next_at, at)
@@ -407,7 +263,6 @@ class Dispatcher:
         runtime = self._queues.get(queue.name)
         if runtime is None:
             runtime = self._queues[queue.name] = QueueRuntime(queue.name)
-            runtime.rate = -1.0  # forces a fresh, full bucket
         runtime.configure(queue)
         self._wakeup()
 
@@ -483,7 +338,7 @@ class Dispatcher:
             to_seconds(task.first_attempt.dispatch_time) if task.dispatch_count else dispatched
         )
         deadline = to_seconds(task.dispatch_deadline) or 600.0
-        method, url, headers, body = self._request(row, queue.http_target)
+        method, url, headers, body = build_request(row, queue.http_target, self._signer)
         started = time.monotonic()
         http_status: int | None = None
         retry_after: float | None = None
@@ -532,9 +387,7 @@ class Dispatcher:
                     http_status if http_status is not None else error,
                 )
             return
-        delay = policy.backoff(attempt)
-        if retry_after is not None:
-            delay = max(delay, retry_after)
+        delay = policy.retry_delay(attempt, retry_after)
         if http_status is not None:
             status = status_pb2.Status(
                 code=http_status_to_code(http_status), message=f"HTTP status {http_status}"
@@ -555,86 +408,3 @@ class Dispatcher:
             reason=reason,
         ):
             self._push(row.queue, name, next_schedule)
-
-    def _request(self, row: TaskRow, target) -> tuple[str, str, dict[str, str], bytes | None]:
-        """Method, URL, headers and body of an attempt; the queue's http_target overrides."""
-        task = row.task
-        request = task.http_request
-        method = _METHODS.get(request.http_method, "POST")
-        url = request.url
-        auth_source = request
-        overrides: list[tuple[str, str]] = []
-        if target is not None:
-            if target.http_method:
-                method = _METHODS.get(target.http_method, method)
-            if target.HasField("uri_override"):
-                url = override_uri(url, target.uri_override)
-            overrides = [(h.header.key, h.header.value) for h in target.header_overrides]
-            if target.HasField("oidc_token") or target.HasField("oauth_token"):
-                auth_source = target
-        body = request.body or None
-        if method in ("GET", "HEAD", "DELETE", "OPTIONS"):
-            body = None
-        headers: dict[str, str] = {}
-        for key, value in [*request.headers.items(), *overrides]:
-            lower = key.lower()
-            if lower in _DROPPED or lower.startswith(_DROPPED_PREFIXES):
-                continue
-            for existing in [k for k in headers if k.lower() == lower]:
-                del headers[existing]
-            headers[key] = value
-        headers["User-Agent"] = "Google-Cloud-Tasks"
-        headers["X-CloudTasks-QueueName"] = names.short_id(row.queue)
-        headers["X-CloudTasks-TaskName"] = names.short_id(task.name)
-        headers["X-CloudTasks-TaskRetryCount"] = str(task.dispatch_count)
-        headers["X-CloudTasks-TaskExecutionCount"] = str(row.executions)
-        headers["X-CloudTasks-TaskETA"] = f"{to_seconds(task.schedule_time):.6f}"
-        if row.prev_status is not None:
-            headers["X-CloudTasks-TaskPreviousResponse"] = str(row.prev_status)
-        if task.dispatch_count and row.retry_reason:
-            headers["X-CloudTasks-TaskRetryReason"] = row.retry_reason
-        auth = None
-        if auth_source.HasField("oidc_token"):
-            token = auth_source.oidc_token
-            audience = token.audience or url
-            auth = "Bearer " + self._signer.token(token.service_account_email, audience)
-        elif auth_source.HasField("oauth_token"):
-            email = auth_source.oauth_token.service_account_email
-            auth = "Bearer local-oauth-token-for-" + email
-        if auth:
-            for key in [k for k in headers if k.lower() == "authorization"]:
-                del headers[key]
-            headers["Authorization"] = auth
-        return method, url, headers, body
-
-
-def override_uri(url: str, override) -> str:
-    """Apply a queue's UriOverride to a task URL (ALWAYS, or IF_NOT_EXISTS per part)."""
-    parts = urllib.parse.urlsplit(url)
-    always = override.uri_override_enforce_mode != IF_NOT_EXISTS
-    scheme = parts.scheme
-    if override.HasField("scheme") and always:
-        scheme = "http" if override.scheme == SCHEME_HTTP else "https"
-    host = parts.hostname or ""
-    if override.HasField("host") and always:
-        host = override.host
-    port = parts.port
-    if override.HasField("port") and (always or port is None):
-        port = override.port or None
-    path = parts.path
-    if override.HasField("path_override") and (always or path in ("", "/")):
-        path = override.path_override.path
-        if path and not path.startswith("/"):
-            path = "/" + path
-    query = parts.query
-    if override.HasField("query_override") and (always or not query):
-        query = override.query_override.query_params
-    netloc = f"[{host}]" if ":" in host else host
-    if port:
-        netloc += f":{port}"
-    return urllib.parse.urlunsplit((scheme, netloc, path, query, parts.fragment))
-
-
-def burst_for(rate: float) -> int:
-    """The max_burst_size the server picks for a rate (the service's default queue: 100)."""
-    return max(1, min(100, math.ceil(rate)))

@@ -22,7 +22,7 @@ from google.cloud import tasks_v2
 from google.protobuf import empty_pb2
 
 from devtools.cloud_tasks_server import names
-from devtools.cloud_tasks_server.dispatcher import Dispatcher, burst_for
+from devtools.cloud_tasks_server.dispatcher import Dispatcher
 from devtools.cloud_tasks_server.errors import (
     ApiError,
     already_exists,
@@ -32,6 +32,7 @@ from devtools.cloud_tasks_server.errors import (
 )
 from devtools.cloud_tasks_server.protobuf_time import set_duration, set_timestamp, to_seconds
 from devtools.cloud_tasks_server.state import QueuePb, TaskDatabase, TaskPb
+from devtools.cloud_tasks_server.token_bucket import burst_for
 
 log = logging.getLogger("cloud_tasks_server.api")
 

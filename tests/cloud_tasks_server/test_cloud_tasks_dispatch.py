@@ -11,7 +11,7 @@ import pytest
 from google.api_core import exceptions as gexc
 from google.cloud import tasks_v2
 
-from devtools.cloud_tasks_server.dispatcher import override_uri
+from devtools.cloud_tasks_server.outgoing_request import override_uri
 from devtools.processes import free_port
 from tests.cloud_tasks_server.tasks_server_helpers import LOCATION, http_task, unique
 from tests.servers.receiver import Reply
