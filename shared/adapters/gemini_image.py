@@ -3,14 +3,23 @@
 One synchronous `models.generate_content` call with `response_modalities=["IMAGE"]` and an
 `ImageConfig(aspect_ratio=...)`: Gemini API POST `v1/models/M:generateContent`, Vertex AI POST
 `v1beta1/projects/P/locations/L/publishers/google/models/M:generateContent`. The first inline
-image part of the answer is the result. (Imagen / `generate_images` is deprecated in
+image part of the answer is the result; thought parts (`thought: true`, a thinking model's
+draft images and notes) are skipped. (Imagen / `generate_images` is deprecated in
 google-genai; Gemini image models are the replacement.)
+
+No image is a GenerationError chosen by why: a blocked prompt or a safety / policy finish
+reason is `content_filtered` (permanent: the user must change the prompt); a model that
+finished without drawing is `generation_failed` (permanent); our request or account is
+`generator_misconfigured` (permanent); a cut-short, malformed or unexplained answer (no
+candidate, MAX_TOKENS, OTHER...) is `generator_bad_response` (transient: a retry may help).
+The table is `finish_outcomes()`.
 
 `google.genai` is imported inside the methods only: importing this module stays cheap.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -27,18 +36,50 @@ _EXTENSIONS = {
     "image/webp": "webp",
     "image/gif": "gif",
 }
-_FILTER_FINISH_REASONS = frozenset(
-    {
-        "SAFETY",
-        "PROHIBITED_CONTENT",
-        "IMAGE_SAFETY",
-        "IMAGE_PROHIBITED_CONTENT",
-        "BLOCKLIST",
-        "SPII",
-        "RECITATION",
-        "IMAGE_RECITATION",
+FILTERED = ("content_filtered", False)  # a safety or policy filter: 422, change the prompt
+FAILED = ("generation_failed", False)  # the model finished without an image: a retry won't help
+NO_ANSWER = ("generator_bad_response", True)  # cut short or unexplained: a retry may help
+MISCONFIGURED = ("generator_misconfigured", False)  # our account or request, not the user's
+_SEVERITY = (FILTERED, MISCONFIGURED, FAILED, NO_ANSWER)  # several candidates: the first wins
+
+
+@functools.cache
+def finish_outcomes() -> dict[str, tuple[str, bool]]:
+    """(error code, transient) for a candidate that ended with this finish reason and no image,
+    for every `types.FinishReason` of google-genai 3.4 (a test keeps it complete)."""
+    from google.genai.types import FinishReason as R
+
+    table = {
+        # safety and policy filters on the prompt or the output
+        R.SAFETY: FILTERED,
+        R.IMAGE_SAFETY: FILTERED,
+        R.PROHIBITED_CONTENT: FILTERED,
+        R.IMAGE_PROHIBITED_CONTENT: FILTERED,
+        R.BLOCKLIST: FILTERED,
+        R.SPII: FILTERED,
+        R.MODEL_ARMOR: FILTERED,
+        R.ESCALATION: FILTERED,
+        R.RECITATION: FILTERED,  # too close to an existing work: the prompt must change
+        R.IMAGE_RECITATION: FILTERED,
+        # the model finished normally and chose not to draw, or cannot with this prompt
+        R.STOP: FAILED,
+        R.NO_IMAGE: FAILED,
+        R.LANGUAGE: FAILED,
+        # our request or our account: every retry would fail the same way
+        R.MISSING_THOUGHT_SIGNATURE: MISCONFIGURED,
+        R.PUP_LIMITED_DISABLED: MISCONFIGURED,
+        # cut short, malformed or unexplained: another sample may well succeed
+        R.MAX_TOKENS: NO_ANSWER,
+        R.CONTINUATION: NO_ANSWER,
+        R.OTHER: NO_ANSWER,
+        R.IMAGE_OTHER: NO_ANSWER,
+        R.MALFORMED_RESPONSE: NO_ANSWER,
+        R.MALFORMED_FUNCTION_CALL: NO_ANSWER,
+        R.UNEXPECTED_TOOL_CALL: NO_ANSWER,
+        R.TOO_MANY_TOOL_CALLS: NO_ANSWER,
+        R.FINISH_REASON_UNSPECIFIED: NO_ANSWER,
     }
-)
+    return {reason.value: outcome for reason, outcome in table.items()}
 
 
 class GeminiImageGenerator:
@@ -68,6 +109,8 @@ class GeminiImageGenerator:
 
         feedback = response.prompt_feedback
         if feedback is not None and feedback.block_reason:
+            # Any block reason (SAFETY, BLOCKLIST, PROHIBITED_CONTENT, IMAGE_SAFETY, JAILBREAK,
+            # MODEL_ARMOR, OTHER...) means the prompt itself was refused: the user must change it.
             detail = _name(feedback.block_reason)
             if feedback.block_reason_message:
                 detail += f": {feedback.block_reason_message}"
@@ -78,26 +121,26 @@ class GeminiImageGenerator:
         reasons: list[str] = []
         texts: list[str] = []
         for candidate in response.candidates or []:
-            if candidate.finish_reason:
-                reasons.append(_name(candidate.finish_reason))
+            reasons.append(_name(candidate.finish_reason) if candidate.finish_reason else "none")
             parts = candidate.content.parts if candidate.content else None
             for part in parts or []:
+                if part.thought:  # thinking: a draft image or the model's notes, not the answer
+                    continue
                 blob = part.inline_data
                 mime_type = ((blob.mime_type if blob else None) or "").split(";")[0].lower()
                 if blob is not None and blob.data and mime_type.startswith("image/"):
                     extension = _EXTENSIONS.get(mime_type, mime_type.removeprefix("image/"))
                     return Media(bytes(blob.data), mime_type, extension)
-                if part.text and not part.thought:
+                if part.text:
                     texts.append(part.text)
 
-        filtered = [r for r in reasons if r in _FILTER_FINISH_REASONS]
-        if filtered:
-            message = f"image blocked (finish reason {', '.join(filtered)})"
-        else:
-            said = f": {' '.join(texts)}" if texts else ""
-            finish = f" (finish reason {', '.join(reasons)})" if reasons else ""
-            message = f"the model returned no image{finish}{said}"
-        raise GenerationError("content_filtered", shorten(message), transient=False)
+        outcomes = finish_outcomes()
+        found = {outcomes.get(reason, NO_ANSWER) for reason in reasons} or {NO_ANSWER}
+        code, transient = next(o for o in _SEVERITY if o in found)
+        said = f": {' '.join(texts)}" if texts else ""
+        finish = f"finish reason {', '.join(reasons)}" if reasons else "no candidate"
+        message = f"the model returned no image ({finish}){said}"
+        raise GenerationError(code, shorten(message), transient=transient)
 
 
 def _name(value: Any) -> str:

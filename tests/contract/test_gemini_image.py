@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import io
 import time
+import warnings
 
 import pytest
 
 from devtools.processes import free_port
-from shared.adapters.gemini_image import DEFAULT_IMAGE_MODEL, GeminiImageGenerator
+from shared.adapters.gemini_image import (
+    DEFAULT_IMAGE_MODEL,
+    GeminiImageGenerator,
+    finish_outcomes,
+)
 from shared.adapters.genai_client import genai_client_factory
 from shared.domain.errors import GenerationError
 from tests.servers.fake_gemini import API_KEY, TOKEN, FakeGemini, ImageScript
@@ -93,22 +98,89 @@ def test_the_extension_follows_the_mime_type(fake, images, mime_type, extension,
     assert open_image(media.data).format == pil_format
 
 
-def test_a_blocked_prompt_is_content_filtered(fake, images):
-    fake.image = ImageScript(outcome="blocked_prompt", block_reason="PROHIBITED_CONTENT")
+@pytest.mark.parametrize(
+    "reason",
+    ["PROHIBITED_CONTENT", "SAFETY", "BLOCKLIST", "IMAGE_SAFETY", "OTHER", "JAILBREAK"],
+)
+def test_a_blocked_prompt_is_content_filtered(fake, images, reason):
+    fake.image = ImageScript(outcome="blocked_prompt", block_reason=reason)
     error = expect_error(lambda: images.generate(PROMPT), "content_filtered", transient=False)
-    assert "PROHIBITED_CONTENT" in error.message
+    assert f"prompt blocked ({reason})" in error.message
 
 
-def test_a_safety_stop_is_content_filtered(fake, images):
-    fake.image = ImageScript(outcome="safety", finish_reason="IMAGE_SAFETY")
-    error = expect_error(lambda: images.generate(PROMPT), "content_filtered", transient=False)
-    assert "IMAGE_SAFETY" in error.message
+@pytest.mark.parametrize(
+    ("reason", "code", "transient"),
+    [
+        # only safety and policy filters are content_filtered (422)
+        ("SAFETY", "content_filtered", False),
+        ("IMAGE_SAFETY", "content_filtered", False),
+        ("PROHIBITED_CONTENT", "content_filtered", False),
+        ("IMAGE_PROHIBITED_CONTENT", "content_filtered", False),
+        ("BLOCKLIST", "content_filtered", False),
+        ("SPII", "content_filtered", False),
+        ("RECITATION", "content_filtered", False),
+        ("IMAGE_RECITATION", "content_filtered", False),
+        # the model finished and did not draw: permanent, but not a filter
+        ("STOP", "generation_failed", False),
+        ("NO_IMAGE", "generation_failed", False),
+        ("LANGUAGE", "generation_failed", False),
+        ("MISSING_THOUGHT_SIGNATURE", "generator_misconfigured", False),
+        # cut short or unexplained: a retry may help
+        ("MAX_TOKENS", "generator_bad_response", True),
+        ("OTHER", "generator_bad_response", True),
+        ("IMAGE_OTHER", "generator_bad_response", True),
+        ("MALFORMED_RESPONSE", "generator_bad_response", True),
+        ("FINISH_REASON_UNSPECIFIED", "generator_bad_response", True),
+        ("A_REASON_FROM_THE_FUTURE", "generator_bad_response", True),
+    ],
+)
+def test_a_candidate_without_an_image_fails_by_its_finish_reason(
+    fake, images, reason, code, transient
+):
+    fake.image = ImageScript(outcome="stopped", finish_reason=reason)
+    with warnings.catch_warnings():  # the SDK warns about the unknown enum value
+        warnings.simplefilter("ignore")
+        error = expect_error(lambda: images.generate(PROMPT), code, transient=transient)
+    assert f"finish reason {reason}" in error.message
 
 
-def test_an_answer_without_an_image_is_content_filtered_with_the_models_words(fake, images):
-    fake.image = ImageScript(outcome="text_only", text="I cannot create images of that.")
-    error = expect_error(lambda: images.generate(PROMPT), "content_filtered", transient=False)
+def test_the_models_words_go_into_the_message_not_into_the_code(fake, images):
+    fake.image = ImageScript(outcome="stopped", text="I cannot create images of that.")
+    error = expect_error(lambda: images.generate(PROMPT), "generation_failed", transient=False)
     assert "I cannot create images of that." in error.message
+
+
+def test_no_candidate_at_all_is_transient(fake, images):
+    fake.image = ImageScript(outcome="no_candidates")
+    error = expect_error(lambda: images.generate(PROMPT), "generator_bad_response", transient=True)
+    assert "no candidate" in error.message
+
+
+def test_thought_parts_are_skipped_for_the_answers_image(fake, images):
+    fake.image = ImageScript(thoughts=True, text="Here is your fox.")
+    media = images.generate(PROMPT, "16:9")
+    assert open_image(media.data).size == (96, 54)  # not the 32 px draft of the thought part
+
+
+def test_a_thought_image_alone_is_not_an_answer(fake, images):
+    fake.image = ImageScript(outcome="stopped", finish_reason="MAX_TOKENS", thoughts=True)
+    error = expect_error(lambda: images.generate(PROMPT), "generator_bad_response", transient=True)
+    assert "Composing the scene" not in error.message  # nor are the model's thoughts
+
+
+def test_every_finish_reason_of_the_sdk_has_a_decided_outcome():
+    from google.genai import types
+
+    table = finish_outcomes()
+    assert set(table) == {reason.value for reason in types.FinishReason}
+    filtered = {reason for reason, (code, _) in table.items() if code == "content_filtered"}
+    assert filtered == {
+        "SAFETY", "IMAGE_SAFETY", "PROHIBITED_CONTENT", "IMAGE_PROHIBITED_CONTENT", "BLOCKLIST",
+        "SPII", "MODEL_ARMOR", "ESCALATION", "RECITATION", "IMAGE_RECITATION",
+    }  # fmt: skip
+    assert all(
+        not transient for code, transient in table.values() if code != "generator_bad_response"
+    )
 
 
 def test_a_500_is_transient_and_the_next_call_succeeds(fake, images):

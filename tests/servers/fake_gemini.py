@@ -20,8 +20,9 @@ Gemini Developer API (`genai.Client(api_key=K)`, header x-goog-api-key; SDK defa
        v1beta/files/FID:download?alt=media"}}], "raiMediaFilteredCount", ...}}}
   GET  /v1/files/FID:download?alt=media → the MP4 bytes
   POST /v1/models/M:generateContent {"contents", "generationConfig": {"responseModalities",
-       "imageConfig": {"aspectRatio"}}} → {"candidates": [{"content": {"parts": [{"inlineData":
-       {"mimeType", "data"}}]}, "finishReason"}]} or {"promptFeedback": {"blockReason"}}
+       "imageConfig": {"aspectRatio"}}} → {"candidates": [{"content": {"parts": [{"text",
+       "thought"?} | {"inlineData": {"mimeType", "data"}, "thought"?}]}, "finishReason"}]} or
+       {"promptFeedback": {"blockReason"}}
 Any version prefix (v1, v1beta, v1beta1) is accepted; tests assert the one actually used.
 
 Scripting: `server.video` (a VideoScript, copied into each operation when it starts),
@@ -50,6 +51,7 @@ API_KEY = "test-api-key-not-a-secret"
 TOKEN = "test-access-token"  # noqa: S105 - a fake bearer token for the fake server
 ROUTES = ("start", "poll", "download", "image")
 GEMINI_FILES_URL = "https://generativelanguage.googleapis.com/v1beta/files"
+DRAFT_LONG_SIDE = 32  # the draft image of a thought part; the answer's image has 96
 
 
 def fake_mp4(payload: bytes = b"fake video frames") -> bytes:
@@ -98,11 +100,24 @@ class VideoScript:
 
 @dataclass
 class ImageScript:
-    outcome: str = "image"  # image | blocked_prompt | safety | text_only
+    """What generateContent answers.
+
+    image: one candidate, finish reason STOP, whose parts are the thought parts (`thoughts`),
+      a text part (`text`, when set), then the image;
+    stopped: one candidate ending with `finish_reason` and no image: the thought parts and the
+      text part only (no `content` at all when there are none);
+    no_candidates: an answer with no candidate and no prompt feedback;
+    blocked_prompt: no candidate, `promptFeedback.blockReason` = `block_reason`.
+    """
+
+    outcome: str = "image"  # image | stopped | no_candidates | blocked_prompt
     mime_type: str = "image/png"
-    text: str = "I can't draw that."
+    text: str | None = None
     block_reason: str = "PROHIBITED_CONTENT"
-    finish_reason: str = "IMAGE_SAFETY"
+    finish_reason: str = "STOP"
+    # Thinking image models (e.g. gemini-3-pro-image) lead with `thought: true` parts: a
+    # thought text and a draft image, before the answer.
+    thoughts: bool = False
 
 
 @dataclass
@@ -375,7 +390,7 @@ class FakeGemini:
                 if script.outcome == "gcs_uri":
                     video = {"gcsUri": f"gs://veo-out/{uuid.uuid4().hex}/sample_0.mp4"}
                 else:
-                    video = {"bytesBase64Encoded": base64.b64encode(script.video).decode()}
+                    video = {"bytesBase64Encoded": _b64(script.video)}
                 video["mimeType"] = script.mime_type
                 result["videos"] = [video]
             else:
@@ -408,36 +423,36 @@ class FakeGemini:
                 200,
                 {"promptFeedback": {"blockReason": script.block_reason}, "usageMetadata": usage},
             )
-        if script.outcome == "safety":
-            candidate = {"finishReason": script.finish_reason, "index": 0}
-        elif script.outcome == "text_only":
-            candidate = {
-                "content": {"role": "model", "parts": [{"text": script.text}]},
-                "finishReason": "STOP",
-                "index": 0,
-            }
-        else:
+        answer: dict[str, Any] = {
+            "usageMetadata": usage,
+            "modelVersion": "fake",
+            "responseId": uuid.uuid4().hex,
+        }
+        if script.outcome == "no_candidates":
+            return _json(200, answer)
+        parts: list[dict[str, Any]] = []
+        if script.thoughts:
+            draft = png_bytes(aspect_ratio, long_side=DRAFT_LONG_SIDE)
+            parts += [
+                {"text": "**Composing the scene**\nA fox, snow, soft light.", "thought": True},
+                {"inlineData": {"mimeType": "image/png", "data": _b64(draft)}, "thought": True},
+            ]
+        if script.text is not None:
+            parts.append({"text": script.text})
+        if script.outcome == "image":
             data = png_bytes(aspect_ratio, mime_type=script.mime_type)
-            candidate = {
-                "content": {
-                    "role": "model",
-                    "parts": [
-                        {"inlineData": {"mimeType": script.mime_type,
-                                        "data": base64.b64encode(data).decode()}},
-                    ],
-                },
-                "finishReason": "STOP",
-                "index": 0,
-            }  # fmt: skip
-        return _json(
-            200,
-            {
-                "candidates": [candidate],
-                "usageMetadata": usage,
-                "modelVersion": "fake",
-                "responseId": uuid.uuid4().hex,
-            },
-        )
+            parts.append({"inlineData": {"mimeType": script.mime_type, "data": _b64(data)}})
+            candidate: dict[str, Any] = {"finishReason": "STOP", "index": 0}
+        else:  # stopped
+            candidate = {"finishReason": script.finish_reason, "index": 0}
+        if parts:
+            candidate["content"] = {"role": "model", "parts": parts}
+        answer["candidates"] = [candidate]
+        return _json(200, answer)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
 
 
 def _route_of(method: str, path: str) -> str | None:
