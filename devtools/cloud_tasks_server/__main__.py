@@ -16,6 +16,7 @@ import socket
 import sqlite3
 import sys
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO
@@ -40,8 +41,33 @@ class StartupError(Exception):
     """Why the server cannot start; printed as one line, exit code 2."""
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(f"CLOUD_TASKS_SERVER_{name}", default)
+def _env(name: str, default: str, *fallbacks: str) -> str:
+    """CLOUD_TASKS_SERVER_<name>, else the first of the fallback variables that is set (the
+    stack's TASKS_PORT, TASKS_HTTP_PORT), else the default."""
+    for variable in (f"CLOUD_TASKS_SERVER_{name}", *fallbacks):
+        if variable in os.environ:
+            return os.environ[variable]
+    return default
+
+
+def _option(
+    parser: argparse.ArgumentParser,
+    flag: str,
+    convert: Callable[[str], object],
+    default: str,
+    description: str,
+    *fallbacks: str,
+) -> None:
+    """A flag whose default comes from its environment variable(s), converted (and checked)
+    like a value given on the command line."""
+    name = flag.removeprefix("--").replace("-", "_").upper()
+    variables = ", then ".join([f"CLOUD_TASKS_SERVER_{name}", *fallbacks])
+    parser.add_argument(
+        flag,
+        type=convert,
+        default=_env(name, default, *fallbacks),
+        help=f"{description} (env {variables}; default {default})",
+    )
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -49,29 +75,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m devtools.cloud_tasks_server",
         description="A local Cloud Tasks v2 server (gRPC API, HTTP dispatch, OIDC/JWKS).",
     )
-    parser.add_argument(
-        "--host",
-        default=_env("HOST", "127.0.0.1"),
-        help="address to bind (env CLOUD_TASKS_SERVER_HOST; default 127.0.0.1)",
-    )
-    parser.add_argument(
-        "--port",
-        type=int,
-        default=int(_env("PORT", "8123")),
-        help="gRPC port (env CLOUD_TASKS_SERVER_PORT; default 8123; 0 picks one)",
-    )
-    parser.add_argument(
-        "--http-port",
-        type=int,
-        default=int(_env("HTTP_PORT", "8124")),
-        help="JWKS/health HTTP port (env CLOUD_TASKS_SERVER_HTTP_PORT; default 8124)",
-    )
-    parser.add_argument(
-        "--db",
-        type=Path,
-        default=Path(_env("DB", ".local/cloud-tasks.sqlite3")),
-        help="SQLite state file (env CLOUD_TASKS_SERVER_DB; default .local/cloud-tasks.sqlite3)",
-    )
+    _option(parser, "--host", str, "127.0.0.1", "address to bind")
+    _option(parser, "--port", int, "8123", "gRPC port, 0 picks one", "TASKS_PORT")
+    _option(parser, "--http-port", int, "8124", "JWKS/health HTTP port", "TASKS_HTTP_PORT")
+    _option(parser, "--db", Path, ".local/cloud-tasks.sqlite3", "SQLite state file")
     parser.add_argument(
         "--queue",
         action="append",
@@ -93,19 +100,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=_env("FRESH", "") not in ("", "0", "false"),
         help="delete the state file first (env CLOUD_TASKS_SERVER_FRESH=1)",
     )
-    parser.add_argument(
+    _option(
+        parser,
         "--name-reservation-seconds",
-        type=float,
-        default=float(_env("NAME_RESERVATION_SECONDS", "3600")),
-        help="how long the name of an executed or deleted task stays taken "
-        "(env CLOUD_TASKS_SERVER_NAME_RESERVATION_SECONDS; default 3600)",
+        float,
+        "3600",
+        "how long the name of an executed or deleted task stays taken",
     )
-    parser.add_argument(
+    _option(
+        parser,
         "--min-dispatch-deadline",
-        type=float,
-        default=float(_env("MIN_DISPATCH_DEADLINE", "15")),
-        help="lower clamp of a task's dispatch_deadline in seconds, 15 like the service; "
-        "lower it in tests (env CLOUD_TASKS_SERVER_MIN_DISPATCH_DEADLINE)",
+        float,
+        "15",
+        "lower clamp of a task's dispatch_deadline in seconds, 15 like the service; "
+        "lower it in tests",
     )
     parser.add_argument(
         "--log-level",

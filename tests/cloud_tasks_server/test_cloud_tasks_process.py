@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
@@ -23,6 +25,7 @@ from tests.servers.receiver import Reply
 from tests.waiting import wait_for
 
 State = tasks_v2.Queue.State
+STACK_PORT_VARIABLES = ("TASKS_PORT", "TASKS_HTTP_PORT")
 
 
 def run_server(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:
@@ -120,28 +123,42 @@ def test_sigint_stops_cleanly_with_exit_code_zero(tmp_path):
     server.stop()
 
 
-def test_every_setting_has_an_environment_fallback(tmp_path):
-    port, http_port = free_port(), free_port()
-    db = tmp_path / "from-env" / "db.sqlite3"
-    queues = [f"{LOCATION}/queues/env-one", f"{LOCATION}/queues/env-two"]
-    env = {
-        **os.environ,
-        "CLOUD_TASKS_SERVER_PORT": str(port),
-        "CLOUD_TASKS_SERVER_HTTP_PORT": str(http_port),
-        "CLOUD_TASKS_SERVER_DB": str(db),
-        "CLOUD_TASKS_SERVER_QUEUES": ",".join(queues),
+@contextlib.contextmanager
+def started_with_environment(variables: dict[str, str]) -> Iterator[str]:
+    """`python -m devtools.cloud_tasks_server` without flags, configured by these variables
+    alone (none of the server's own are inherited); yields its ready line."""
+    inherited = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("CLOUD_TASKS_SERVER_") and key not in STACK_PORT_VARIABLES
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "devtools.cloud_tasks_server"],
         cwd=ROOT,
-        env=env,
+        env={**inherited, **variables},
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
         start_new_session=True,
     )
     try:
-        ready = process.stdout.readline().strip()
+        yield process.stdout.readline().strip()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(10) == 0
+
+
+def test_every_setting_has_an_environment_fallback(tmp_path):
+    port, http_port = free_port(), free_port()
+    db = tmp_path / "from-env" / "db.sqlite3"
+    queues = [f"{LOCATION}/queues/env-one", f"{LOCATION}/queues/env-two"]
+    env = {
+        "CLOUD_TASKS_SERVER_PORT": str(port),
+        "CLOUD_TASKS_SERVER_HTTP_PORT": str(http_port),
+        "CLOUD_TASKS_SERVER_DB": str(db),
+        "CLOUD_TASKS_SERVER_QUEUES": ",".join(queues),
+    }
+    with started_with_environment(env) as ready:
         assert ready == (
             f"cloud-tasks-server ready grpc=127.0.0.1:{port} http=127.0.0.1:{http_port}"
         )
@@ -149,9 +166,22 @@ def test_every_setting_has_an_environment_fallback(tmp_path):
         client = client_for(f"127.0.0.1:{port}")
         assert [q.name for q in client.list_queues(parent=LOCATION)] == queues
         assert httpx.get(f"http://127.0.0.1:{http_port}/healthz").status_code == 200
-    finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(10) == 0
+
+
+def test_make_tasks_server_takes_its_ports_from_the_stack_variables(tmp_path):
+    # `make tasks-server` runs `python -m devtools.cloud_tasks_server` with no flags; `make dev`
+    # documents TASKS_PORT and TASKS_HTTP_PORT for the same server.
+    port, http_port = free_port(), free_port()
+    env = {
+        "TASKS_PORT": str(port),
+        "TASKS_HTTP_PORT": str(http_port),
+        "CLOUD_TASKS_SERVER_DB": str(tmp_path / "db.sqlite3"),
+    }
+    with started_with_environment(env) as ready:
+        assert ready == (
+            f"cloud-tasks-server ready grpc=127.0.0.1:{port} http=127.0.0.1:{http_port}"
+        )
+        assert list(client_for(f"127.0.0.1:{port}").list_queues(parent=LOCATION)) == []
 
 
 def test_a_taken_grpc_port_is_exit_code_two_with_one_line(server, tmp_path):
