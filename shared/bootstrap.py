@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         VideoGenerator,
     )
     from shared.services.queue_health import QueueHealth
+    from shared.services.system_health import SystemHealth
 
 
 def utc_now() -> datetime:
@@ -65,7 +66,10 @@ class Container:
         from shared.adapters.firestore_store import FirestoreStore
 
         project = self.settings.project
-        return FirestoreStore(lambda: firestore.Client(project=project))
+        return FirestoreStore(
+            lambda: firestore.Client(project=project),
+            deadline_seconds=self.settings.store_deadline_seconds,
+        )
 
     @functools.cached_property
     def queue(self) -> TaskQueue:
@@ -99,7 +103,16 @@ class Container:
         from shared.services.queue_health import QueueHealth
 
         s = self.settings
-        return QueueHealth(self.queue, s.queue_path, s.queue_health_ttl_seconds)
+        return QueueHealth(
+            self.queue, s.queue_health_ttl_seconds, recheck_seconds=s.queue_recheck_seconds
+        )
+
+    @functools.cached_property
+    def system_health(self) -> SystemHealth:
+        from shared.services.system_health import SystemHealth
+
+        ttl = self.settings.queue_health_ttl_seconds
+        return SystemHealth(self.store, self.media, self.queue_health, ttl)
 
     @functools.cached_property
     def videos(self) -> VideoGenerator:

@@ -12,7 +12,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from shared.domain.creation import Creation, Status
+from shared.domain.creation import Creation, Refund
+from shared.domain.idempotency import IdempotencyKey
 from shared.domain.ledger import Account, LedgerEntry
 from shared.domain.steps import StepTask
 
@@ -45,26 +46,22 @@ class Store(Protocol):
 
     def get_account(self, uid: str) -> Account | None: ...
 
-    def debit_and_create(self, creation: Creation, now: datetime) -> Debited:
-        """Check the balance, debit it, create the creation `pending`, write `debit-<id>`.
+    def debit_and_create(
+        self, creation: Creation, now: datetime, idempotency: IdempotencyKey | None = None
+    ) -> Debited:
+        """Check the balance, debit it, create the creation `pending`, write `debit-<id>`,
+        and remember the idempotency key (if any) for this creation, all at once.
 
-        Raises InsufficientTokens (nothing written). When a creation with this id exists
-        already (an idempotent replay) and belongs to the same user, returns it with
-        replayed=True and charges nothing.
+        Raises InsufficientTokens (nothing written). When the key replays an earlier request
+        (`shared.domain.idempotency.replays`), returns that request's creation with
+        replayed=True and charges nothing; raises IdempotencyConflict when the key was used
+        for another request.
         """
 
-    def refund(
-        self,
-        creation_id: str,
-        now: datetime,
-        *,
-        error_code: str,
-        error_message: str,
-        status: Status = Status.FAILED,
-        queue_error_code: str | None = None,
-    ) -> Refunded:
+    def refund(self, creation_id: str, now: datetime, refund: Refund) -> Refunded:
         """End a non-terminal creation as failed/cancelled, give the tokens back and write
-        `refund-<id>`, all at once; a no-op for a terminal creation. Raises CreationNotFound."""
+        `refund-<id>`, all at once; a no-op for a terminal creation (and, with
+        `refund.only_if_pending`, for a claimed one). Raises CreationNotFound."""
 
     def get_creation(self, creation_id: str) -> Creation | None: ...
 
@@ -102,6 +99,10 @@ class TaskQueue(Protocol):
 
     def enqueue(self, task: StepTask) -> None:
         """Create the named task; a task of that name existing already counts as success."""
+
+    def task_exists(self, task: StepTask) -> bool:
+        """Whether the named task is in the queue now (not yet run or still running). Used
+        after an ambiguous enqueue failure: the call may have created it after all."""
 
     def info(self) -> QueueInfo: ...
 

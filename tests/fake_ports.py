@@ -12,13 +12,19 @@ from shared.ports import Media, OperationStatus, QueueInfo, QueueState, VideoSpe
 
 
 class FakeQueue:
-    """Keeps tasks by id; a second task of the same id is dropped, like a named task."""
+    """Keeps tasks by id; a second task of the same id is dropped, like a named task.
+
+    `failure` makes every call raise before anything happens; `failure_after_create` makes
+    `enqueue` create the task and then raise, as a deadline that hits after the service
+    created it does.
+    """
 
     def __init__(self, name: str = "projects/p/locations/l/queues/q") -> None:
         self.name = name
         self.state = QueueState.RUNNING
         self.tasks: dict[str, StepTask] = {}
         self.failure: QueueError | None = None
+        self.failure_after_create: QueueError | None = None
         self.info_calls = 0
         self._lock = threading.Lock()
 
@@ -27,6 +33,13 @@ class FakeQueue:
             raise self.failure
         with self._lock:
             self.tasks.setdefault(task.task_id, task)
+        if self.failure_after_create:
+            raise self.failure_after_create
+
+    def task_exists(self, task: StepTask) -> bool:
+        if self.failure:
+            raise self.failure
+        return task.task_id in self.tasks
 
     def info(self) -> QueueInfo:
         self.info_calls += 1

@@ -12,8 +12,9 @@ import threading
 from datetime import datetime
 
 from shared.domain import creation as transitions
-from shared.domain.creation import TERMINAL, Creation, Status
+from shared.domain.creation import TERMINAL, Creation, Refund
 from shared.domain.errors import CreationNotFound, DomainError
+from shared.domain.idempotency import IdempotencyKey, IdempotencyRecord, record_for, replays
 from shared.domain.ledger import (
     Account,
     LedgerEntry,
@@ -31,6 +32,7 @@ class InMemoryStore:
         self.accounts: dict[str, Account] = {}
         self.creations: dict[str, Creation] = {}
         self.entries: dict[str, LedgerEntry] = {}
+        self.idempotency: dict[str, IdempotencyRecord] = {}
         self._failures: dict[str, list[Exception]] = {}
         self._lock = threading.RLock()
 
@@ -60,44 +62,35 @@ class InMemoryStore:
         self._maybe_fail("get_account")
         return self.accounts.get(uid)
 
-    def debit_and_create(self, creation: Creation, now: datetime) -> Debited:
+    def debit_and_create(
+        self, creation: Creation, now: datetime, idempotency: IdempotencyKey | None = None
+    ) -> Debited:
         self._maybe_fail("debit_and_create")
         with self._lock:
             account = self.accounts.get(creation.user_id) or Account(creation.user_id, 0)
-            existing = self.creations.get(creation.id)
-            if existing is not None:
-                if existing.user_id != creation.user_id:
-                    raise DomainError("creation id in use by another user")
-                return Debited(existing, account.tokens, replayed=True)
+            if idempotency is not None:
+                record = self.idempotency.get(idempotency.record_id)
+                earlier = self.creations.get(record.creation_id) if record else None
+                if replays(record, idempotency, earlier, now):
+                    assert earlier is not None
+                    return Debited(earlier, account.tokens, replayed=True)
+            if creation.id in self.creations:
+                raise DomainError(f"creation {creation.id} exists already")
             account = after_debit(account, creation.cost)
             self._add_entry(debit_entry(creation, now))  # first: it may refuse, writing nothing
             self.accounts[account.uid] = account
             self.creations[creation.id] = creation
+            if idempotency is not None:
+                self.idempotency[idempotency.record_id] = record_for(idempotency, creation.id)
             return Debited(creation, account.tokens)
 
-    def refund(
-        self,
-        creation_id: str,
-        now: datetime,
-        *,
-        error_code: str,
-        error_message: str,
-        status: Status = Status.FAILED,
-        queue_error_code: str | None = None,
-    ) -> Refunded:
+    def refund(self, creation_id: str, now: datetime, refund: Refund) -> Refunded:
         self._maybe_fail("refund")
         with self._lock:
             creation = self.creations.get(creation_id)
             if creation is None:
                 raise CreationNotFound(creation_id)
-            ended = transitions.end_with_refund(
-                creation,
-                now,
-                error_code=error_code,
-                error_message=error_message,
-                status=status,
-                queue_error_code=queue_error_code,
-            )
+            ended = transitions.end_with_refund(creation, now, refund)
             account = self.accounts.get(creation.user_id)
             if ended is None:
                 return Refunded(creation, False, account.tokens if account else None)

@@ -137,6 +137,19 @@ class CloudTasksQueue:
         except Exception as exc:  # noqa: BLE001 - every failure becomes a QueueError
             raise queue_error(exc) from exc
 
+    def task_exists(self, task: StepTask) -> bool:
+        try:
+            self.client.get_task(
+                name=f"{self.queue_path}/tasks/{task.task_id}",
+                retry=self._retry,
+                timeout=self._budget,
+            )
+        except gexc.NotFound:
+            return False
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a QueueError
+            raise queue_error(exc) from exc
+        return True
+
     def info(self) -> QueueInfo:
         try:
             queue = self.client.get_queue(

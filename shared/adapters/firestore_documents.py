@@ -2,9 +2,12 @@
 
 users/{uid}          tokens, totalTokensSpent, createdAt, updatedAt
 creations/{id}       userId, kind, prompt, parameters, status, cost, createdAt, updatedAt,
-                     deadlineAt, operationName, mediaUrl, errorCode, errorMessage, refunded,
+                     deadlineAt, operationName, mediaKey, errorCode, errorMessage, refunded,
                      queueErrorCode, attempts, progress, claimId, claimedAt, requeues, extra
 transactions/{id}    userId, type (grant | debit | refund), amount, creationId, reason, createdAt
+idempotencyKeys/{sha256(uid, key)}
+                     userId, endpoint, fingerprint, creationId, expiresAt (a TTL policy on
+                     expiresAt lets Firestore delete old ones; reads check it themselves)
 """
 
 from __future__ import annotations
@@ -13,11 +16,13 @@ from datetime import datetime
 from typing import Any
 
 from shared.domain.creation import Creation, Kind, Status
+from shared.domain.idempotency import Endpoint, IdempotencyRecord
 from shared.domain.ledger import Account, EntryType, LedgerEntry
 
 USERS = "users"
 CREATIONS = "creations"
 TRANSACTIONS = "transactions"
+IDEMPOTENCY_KEYS = "idempotencyKeys"
 
 _CREATION_FIELDS = {
     # attribute -> document field
@@ -31,7 +36,7 @@ _CREATION_FIELDS = {
     "deadline_at": "deadlineAt",
     "status": "status",
     "operation_name": "operationName",
-    "media_url": "mediaUrl",
+    "media_key": "mediaKey",
     "error_code": "errorCode",
     "error_message": "errorMessage",
     "refunded": "refunded",
@@ -106,4 +111,24 @@ def entry_from_doc(entry_id: str, doc: dict[str, Any]) -> LedgerEntry:
         created_at=doc["createdAt"],
         creation_id=doc.get("creationId"),
         reason=doc.get("reason", ""),
+    )
+
+
+def idempotency_to_doc(r: IdempotencyRecord) -> dict[str, Any]:
+    return {
+        "userId": r.user_id,
+        "endpoint": str(r.endpoint),
+        "fingerprint": r.fingerprint,
+        "creationId": r.creation_id,
+        "expiresAt": r.expires_at,
+    }
+
+
+def idempotency_from_doc(doc: dict[str, Any]) -> IdempotencyRecord:
+    return IdempotencyRecord(
+        user_id=doc["userId"],
+        endpoint=Endpoint(doc["endpoint"]),
+        fingerprint=doc["fingerprint"],
+        creation_id=doc["creationId"],
+        expires_at=doc["expiresAt"],
     )

@@ -11,29 +11,40 @@ another transaction holds their lock). The SDK retries the commit; we also retry
 during the reads, with jitter, for a short budget. What is left becomes StoreContention
 (the caller answers a retryable 409/503). Other SDK errors become StoreUnavailable. No SDK
 exception leaves this module.
+
+Every call has a deadline (STORE_DEADLINE_SECONDS, 5 s by default). The SDK gives its
+begin-transaction and commit calls up to 60 s of retries and takes no timeout for them, so
+each call runs on a small thread pool and the caller stops waiting at the deadline with
+StoreUnavailable (a `store.deadline_exceeded` warning is logged). A call that had not
+started is cancelled; one already running may still finish later, which every caller
+allows for: each transaction is all or nothing, and what it leaves behind is a state the
+worker or the reconciler moves on (a pending creation is re-queued or refunded).
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import functools
+import logging
 import random
 import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
+from shared import events
 from shared.adapters import firestore_documents as docs
 from shared.domain import creation as transitions
-from shared.domain.creation import Creation, Status
+from shared.domain.creation import Creation, Refund, Status
 from shared.domain.errors import (
     CreationNotFound,
-    DomainError,
     StoreContention,
     StoreUnavailable,
 )
+from shared.domain.idempotency import IdempotencyKey, record_for, replays
 from shared.domain.ledger import (
     Account,
     LedgerEntry,
@@ -46,20 +57,58 @@ from shared.domain.ledger import (
 from shared.ports import CreationChange, Debited, Refunded
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 CALL_TIMEOUT = 5.0  # seconds for one read or query, its retries included
 CONTENTION_BUDGET = 3.0  # seconds spent retrying aborted transactions before giving up
 LOCK_STRIPES = 256  # per-instance locks, by document key
 NON_TERMINAL = [str(Status.PENDING), str(Status.PROCESSING)]
+DEFAULT_DEADLINE = 5.0  # seconds a caller waits for any one store call
+POOL_THREADS = 16
+
+
+def _bounded(method: Callable[P, T]) -> Callable[P, T]:
+    """Run the method on the store's pool and wait at most its deadline."""
+
+    @functools.wraps(method)
+    def call(*args: P.args, **kwargs: P.kwargs) -> T:
+        store: FirestoreStore = args[0]  # type: ignore[assignment]
+        future = store._pool.submit(method, *args, **kwargs)
+        try:
+            return future.result(timeout=store.deadline_seconds)
+        except concurrent.futures.TimeoutError:
+            started = not future.cancel()
+            events.emit(
+                "store.deadline_exceeded",
+                logging.WARNING,
+                call=method.__name__,
+                seconds=store.deadline_seconds,
+                started=started,
+            )
+            raise StoreUnavailable(
+                f"the store did not answer within {store.deadline_seconds:g} s"
+            ) from None
+
+    return call
 
 
 class FirestoreStore:
-    def __init__(self, client_factory: Callable[[], Any], *, max_attempts: int = 5) -> None:
+    def __init__(
+        self,
+        client_factory: Callable[[], Any],
+        *,
+        max_attempts: int = 5,
+        deadline_seconds: float = DEFAULT_DEADLINE,
+    ) -> None:
         self._client_factory = client_factory
         self._max_attempts = max_attempts
+        self.deadline_seconds = deadline_seconds
         self._client: Any = None
         self._lock = threading.Lock()
         self._locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=POOL_THREADS, thread_name_prefix="firestore"
+        )
 
     @property
     def client(self) -> Any:
@@ -111,8 +160,9 @@ class FirestoreStore:
 
     # -- accounts -----------------------------------------------------------------------
 
+    @_bounded
     def ensure_account(self, uid: str, starting_grant: int, now: datetime) -> Account:
-        existing = self.get_account(uid)  # the common case needs no transaction
+        existing = self._account(uid)  # the common case needs no transaction
         if existing is not None:
             return existing
 
@@ -130,43 +180,55 @@ class FirestoreStore:
 
         return self._transaction(uid, body)
 
+    @_bounded
     def get_account(self, uid: str) -> Account | None:
+        return self._account(uid)
+
+    def _account(self, uid: str) -> Account | None:
         with _sdk_errors():
             doc = self._get(self._ref(docs.USERS, uid))
         return docs.account_from_doc(uid, doc) if doc is not None else None
 
     # -- money --------------------------------------------------------------------------
 
-    def debit_and_create(self, creation: Creation, now: datetime) -> Debited:
+    @_bounded
+    def debit_and_create(
+        self, creation: Creation, now: datetime, idempotency: IdempotencyKey | None = None
+    ) -> Debited:
         def body(transaction: Any) -> Debited:
             user_ref = self._ref(docs.USERS, creation.user_id)
             creation_ref = self._ref(docs.CREATIONS, creation.id)
-            existing = self._get(creation_ref, transaction)
+            key_ref = (
+                self._ref(docs.IDEMPOTENCY_KEYS, idempotency.record_id) if idempotency else None
+            )
             user = self._get(user_ref, transaction)
             account = docs.account_from_doc(creation.user_id, user or {})
-            if existing is not None:
-                replay = docs.creation_from_doc(creation.id, existing)
-                if replay.user_id != creation.user_id:
-                    raise DomainError("creation id in use by another user")
-                return Debited(replay, account.tokens, replayed=True)
+            if idempotency is not None:
+                record_doc = self._get(key_ref, transaction)
+                record = docs.idempotency_from_doc(record_doc) if record_doc else None
+                earlier = None
+                if record is not None:
+                    earlier_doc = self._get(
+                        self._ref(docs.CREATIONS, record.creation_id), transaction
+                    )
+                    if earlier_doc is not None:
+                        earlier = docs.creation_from_doc(record.creation_id, earlier_doc)
+                if replays(record, idempotency, earlier, now):
+                    assert earlier is not None
+                    return Debited(earlier, account.tokens, replayed=True)
             account = after_debit(account, creation.cost)  # raises InsufficientTokens
             transaction.set(user_ref, docs.account_to_doc(account, now), merge=True)
             transaction.create(creation_ref, docs.creation_to_doc(creation))
             self._create_entry(transaction, debit_entry(creation, now))
+            if idempotency is not None:
+                record = record_for(idempotency, creation.id)
+                transaction.set(key_ref, docs.idempotency_to_doc(record))
             return Debited(creation, account.tokens)
 
         return self._transaction(creation.user_id, body)
 
-    def refund(
-        self,
-        creation_id: str,
-        now: datetime,
-        *,
-        error_code: str,
-        error_message: str,
-        status: Status = Status.FAILED,
-        queue_error_code: str | None = None,
-    ) -> Refunded:
+    @_bounded
+    def refund(self, creation_id: str, now: datetime, refund: Refund) -> Refunded:
         def body(transaction: Any) -> Refunded:
             creation_ref = self._ref(docs.CREATIONS, creation_id)
             doc = self._get(creation_ref, transaction)
@@ -176,14 +238,7 @@ class FirestoreStore:
             user_ref = self._ref(docs.USERS, creation.user_id)
             user = self._get(user_ref, transaction)
             account = docs.account_from_doc(creation.user_id, user or {})
-            ended = transitions.end_with_refund(
-                creation,
-                now,
-                error_code=error_code,
-                error_message=error_message,
-                status=status,
-                queue_error_code=queue_error_code,
-            )
+            ended = transitions.end_with_refund(creation, now, refund)
             if ended is None:
                 return Refunded(creation, False, account.tokens if user else None)
             account = after_refund(account, creation.cost)
@@ -199,11 +254,13 @@ class FirestoreStore:
 
     # -- creations ----------------------------------------------------------------------
 
+    @_bounded
     def get_creation(self, creation_id: str) -> Creation | None:
         with _sdk_errors():
             doc = self._get(self._ref(docs.CREATIONS, creation_id))
         return docs.creation_from_doc(creation_id, doc) if doc is not None else None
 
+    @_bounded
     def update_creation(self, creation_id: str, change: CreationChange) -> tuple[Creation, bool]:
         def body(transaction: Any) -> tuple[Creation, bool]:
             ref = self._ref(docs.CREATIONS, creation_id)
@@ -221,6 +278,7 @@ class FirestoreStore:
 
         return self._transaction(creation_id, body)
 
+    @_bounded
     def ledger(self, uid: str, limit: int = 20) -> list[LedgerEntry]:
         from google.cloud.firestore import Query
         from google.cloud.firestore_v1.base_query import FieldFilter
@@ -237,6 +295,7 @@ class FirestoreStore:
                 for s in query.stream(retry=_read_retry(), timeout=CALL_TIMEOUT)
             ]
 
+    @_bounded
     def stale_creations(self, updated_before: datetime, limit: int = 100) -> list[Creation]:
         from google.cloud.firestore_v1.base_query import FieldFilter
 
@@ -253,6 +312,7 @@ class FirestoreStore:
                 for s in query.stream(retry=_read_retry(), timeout=CALL_TIMEOUT)
             ]
 
+    @_bounded
     def ping(self) -> None:
         with _sdk_errors():
             self._ref(docs.USERS, "_ping").get(retry=_read_retry(2.0), timeout=2.0)

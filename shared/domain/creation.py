@@ -17,7 +17,7 @@ from typing import Any
 class Status(StrEnum):
     PENDING = "pending"  # debited; the start task is being or has been enqueued
     PROCESSING = "processing"  # claimed by a worker; operation_name once generation started
-    DRAFT = "draft"  # finished, media_url set (the app's name for a finished creation)
+    DRAFT = "draft"  # finished, media_key set (the app's name for a finished creation)
     FAILED = "failed"  # terminal, error_code set, refunded
     CANCELLED = "cancelled"  # terminal, refunded; only before generation started
 
@@ -43,7 +43,7 @@ class Creation:
     deadline_at: datetime
     status: Status = Status.PENDING
     operation_name: str | None = None
-    media_url: str | None = None
+    media_key: str | None = None  # where the media is stored; its URL is made when read
     error_code: str | None = None
     error_message: str | None = None
     refunded: bool = False
@@ -105,11 +105,11 @@ def touch_progress(c: Creation, progress: int, now: datetime) -> Creation | None
     return c.with_changes(now, progress=progress)
 
 
-def complete(c: Creation, media_url: str, now: datetime) -> Creation | None:
+def complete(c: Creation, media_key: str, now: datetime) -> Creation | None:
     """processing -> draft. A terminal creation (failed meanwhile) stays as it is."""
     if c.status is not Status.PROCESSING:
         return None
-    return c.with_changes(now, status=Status.DRAFT, media_url=media_url, progress=100)
+    return c.with_changes(now, status=Status.DRAFT, media_key=media_key, progress=100)
 
 
 def count_requeue(c: Creation, now: datetime) -> Creation | None:
@@ -118,32 +118,46 @@ def count_requeue(c: Creation, now: datetime) -> Creation | None:
     return c.with_changes(now, requeues=c.requeues + 1)
 
 
-def end_with_refund(
-    c: Creation,
-    now: datetime,
-    *,
-    error_code: str,
-    error_message: str,
-    status: Status = Status.FAILED,
-    queue_error_code: str | None = None,
-) -> Creation | None:
+@dataclass(frozen=True)
+class Refund:
+    """Why a creation ends refunded: the one value every refund carries.
+
+    `code` is stable and machine-readable (errorCode); users see the fixed sentence for it
+    (`shared.domain.failures`), never a provider's raw text. `only_if_pending`: refund only a
+    creation no worker has claimed yet (an enqueue failure: once claimed, the task did run).
+    """
+
+    code: str
+    status: Status = Status.FAILED
+    queue_error_code: str | None = None
+    only_if_pending: bool = False
+
+    def __post_init__(self) -> None:
+        if self.status not in (Status.FAILED, Status.CANCELLED):
+            raise ValueError(f"a refund ends in failed or cancelled, not {self.status}")
+
+
+def end_with_refund(c: Creation, now: datetime, refund: Refund) -> Creation | None:
     """Any non-terminal creation -> failed/cancelled with refunded=True.
 
     Returns None when the creation is already terminal: a draft is never refunded and a
     failed or cancelled one was refunded already, so a refund happens at most once.
-    Cancelling is only allowed before generation started.
+    Cancelling is only allowed before generation started; `only_if_pending` refunds only a
+    creation still `pending`.
     """
-    if status not in (Status.FAILED, Status.CANCELLED):
-        raise ValueError(f"a refund ends in failed or cancelled, not {status}")
+    from shared.domain.failures import user_message
+
     if c.is_terminal:
         return None
-    if status is Status.CANCELLED and c.operation_name:
+    if refund.status is Status.CANCELLED and c.operation_name:
+        return None
+    if refund.only_if_pending and c.status is not Status.PENDING:
         return None
     return c.with_changes(
         now,
-        status=status,
+        status=refund.status,
         refunded=True,
-        error_code=error_code,
-        error_message=error_message[:500],
-        queue_error_code=queue_error_code,
+        error_code=refund.code,
+        error_message=user_message(refund.code),
+        queue_error_code=refund.queue_error_code,
     )

@@ -38,6 +38,12 @@ class StoreUnavailable(DomainError):
     """The store could not be reached or failed transiently. Retry later."""
 
 
+# Failures after which the call may have reached the queue and created the task anyway.
+AMBIGUOUS_QUEUE_CODES = frozenset({"queue_deadline_exceeded", "queue_unavailable"})
+# Failures that say the queue cannot be reached at all: the health gate closes at once.
+UNREACHABLE_QUEUE_CODES = frozenset({"queue_unavailable", "queue_deadline_exceeded"})
+
+
 class QueueError(DomainError):
     """Any failure of the task queue, reduced to a stable code such as `queue_unavailable`."""
 
@@ -46,6 +52,15 @@ class QueueError(DomainError):
         self.code = code
         self.message = message
         self.retryable = retryable
+
+    @property
+    def ambiguous(self) -> bool:
+        """The task may exist although the call failed (a deadline, a dropped connection)."""
+        return self.code in AMBIGUOUS_QUEUE_CODES
+
+    @property
+    def unreachable(self) -> bool:
+        return self.code in UNREACHABLE_QUEUE_CODES
 
 
 class GenerationError(DomainError):

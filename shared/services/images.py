@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from shared import events
 from shared.domain import creation as transitions
-from shared.domain.creation import Creation, Kind, Status
+from shared.domain.creation import Creation, Kind, Refund, Status
 from shared.domain.errors import (
     DomainError,
     GenerationError,
@@ -24,7 +24,9 @@ from shared.domain.errors import (
     StoreContention,
     StoreUnavailable,
 )
-from shared.services.submit import creation_id_for
+from shared.domain.idempotency import Endpoint
+from shared.domain.media_keys import image_key
+from shared.services.submit import remembered_key
 
 if TYPE_CHECKING:
     from shared.bootstrap import Container
@@ -36,6 +38,9 @@ IMAGE_DEADLINE_SECONDS = 300
 class ImageOrder:
     prompt: str
     aspect_ratio: str = "1:1"
+
+    def as_json(self) -> dict[str, str]:
+        return {"prompt": self.prompt, "aspectRatio": self.aspect_ratio}
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,7 @@ def generate_image(
     deps.store.ensure_account(uid, deps.starting_grant, deps.clock())
     now = deps.clock()
     creation = Creation(
-        id=creation_id_for(uid, idempotency_key),
+        id=deps.new_id(),
         user_id=uid,
         kind=Kind.IMAGE,
         prompt=order.prompt,
@@ -87,7 +92,8 @@ def generate_image(
         updated_at=now,
         deadline_at=now + timedelta(seconds=IMAGE_DEADLINE_SECONDS),
     )
-    debited = deps.store.debit_and_create(creation, now)
+    key = remembered_key(deps, uid, idempotency_key, Endpoint.IMAGE, order.as_json())
+    debited = deps.store.debit_and_create(creation, now, key)
     if debited.replayed:
         return _replay(debited.creation, debited.balance)
 
@@ -100,13 +106,14 @@ def generate_image(
     events.emit("image.submitted", creationId=creation.id, userId=uid, cost=creation.cost)
     try:
         media = deps.images.generate(order.prompt, order.aspect_ratio)
-        url = deps.media.put(f"images/{uid}/{creation.id}.{media.extension}", media)
+        media_key = image_key(uid, creation.id, media.extension)
+        deps.media.put(media_key, media)
     except GenerationError as exc:
         raise _refund(deps, creation, exc.code, exc.message, exc.transient) from exc
     except StorageError as exc:
         raise _refund(deps, creation, "storage_failed", str(exc), True) from exc
     done, completed = deps.store.update_creation(
-        creation.id, lambda c: transitions.complete(c, url, deps.clock())
+        creation.id, lambda c: transitions.complete(c, media_key, deps.clock())
     )
     if not completed:  # ended meanwhile (the reconciler failed and refunded it)
         raise ImageFailed(
@@ -138,12 +145,15 @@ def _refund(
     deps: Container, creation: Creation, code: str, message: str, transient: bool
 ) -> ImageFailed:
     events.emit(
-        "image.failed", logging.WARNING, creationId=creation.id, errorCode=code, transient=transient
+        "image.failed",
+        logging.WARNING,
+        creationId=creation.id,
+        errorCode=code,
+        transient=transient,
+        detail=message or None,  # the provider's words, for operators only
     )
     try:
-        result = deps.store.refund(
-            creation.id, deps.clock(), error_code=code, error_message=message or code
-        )
+        result = deps.store.refund(creation.id, deps.clock(), Refund(code))
     except (StoreUnavailable, StoreContention):
         events.emit("image.refund_deferred", logging.ERROR, creationId=creation.id)
         return ImageFailed(creation, code, transient=transient, refunded=False, balance=None)

@@ -18,7 +18,7 @@ from shared.domain import creation as transitions
 from shared.domain.creation import Creation, Kind, Status
 from shared.domain.errors import QueueError, StoreContention, StoreUnavailable
 from shared.domain.steps import Step, StepTask
-from shared.services.steps import POLL_CHAIN, fail
+from shared.services.steps import POLL_CHAIN, fail_and_refund
 
 if TYPE_CHECKING:
     from shared.bootstrap import Container
@@ -61,17 +61,17 @@ def reconcile(deps: Container, limit: int = 200) -> ReconcileReport:
 def _settle(deps: Container, creation: Creation, report: ReconcileReport) -> None:
     now = deps.clock()
     if creation.kind is Kind.IMAGE:  # synchronous: a stale one lost its request
-        fail(deps, creation, "image_interrupted", "the image request did not finish")
+        fail_and_refund(deps, creation, "image_interrupted", "the image request did not finish")
         report.failed.append(creation.id)
         return
     if now >= creation.deadline_at or creation.requeues >= MAX_REQUEUES:
-        fail(deps, creation, "deadline_exceeded", "generation did not finish in time")
+        fail_and_refund(deps, creation, "deadline_exceeded", "generation did not finish in time")
         report.failed.append(creation.id)
         return
     if creation.status is Status.PROCESSING and not creation.operation_name:
         claimed_at = creation.claimed_at or creation.updated_at
         if now - claimed_at >= timedelta(seconds=deps.settings.start_timeout_seconds):
-            fail(deps, creation, "start_interrupted", "generation could not be started")
+            fail_and_refund(deps, creation, "start_interrupted", "generation could not be started")
             report.failed.append(creation.id)
         return
     creation, changed = deps.store.update_creation(

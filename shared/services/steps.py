@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from shared import events
 from shared.domain import creation as transitions
-from shared.domain.creation import Creation, Kind, Status
+from shared.domain.creation import Creation, Kind, Refund, Status
 from shared.domain.errors import (
     CreationNotFound,
     GenerationError,
@@ -28,6 +28,7 @@ from shared.domain.errors import (
     StoreContention,
     StoreUnavailable,
 )
+from shared.domain.media_keys import video_key
 from shared.domain.steps import Step, StepTask, next_poll_delay
 from shared.ports import VideoSpec
 
@@ -67,7 +68,7 @@ def run_step(deps: Container, task: StepTask) -> StepResult:
         if creation.kind is not Kind.VIDEO:
             return done("not_a_video")
         if deps.clock() >= creation.deadline_at:
-            return fail(deps, creation, "deadline_exceeded", "generation took too long")
+            return fail_and_refund(deps, creation, "deadline_exceeded", "generation took too long")
         if task.step is Step.START:
             return _start(deps, creation)
         return _poll(deps, creation, task.seq)
@@ -80,12 +81,11 @@ def run_step(deps: Container, task: StepTask) -> StepResult:
         return retry("storage_failed")
 
 
-def fail(deps: Container, creation: Creation, code: str, message: str) -> StepResult:
-    """End the creation as failed and give the tokens back (once, whoever calls)."""
+def fail_and_refund(deps: Container, creation: Creation, code: str, detail: str) -> StepResult:
+    """End the creation as failed and give the tokens back (once, whoever calls). `detail`
+    (a provider's own words) goes to the log only; users see the sentence for `code`."""
     try:
-        result = deps.store.refund(
-            creation.id, deps.clock(), error_code=code, error_message=message
-        )
+        result = deps.store.refund(creation.id, deps.clock(), Refund(code))
     except CreationNotFound:
         return done("unknown_creation")
     if result.refunded_now:
@@ -94,6 +94,7 @@ def fail(deps: Container, creation: Creation, code: str, message: str) -> StepRe
             creationId=creation.id,
             userId=creation.user_id,
             reason=code,
+            detail=detail,
         )
     return done(f"failed:{code}")
 
@@ -113,7 +114,9 @@ def _start(deps: Container, creation: Creation) -> StepResult:
         operation = deps.videos.start(VideoSpec.from_creation(creation))
     except GenerationError as exc:
         if not exc.transient:
-            return fail(deps, creation, exc.code, exc.message or "generation was refused")
+            return fail_and_refund(
+                deps, creation, exc.code, exc.message or "generation was refused"
+            )
         if not exc.not_started:
             # It may have started (a timeout, a 5xx): never start again. The claim stays; the
             # next delivery fails and refunds the creation after the start timeout.
@@ -130,7 +133,7 @@ def _start(deps: Container, creation: Creation) -> StepResult:
             lambda c: transitions.record_operation(c, claim_id, operation, deps.clock()),
         )
     except (StoreUnavailable, StoreContention):
-        # The operation runs but is not recorded: it is never started again (at most one per
+        # The operation runs but may not be recorded: it is never started again (at most one per
         # creation); the next delivery finds no operation and fails + refunds after the
         # start timeout. The name is logged so that an operator can find it.
         events.emit(
@@ -140,6 +143,17 @@ def _start(deps: Container, creation: Creation) -> StepResult:
             operationName=operation,
         )
         raise
+    if not recorded:
+        # The creation was ended meanwhile (failed and refunded, e.g. past its start timeout):
+        # it stays ended. The operation runs unwatched; its name is logged for operators.
+        events.emit(
+            "video.operation_orphaned",
+            logging.ERROR,
+            creationId=creation.id,
+            operationName=operation,
+            status=str(creation.status),
+        )
+        return done(f"already_{creation.status}")
     events.emit("video.started", creationId=creation.id, operationName=operation)
     return _schedule_poll(deps, creation, 1)
 
@@ -153,7 +167,9 @@ def _already_claimed(deps: Container, creation: Creation) -> StepResult:
     if deps.clock() - claimed_at >= timedelta(seconds=deps.settings.start_timeout_seconds):
         # Whoever claimed it died between claiming and recording an operation. Starting
         # again could make a second paid operation, so the creation fails and is refunded.
-        return fail(deps, creation, "start_interrupted", "generation could not be started")
+        return fail_and_refund(
+            deps, creation, "start_interrupted", "generation could not be started"
+        )
     return retry("start_in_progress")
 
 
@@ -165,7 +181,7 @@ def _poll(deps: Container, creation: Creation, seq: int) -> StepResult:
     except GenerationError as exc:
         if exc.transient:
             return retry(f"generator:{exc.code}")
-        return fail(deps, creation, exc.code, exc.message or "generation failed")
+        return fail_and_refund(deps, creation, exc.code, exc.message or "generation failed")
 
     if not status.done:
         # Judged on the copy read at the start of this step first: most polls write nothing.
@@ -176,12 +192,12 @@ def _poll(deps: Container, creation: Creation, seq: int) -> StepResult:
         return _schedule_poll(deps, creation, seq + 1)
     if status.media is None:
         code = status.error_code or "generation_failed"
-        return fail(deps, creation, code, status.error_message or "generation failed")
+        return fail_and_refund(deps, creation, code, status.error_message or "generation failed")
 
-    key = f"videos/{creation.user_id}/{creation.id}.{status.media.extension}"
-    url = deps.media.put(key, status.media)
+    media_key = video_key(creation.user_id, creation.id, status.media.extension)
+    deps.media.put(media_key, status.media)
     creation, changed = deps.store.update_creation(
-        creation.id, lambda c: transitions.complete(c, url, deps.clock())
+        creation.id, lambda c: transitions.complete(c, media_key, deps.clock())
     )
     if changed:
         events.emit(

@@ -3,27 +3,28 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared import events
-from shared.domain.creation import Creation, Kind, Status
+from shared.domain.creation import Creation, Kind, Refund, Status
 from shared.domain.errors import DomainError, QueueError, StoreContention, StoreUnavailable
+from shared.domain.idempotency import Endpoint, IdempotencyKey, fingerprint
 from shared.domain.steps import Step, StepTask
 from shared.services.queue_health import QueueHealthReport
 
 if TYPE_CHECKING:
     from shared.bootstrap import Container
 
-_IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1f7c52-8f0e-4d37-9a57-0d0f5a4f2d11")
-
 
 @dataclass(frozen=True)
 class VideoOrder:
     prompt: str
     parameters: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"prompt": self.prompt, **self.parameters}
 
 
 @dataclass(frozen=True)
@@ -54,12 +55,15 @@ class EnqueueFailed(DomainError):
         self.balance = balance
 
 
-def creation_id_for(uid: str, idempotency_key: str | None) -> str:
-    """A random id, or one derived from the caller's Idempotency-Key so a retried request
-    finds the creation the first one made instead of paying twice."""
-    if idempotency_key is None:
-        return uuid.uuid4().hex
-    return uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{uid}\n{idempotency_key}").hex
+def remembered_key(
+    deps: Container, uid: str, key: str | None, endpoint: Endpoint, body: dict[str, Any]
+) -> IdempotencyKey | None:
+    """The request's key as the store remembers it: scoped to the user and the endpoint,
+    with a fingerprint of the normalised body, for IDEMPOTENCY_KEY_TTL_HOURS."""
+    if key is None:
+        return None
+    ttl = timedelta(hours=deps.settings.idempotency_key_ttl_hours)
+    return IdempotencyKey(uid, key, endpoint, fingerprint(body), deps.clock() + ttl)
 
 
 def submit_video(
@@ -74,7 +78,7 @@ def submit_video(
     deps.store.ensure_account(uid, deps.starting_grant, deps.clock())
     now = deps.clock()  # read after: a new user's grant comes before the debit in the ledger
     creation = Creation(
-        id=creation_id_for(uid, idempotency_key),
+        id=deps.new_id(),
         user_id=uid,
         kind=Kind.VIDEO,
         prompt=order.prompt,
@@ -84,27 +88,26 @@ def submit_video(
         updated_at=now,
         deadline_at=now + timedelta(seconds=settings.video_deadline_seconds),
     )
-    debited = deps.store.debit_and_create(creation, now)
+    key = remembered_key(deps, uid, idempotency_key, Endpoint.VIDEO, order.as_json())
+    debited = deps.store.debit_and_create(creation, now, key)
     creation = debited.creation
     if debited.replayed:
         return _replay(deps, creation, debited.balance)
 
+    task = StepTask(creation.id, Step.START)
     try:
-        deps.queue.enqueue(StepTask(creation.id, Step.START))
+        deps.queue.enqueue(task)
     except QueueError as exc:
-        raise _refund_enqueue_failure(deps, creation, exc) from exc
-    events.emit(
-        "video.submitted",
-        creationId=creation.id,
-        userId=uid,
-        cost=creation.cost,
-        replayed=debited.replayed,
-    )
-    return Accepted(creation, debited.balance, debited.replayed)
+        deps.queue_health.report_failure(exc)
+        failed = _refund_enqueue_failure(deps, creation, task, exc)
+        if failed is not None:
+            raise failed from exc
+    events.emit("video.submitted", creationId=creation.id, userId=uid, cost=creation.cost)
+    return Accepted(creation, debited.balance, replayed=False)
 
 
 def _replay(deps: Container, creation: Creation, balance: int) -> Accepted:
-    """The same request again (same user, same Idempotency-Key): nothing is charged twice.
+    """The same request again (same user, key, endpoint and body): nothing is charged twice.
 
     A creation still pending is enqueued again, which is harmless (the task is named) and
     heals a first request that died between the debit and the enqueue. It is never refunded
@@ -115,11 +118,16 @@ def _replay(deps: Container, creation: Creation, balance: int) -> Accepted:
         try:
             deps.queue.enqueue(StepTask(creation.id, Step.START))
         except QueueError as exc:
+            deps.queue_health.report_failure(exc)
             events.emit("video.replay_not_queued", creationId=creation.id, queueErrorCode=exc.code)
     return Accepted(creation, balance, replayed=True)
 
 
-def _refund_enqueue_failure(deps: Container, creation: Creation, exc: QueueError) -> EnqueueFailed:
+def _refund_enqueue_failure(
+    deps: Container, creation: Creation, task: StepTask, exc: QueueError
+) -> EnqueueFailed | None:
+    """Refund a creation whose task could not be created. None: the task exists after all
+    (the failure was ambiguous, or a worker has claimed the creation), so it was accepted."""
     events.emit(
         "video.enqueue_failed",
         logging.ERROR,
@@ -127,19 +135,34 @@ def _refund_enqueue_failure(deps: Container, creation: Creation, exc: QueueError
         userId=creation.user_id,
         queueErrorCode=exc.code,
     )
+    if exc.ambiguous and _created_anyway(deps, task):
+        events.emit("video.enqueue_recovered", creationId=creation.id, queueErrorCode=exc.code)
+        return None
+    refund = Refund("enqueue_failed", queue_error_code=exc.code, only_if_pending=True)
     try:
-        refunded = deps.store.refund(
-            creation.id,
-            deps.clock(),
-            error_code="enqueue_failed",
-            error_message="the generation task could not be queued; tokens refunded",
-            queue_error_code=exc.code,
-        )
+        refunded = deps.store.refund(creation.id, deps.clock(), refund)
     except (StoreUnavailable, StoreContention):
         events.emit("video.refund_deferred", logging.ERROR, exc_info=True, creationId=creation.id)
         return EnqueueFailed(creation, exc.code, refunded=False, balance=None)
-    events.emit(
-        "video.refunded", creationId=creation.id, userId=creation.user_id, reason="enqueue_failed"
-    )
     after = refunded.creation
+    if not refunded.refunded_now and after.status is Status.PROCESSING:
+        # A worker claimed it: the task was created after all, and runs.
+        events.emit("video.enqueue_recovered", creationId=creation.id, queueErrorCode=exc.code)
+        return None
+    if refunded.refunded_now:
+        events.emit(
+            "video.refunded",
+            creationId=creation.id,
+            userId=creation.user_id,
+            reason="enqueue_failed",
+        )
     return EnqueueFailed(after, exc.code, refunded=after.refunded, balance=refunded.balance)
+
+
+def _created_anyway(deps: Container, task: StepTask) -> bool:
+    """Ask the queue whether the named task exists; when it cannot answer, assume not (the
+    refund below applies only while the creation is unclaimed, so it is safe either way)."""
+    try:
+        return deps.queue.task_exists(task)
+    except QueueError:
+        return False

@@ -80,6 +80,14 @@ def test_the_same_step_enqueued_twice_makes_one_task(queue, receiver, request):
     assert names.count(f"{QUEUE}/tasks/{step.task_id}") == 1
 
 
+def test_a_task_waiting_in_the_queue_exists_and_an_unknown_one_does_not(queue):
+    step = StepTask(f"e{time.monotonic_ns()}", Step.POLL, 1, delay_seconds=3600)
+    assert queue.task_exists(step) is False
+    queue.enqueue(step)
+    assert queue.task_exists(step) is True
+    assert queue.task_exists(StepTask(step.creation_id, Step.POLL, 2)) is False
+
+
 def test_a_task_is_delivered_as_a_json_post_with_an_oidc_token(tasks_server, receiver):
     step = StepTask(f"d{time.monotonic_ns()}", Step.START)
     adapter(tasks_server.grpc_target, receiver.url(WORKER_PATH)).enqueue(step)
@@ -115,11 +123,14 @@ def test_a_paused_queue_reports_paused(tasks_server, receiver):
         client.resume_queue(name=QUEUE)
 
 
-def test_a_server_that_is_down_is_queue_unavailable_in_under_a_second(receiver):
+def test_a_server_that_is_down_is_queue_unavailable(receiver):
+    """(How fast it answers is measured by benchmarks/, not asserted here.)"""
     down = adapter(f"127.0.0.1:{free_port()}", receiver.url(WORKER_PATH))
     for _ in range(3):  # the first call, and the ones on a channel already failing
-        started = time.perf_counter()
         with pytest.raises(QueueError) as error:
             down.enqueue(StepTask("y1", Step.START))
-        assert time.perf_counter() - started < 1.0
         assert error.value.code == "queue_unavailable" and error.value.retryable
+        assert error.value.ambiguous and error.value.unreachable
+    with pytest.raises(QueueError) as asked:
+        down.task_exists(StepTask("y1", Step.START))
+    assert asked.value.code == "queue_unavailable"

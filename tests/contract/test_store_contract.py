@@ -13,13 +13,14 @@ import pytest
 
 from shared.adapters.firestore_store import FirestoreStore
 from shared.domain import creation as transitions
-from shared.domain.creation import Creation, Kind, Status
+from shared.domain.creation import Creation, Kind, Refund, Status
 from shared.domain.errors import (
     CreationNotFound,
     InsufficientTokens,
     StoreContention,
     StoreUnavailable,
 )
+from shared.domain.idempotency import Endpoint, IdempotencyConflict, IdempotencyKey
 from shared.domain.ledger import EntryType
 from tests.contract.invariants import assert_conserved
 from tests.fakes import InMemoryStore
@@ -77,13 +78,57 @@ def test_a_debit_creates_the_creation_and_one_entry(store):
     assert_conserved(store, user)
 
 
-def test_the_same_creation_twice_is_charged_once(store):
+def key(user: str, value: str = "k1", body: str = "b1", endpoint=Endpoint.VIDEO, hours=24):
+    return IdempotencyKey(user, value, endpoint, body, NOW + timedelta(hours=hours))
+
+
+def test_the_same_idempotency_key_is_charged_once(store):
     user = uid()
     store.ensure_account(user, 100, NOW)
+    first = store.debit_and_create(video(user), NOW, key(user))
+    again = store.debit_and_create(video(user), NOW, key(user))
+    assert again.replayed and again.creation == first.creation and again.balance == 90
+    other_user = uid()
+    store.ensure_account(other_user, 100, NOW)
+    theirs = store.debit_and_create(video(other_user), NOW, key(other_user))
+    assert not theirs.replayed
+    assert store.get_account(user).tokens == 90
+    assert_conserved(store, user)
+
+
+@pytest.mark.parametrize(
+    "changed", [{"body": "b2"}, {"endpoint": Endpoint.IMAGE}], ids=["body", "endpoint"]
+)
+def test_a_key_reused_for_another_request_is_a_conflict_and_writes_nothing(store, changed):
+    user = uid()
+    store.ensure_account(user, 100, NOW)
+    store.debit_and_create(video(user), NOW, key(user))
     c = video(user)
-    store.debit_and_create(c, NOW)
-    again = store.debit_and_create(c, NOW)
-    assert again.replayed and again.balance == 90
+    with pytest.raises(IdempotencyConflict):
+        store.debit_and_create(c, NOW, key(user, **changed))
+    assert store.get_creation(c.id) is None and store.get_account(user).tokens == 90
+
+
+def test_a_key_past_its_time_starts_a_new_creation(store):
+    user = uid()
+    store.ensure_account(user, 100, NOW)
+    store.debit_and_create(video(user), NOW, key(user, hours=1))
+    later = NOW + timedelta(hours=1)
+    fresh = store.debit_and_create(video(user), later, key(user, hours=2))
+    assert not fresh.replayed and store.get_account(user).tokens == 80
+    assert_conserved(store, user)
+
+
+def test_a_key_whose_creation_was_refunded_before_it_was_accepted_tries_again(store):
+    user = uid()
+    store.ensure_account(user, 100, NOW)
+    first = store.debit_and_create(video(user), NOW, key(user))
+    refund = Refund("enqueue_failed", queue_error_code="queue_unavailable", only_if_pending=True)
+    store.refund(first.creation.id, NOW, refund)
+    second = store.debit_and_create(video(user), NOW, key(user))
+    assert not second.replayed and second.creation.id != first.creation.id
+    third = store.debit_and_create(video(user), NOW, key(user))
+    assert third.replayed and third.creation.id == second.creation.id
     assert store.get_account(user).tokens == 90
     assert_conserved(store, user)
 
@@ -105,14 +150,8 @@ def test_a_refund_happens_once_whoever_calls(store):
     store.ensure_account(user, 100, NOW)
     c = video(user)
     store.debit_and_create(c, NOW)
-    first = store.refund(
-        c.id,
-        NOW,
-        error_code="enqueue_failed",
-        error_message="queue down",
-        queue_error_code="queue_unavailable",
-    )
-    again = store.refund(c.id, NOW, error_code="deadline_exceeded", error_message="late")
+    first = store.refund(c.id, NOW, Refund("enqueue_failed", queue_error_code="queue_unavailable"))
+    again = store.refund(c.id, NOW, Refund("deadline_exceeded"))
     assert first.refunded_now and first.balance == 100
     assert not again.refunded_now and again.creation.error_code == "enqueue_failed"
     stored = store.get_creation(c.id)
@@ -131,7 +170,7 @@ def test_concurrent_refunds_give_back_once(store):
 
     def refund(_):
         try:
-            return store.refund(c.id, NOW, error_code="x", error_message="y").refunded_now
+            return store.refund(c.id, NOW, Refund("x")).refunded_now
         except StoreContention:
             return False
 
@@ -148,16 +187,28 @@ def test_a_draft_is_never_refunded(store):
     c = video(user)
     store.debit_and_create(c, NOW)
     store.update_creation(c.id, lambda x: transitions.claim(x, "w1", NOW))
-    store.update_creation(c.id, lambda x: transitions.complete(x, "https://m/1.mp4", NOW))
-    result = store.refund(c.id, NOW, error_code="late", error_message="too late")
+    store.update_creation(c.id, lambda x: transitions.complete(x, "videos/u/1.mp4", NOW))
+    result = store.refund(c.id, NOW, Refund("late"))
     assert not result.refunded_now and result.creation.status is Status.DRAFT
+    assert store.get_account(user).tokens == 90
+    assert_conserved(store, user)
+
+
+def test_an_enqueue_failure_refund_leaves_a_claimed_creation_alone(store):
+    user = uid()
+    store.ensure_account(user, 100, NOW)
+    c = video(user)
+    store.debit_and_create(c, NOW)
+    store.update_creation(c.id, lambda x: transitions.claim(x, "w1", NOW))
+    result = store.refund(c.id, NOW, Refund("enqueue_failed", only_if_pending=True))
+    assert not result.refunded_now and result.creation.status is Status.PROCESSING
     assert store.get_account(user).tokens == 90
     assert_conserved(store, user)
 
 
 def test_refunding_a_missing_creation_is_not_found(store):
     with pytest.raises(CreationNotFound):
-        store.refund("missing", NOW, error_code="x", error_message="y")
+        store.refund("missing", NOW, Refund("x"))
     with pytest.raises(CreationNotFound):
         store.update_creation("missing", lambda c: c)
 
@@ -251,7 +302,7 @@ def test_stale_creations_are_the_non_terminal_ones_not_updated_since(store):
     old, fresh, done = video(user), video(user, at=NOW + timedelta(hours=1)), video(user)
     for c in (old, fresh, done):
         store.debit_and_create(c, NOW)
-    store.refund(done.id, NOW, error_code="x", error_message="y")
+    store.refund(done.id, NOW, Refund("x"))
     stale = store.stale_creations(NOW + timedelta(minutes=1), limit=1000)
     ids = {c.id for c in stale}
     assert old.id in ids and fresh.id not in ids and done.id not in ids
@@ -275,3 +326,48 @@ def test_an_unreachable_store_is_store_unavailable():
     store = FirestoreStore(client)
     with pytest.raises(StoreUnavailable):
         store.get_account("anyone")
+
+
+def test_a_store_that_stops_answering_is_given_up_at_the_deadline(caplog):
+    """A frozen Firestore (here: a port that accepts connections and never answers) would
+    hold a transaction for the SDK's 60 s of retries; the caller stops at the deadline."""
+    import socket
+    import threading
+
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import firestore
+
+    silent = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept_and_say_nothing():
+        silent.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(silent.accept()[0])
+            except TimeoutError:
+                continue
+
+    threading.Thread(target=accept_and_say_nothing, daemon=True).start()
+    host = f"127.0.0.1:{silent.getsockname()[1]}"
+
+    def client():
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("FIRESTORE_EMULATOR_HOST", host)
+            return firestore.Client(project="demo-creator", credentials=AnonymousCredentials())
+
+    store = FirestoreStore(client, deadline_seconds=1)
+    try:
+        for call in (
+            lambda: store.debit_and_create(video("frozen"), NOW),
+            lambda: store.refund("any", NOW, Refund("x")),
+        ):
+            with pytest.raises(StoreUnavailable, match="did not answer within 1 s"):
+                call()
+        assert "store.deadline_exceeded" in caplog.text
+    finally:
+        stop.set()
+        for conn in held:
+            conn.close()
+        silent.close()

@@ -49,29 +49,40 @@ def test_terminal_states_never_change(status):
     assert t.complete(c, "url", NOW) is None
     assert t.touch_progress(c, 50, NOW) is None
     assert t.count_requeue(c, NOW) is None
-    assert t.end_with_refund(c, NOW, error_code="x", error_message="y") is None
+    assert t.end_with_refund(c, NOW, t.Refund("x")) is None
 
 
-def test_refund_marks_failed_and_refunded():
+def test_refund_marks_failed_and_refunded_with_the_sentence_for_its_code():
     failed = t.end_with_refund(
-        make(), NOW, error_code="boom", error_message="m", queue_error_code="queue_unavailable"
+        make(), NOW, t.Refund("generation_failed", queue_error_code="queue_unavailable")
     )
-    assert (failed.status, failed.refunded, failed.error_code) == (Status.FAILED, True, "boom")
+    assert (failed.status, failed.refunded) == (Status.FAILED, True)
+    assert failed.error_code == "generation_failed"
+    assert failed.error_message == "The generation failed. Your tokens were refunded."
     assert failed.queue_error_code == "queue_unavailable"
 
 
+def test_a_refund_never_stores_a_provider_s_own_words():
+    failed = t.end_with_refund(make(), NOW, t.Refund("some_new_code"))
+    assert failed.error_message == "The generation failed. Your tokens were refunded."
+
+
 def test_cancel_only_before_generation_started():
-    assert (
-        t.end_with_refund(
-            make(), NOW, error_code="c", error_message="m", status=Status.CANCELLED
-        ).status
-        is Status.CANCELLED
-    )
+    cancel = t.Refund("cancelled", status=Status.CANCELLED)
+    assert t.end_with_refund(make(), NOW, cancel).status is Status.CANCELLED
     started = make(status=Status.PROCESSING, operation_name="op")
-    assert (
-        t.end_with_refund(started, NOW, error_code="c", error_message="m", status=Status.CANCELLED)
-        is None
-    )
+    assert t.end_with_refund(started, NOW, cancel) is None
+
+
+def test_an_enqueue_failure_refunds_only_an_unclaimed_creation():
+    only_pending = t.Refund("enqueue_failed", only_if_pending=True)
+    assert t.end_with_refund(make(), NOW, only_pending).refunded
+    assert t.end_with_refund(make(status=Status.PROCESSING), NOW, only_pending) is None
+
+
+def test_a_refund_ends_in_failed_or_cancelled_only():
+    with pytest.raises(ValueError):
+        t.Refund("x", status=Status.DRAFT)
 
 
 def test_progress_never_goes_back_and_stays_below_100_until_done():

@@ -26,7 +26,7 @@ def test_a_video_goes_from_pending_to_draft_with_its_media(deps, clock):
 
     creation = deps.store.get_creation(cid)
     assert creation.status is Status.DRAFT and creation.progress == 100
-    assert creation.media_url == f"https://media.test/videos/ann/{cid}.mp4"
+    assert creation.media_key == f"videos/ann/{cid}.mp4"
     assert f"videos/ann/{cid}.mp4" in deps.media.objects
     assert len(deps.videos.started) == 1
     assert deps.store.get_account("ann").tokens == 90
@@ -167,3 +167,28 @@ def test_a_claim_left_by_a_dead_worker_fails_after_the_start_timeout(deps, clock
 
 def test_steps_for_unknown_or_terminal_creations_do_nothing(deps):
     assert run_step(deps, StepTask("missing", Step.START)).outcome == "unknown_creation"
+
+
+def test_a_worker_whose_operation_could_not_be_recorded_stops(deps, clock, caplog):
+    """The creation was failed and refunded while its generation was being started (the
+    start timeout ran out): the worker records nothing, schedules no poll, and logs the
+    operation it leaves behind."""
+    from shared.domain.creation import Refund
+
+    cid = submit(deps)
+    start = deps.queue.take()[0]
+    original = deps.videos.start
+
+    def start_while_the_reconciler_refunds(spec):
+        deps.store.refund(cid, clock(), Refund("start_interrupted"))
+        return original(spec)
+
+    deps.videos.start = start_while_the_reconciler_refunds
+    result = run_step(deps, start)
+
+    assert result.status == 200 and result.outcome == "already_failed"
+    assert deps.queue.take() == []  # no poll chain for an ended creation
+    creation = deps.store.get_creation(cid)
+    assert creation.status is Status.FAILED and creation.operation_name is None
+    assert "video.operation_orphaned" in caplog.text
+    assert_conserved(deps.store, "ann")

@@ -18,7 +18,7 @@ ORDER = VideoOrder("a red fox running through snow", {"aspectRatio": "16:9"})
 
 def gate_saw_it_running(deps):
     """The health gate checked the queue a moment ago and caches RUNNING for a while."""
-    deps.queue_health = QueueHealth(deps.queue, "q", ttl_seconds=3600)
+    deps.queue_health = QueueHealth(deps.queue, ttl_seconds=3600)
     assert deps.queue_health.check().ok
 
 
@@ -127,3 +127,98 @@ def test_a_replay_during_an_outage_leaves_a_running_creation_alone(deps):
     assert not deps.store.get_creation(first.creation.id).refunded
     assert deps.store.get_account("gus").tokens == 90
     assert_conserved(deps.store, "gus")
+
+
+def test_an_ambiguous_failure_after_the_task_was_created_is_accepted_not_refunded(deps):
+    """A deadline that hits after Cloud Tasks created the task: the queue is asked, the task
+    is there, and the paid generation goes ahead."""
+    gate_saw_it_running(deps)
+    deps.queue.failure_after_create = QueueError("queue_deadline_exceeded")
+
+    accepted = submit_video(deps, "ida", ORDER)
+
+    creation = deps.store.get_creation(accepted.creation.id)
+    assert creation.status is Status.PENDING and not creation.refunded
+    assert f"{creation.id}-start-0" in deps.queue.tasks
+    assert entry_types(deps, "ida") == ["debit", "grant"]
+
+
+class ClaimedWhileFailing:
+    """The task was created and a worker claimed the creation before the api's call failed,
+    and the queue cannot be asked either."""
+
+    def __init__(self, deps):
+        self.deps = deps
+
+    def enqueue(self, task):
+        claim = transitions.claim
+        self.deps.store.update_creation(task.creation_id, lambda c: claim(c, "w", c.updated_at))
+        raise QueueError("queue_deadline_exceeded")
+
+    def task_exists(self, task):
+        raise QueueError("queue_unavailable")
+
+    def info(self):
+        return self.deps.queue.info()
+
+
+def test_an_enqueue_failure_never_refunds_a_creation_a_worker_has_claimed(deps):
+    gate_saw_it_running(deps)
+    deps.queue = ClaimedWhileFailing(deps)
+
+    accepted = submit_video(deps, "jo", ORDER)
+
+    creation = deps.store.get_creation(accepted.creation.id)
+    assert creation.status is Status.PROCESSING and not creation.refunded
+    assert entry_types(deps, "jo") == ["debit", "grant"]
+    assert_conserved(deps.store, "jo")
+
+
+def test_an_ambiguous_failure_whose_task_does_not_exist_is_refunded(deps):
+    gate_saw_it_running(deps)
+    deps.queue.failure = QueueError("queue_deadline_exceeded")
+
+    with pytest.raises(EnqueueFailed) as failed:
+        submit_video(deps, "kim", ORDER)
+
+    assert failed.value.refunded and failed.value.queue_code == "queue_deadline_exceeded"
+    assert entry_types(deps, "kim") == ["debit", "grant", "refund"]
+
+
+def test_an_unreachable_queue_closes_the_gate_at_once(deps):
+    """One failed enqueue, and the next submits are refused before they are charged, though
+    the gate's cache still says RUNNING for an hour."""
+    gate_saw_it_running(deps)
+    deps.queue.failure = QueueError("queue_unavailable")
+
+    with pytest.raises(EnqueueFailed):
+        submit_video(deps, "lea", ORDER)
+    for _ in range(5):
+        with pytest.raises(QueueClosed):
+            submit_video(deps, "lea", ORDER)
+
+    assert entry_types(deps, "lea") == ["debit", "grant", "refund"]
+    assert deps.store.get_account("lea").tokens == 100
+
+
+def test_a_refused_task_does_not_close_the_gate(deps):
+    gate_saw_it_running(deps)
+    deps.queue.failure = QueueError("queue_invalid_request", retryable=False)
+    with pytest.raises(EnqueueFailed):
+        submit_video(deps, "max", ORDER)
+    assert deps.queue_health.check().ok
+
+
+def test_the_gate_reopens_by_itself_when_the_queue_returns(deps):
+    from tests.waiting import wait_for
+
+    deps.queue_health = QueueHealth(deps.queue, ttl_seconds=3600, recheck_seconds=0.05)
+    assert deps.queue_health.check().ok
+    deps.queue.failure = QueueError("queue_unavailable")
+    with pytest.raises(EnqueueFailed):
+        submit_video(deps, "ned", ORDER)
+    assert deps.queue_health.check().status == "unavailable"
+
+    deps.queue.failure = None  # the queue is back; the cache alone would wait an hour
+    wait_for(lambda: deps.queue_health.check().ok, timeout=30)
+    assert submit_video(deps, "ned", ORDER).creation.status is Status.PENDING
