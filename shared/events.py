@@ -2,6 +2,7 @@
 
 `emit("video.submitted", creationId=..., userId=...)` logs the event name as the message and
 the fields as structured data (`extra["fields"]`); the log formatter decides how they look.
+The record carries the caller's source location (file, line, function), not this module's.
 Never pass a prompt, a token or a key here.
 """
 
@@ -21,4 +22,5 @@ def emit(event: str, level: int = logging.INFO, exc_info: bool = False, **fields
         # `fields` for the local formatter, `json_fields` for Cloud Logging's structured handler
         extra={"event": event, "fields": present, "json_fields": {"event": event, **present}},
         exc_info=exc_info,
+        stacklevel=2,  # the caller's frame: Cloud Logging's sourceLocation, the text suffix
     )

@@ -5,10 +5,16 @@ object per line to stdout with `severity`, `logging.googleapis.com/trace` (from 
 traceparent / X-Cloud-Trace-Context header) and our fields (event, creationId, userId, ...)
 at the top level, where log-based metrics can count them.
 
-Locally (LOG_FORMAT=text): `12:00:01 INFO video.submitted creationId=... userId=...`.
+Locally (LOG_FORMAT=text): `12:00:01 INFO video.submitted creationId=... userId=... (where)`.
 
-Both scrub every line: bearer tokens, anything shaped like a JWT, and the configured secret
-values (API keys, R2 keys) never reach a log, whatever a message or a traceback contains.
+Both scrub every line: bearer tokens, anything shaped like a JWT, Google API keys and OAuth
+access tokens, `?key=` query values, and the configured secret values (API keys, R2 keys)
+never reach a log, whatever a message or a traceback contains. Error messages built from
+provider text should be scrubbed with the same `redact`.
+
+Both give each line the source location of the code that logged it (`events.emit` passes its
+caller's frame down): Cloud Logging's `sourceLocation` {file, line, function}, and locally a
+`(shared/services/steps.py:182)` suffix.
 """
 
 from __future__ import annotations
@@ -17,41 +23,74 @@ import logging
 import re
 import sys
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from shared.config import Settings
 
-_BEARER = re.compile(r"(?i)\b(bearer)\s+[^\s\"',;]+")
-_JWT = re.compile(r"\beyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*")
 REDACTED = "[redacted]"
+# (pattern, kept prefix group or 0): what is redacted even when nobody configured it
+_PATTERNS = (
+    (re.compile(r"(?i)\b(bearer\s+)[^\s\"',;]+"), 1),
+    (re.compile(r"\beyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*"), 0),  # a JWT
+    (re.compile(r"AIza[0-9A-Za-z_\-]{20,}"), 0),  # a Google API key
+    (re.compile(r"ya29\.[0-9A-Za-z_\-.]+"), 0),  # a Google OAuth access token
+    (re.compile(r"(?i)([?&](?:api_?)?key=)[^&\s\"']+"), 1),  # a key in a URL's query
+)
+_MIN_SECRET = 6  # shorter configured values would scrub ordinary words
 
 
 class Redactor:
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self.secrets = tuple(sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True))
+    """Masks tokens, keys and the given secret values in a text (secrets of fewer than 6
+    characters are ignored: they would mask ordinary words)."""
+
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+        found = {s for s in secrets if s and len(s) >= _MIN_SECRET}
+        self.secrets = tuple(sorted(found, key=len, reverse=True))
 
     def __call__(self, text: str) -> str:
-        text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
-        text = _JWT.sub(REDACTED, text)
         for secret in self.secrets:
             text = text.replace(secret, REDACTED)
+        for pattern, keep in _PATTERNS:
+            text = pattern.sub(lambda m, k=keep: (m.group(k) if k else "") + REDACTED, text)
         return text
 
 
+def redact(text: str, *secrets: str | None) -> str:
+    """`text` scrubbed of tokens, keys and the given secret values."""
+    return Redactor(secrets)(text)
+
+
+_ROOT = Path(__file__).resolve().parents[1]
+
+
+def source_location(record: logging.LogRecord) -> str:
+    """`path:line` of the code that logged `record`, relative to the repository when in it."""
+    try:
+        path = Path(record.pathname).resolve().relative_to(_ROOT).as_posix()
+    except (ValueError, OSError):
+        path = record.filename
+    return f"{path}:{record.lineno}"
+
+
 class EventFormatter(logging.Formatter):
-    """Appends an event's fields to its line: `12:00:01 INFO video.submitted creationId=...`."""
+    """`12:00:01 INFO video.submitted creationId=c1 userId=u1 (shared/services/steps.py:182)`,
+    then the traceback if any; all of it scrubbed."""
 
     def __init__(self, redact: Redactor | None = None) -> None:
         super().__init__("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S")
         self.redact = redact or Redactor()
 
-    def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        line = super().formatMessage(record)
         fields = getattr(record, "fields", None)
         if fields:
             line += " " + " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
-        return self.redact(line)
+        return f"{line} ({source_location(record)})"
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.redact(super().format(record))
 
 
 def structured_handler(settings: Settings, stream=None) -> logging.Handler:

@@ -3,10 +3,13 @@ never a token, a key or a whole prompt."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import inspect
 import io
 import json
 import logging
+from pathlib import Path
 
 import flask
 import pytest
@@ -14,7 +17,7 @@ import pytest
 from functions import api, worker
 from shared import bootstrap, events
 from shared.domain.errors import GenerationError, QueueError
-from shared.logs import Redactor, structured_handler, text_handler
+from shared.logs import Redactor, redact, structured_handler, text_handler
 from shared.services.queue_health import QueueHealth
 
 API_KEY = "AIzaSy-test-secret-key-0042"
@@ -102,3 +105,70 @@ def test_no_log_line_holds_a_token_a_key_or_a_whole_prompt(deps, captured):
     assert "boom" in output  # the unexpected error is logged, scrubbed
     for secret in (API_KEY, R2_SECRET, TOKEN, PROMPT[:60]):
         assert secret not in output
+
+
+# --- where a line comes from --------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def events_logged_to(handler: logging.Handler):
+    logger = logging.getLogger("creator.events")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(logging.NOTSET)
+
+
+def emit_from_here(**fields) -> int:
+    """Emits an event and returns the line that did."""
+    line = inspect.currentframe().f_lineno + 1
+    events.emit("test.located", **fields)
+    return line
+
+
+def test_cloud_logging_gets_the_callers_source_location(deps):
+    stream = io.StringIO()
+    with events_logged_to(structured_handler(deps.settings, stream)):
+        line = emit_from_here(creationId="c1")
+    entry = json.loads(stream.getvalue().splitlines()[-1])
+    location = entry["logging.googleapis.com/sourceLocation"]
+    assert Path(location["file"]).resolve() == Path(__file__).resolve()
+    assert (int(location["line"]), location["function"]) == (line, "emit_from_here")
+    assert entry["event"] == "test.located" and entry["creationId"] == "c1"
+
+
+def test_a_text_line_ends_with_the_callers_location_before_any_traceback():
+    stream = io.StringIO()
+    with events_logged_to(text_handler(None, stream)):
+        line = emit_from_here(creationId="c1")
+        try:
+            raise RuntimeError("boom")
+        except RuntimeError:
+            failed_at = inspect.currentframe().f_lineno + 1
+            events.emit("test.failed", logging.ERROR, exc_info=True, creationId="c2")
+    first, second, *traceback = stream.getvalue().splitlines()
+    assert first.endswith(f" INFO test.located creationId=c1 (tests/unit/test_logs.py:{line})")
+    assert second.endswith(
+        f" ERROR test.failed creationId=c2 (tests/unit/test_logs.py:{failed_at})"
+    )
+    assert traceback[0] == "Traceback (most recent call last):"
+    assert traceback[-1] == "RuntimeError: boom"
+    assert "shared/events.py" not in first + second
+
+
+def test_the_redactor_masks_google_keys_and_tokens_nobody_configured():
+    key = "AIza" + "Q" * 35
+    access = "ya29.a0AfH6SMB-secret_token.value"
+    line = Redactor()(f"GET /v1/models?key=s3cr3t&alt=json x-goog-api-key: {key} {access}")
+    assert "s3cr3t" not in line and key not in line and access not in line
+    assert "?key=[redacted]&alt=json" in line
+    kept = "mediaKey=videos/u1/c1.mp4 idempotencyKey=k-42 key=value"
+    assert Redactor()(kept) == kept  # only a URL's `key` query value is a secret by its name
+
+
+def test_redact_scrubs_the_given_secrets_and_the_known_shapes():
+    assert redact("token=abcdef123 Bearer xyz", "abcdef123") == "token=[redacted] Bearer [redacted]"
+    assert redact("short ab", "ab", None) == "short ab"  # under 6 characters: never a secret
