@@ -5,23 +5,42 @@
 
 The configuration is read and checked here, at start: an instance with a missing or unsafe
 setting (a local convenience in production) refuses to start with a message naming it.
+Each function's app is built on its first request, from the process's container.
 """
 
 import functions_framework
 
-from functions import api as _api
-from functions import worker as _worker
-from shared.config import load_settings
+from functions.http import LazyApp
+from shared.bootstrap import container
+from shared.config import load_settings, startup_warnings
 from shared.logs import configure_logging
 
-configure_logging(load_settings())
+_settings = load_settings()
+configure_logging(_settings)
+startup_warnings(_settings)
+
+
+def _api_app():
+    from functions.api import create_app
+
+    return create_app(container())
+
+
+def _worker_app():
+    from functions.worker import create_app
+
+    return create_app(container())
+
+
+_api = LazyApp(_api_app)
+_worker = LazyApp(_worker_app)
 
 
 @functions_framework.http
 def api(request):
-    return _api.handle(request)
+    return _api(request)
 
 
 @functions_framework.http
 def video_worker(request):
-    return _worker.handle(request)
+    return _worker(request)

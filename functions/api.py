@@ -1,18 +1,20 @@
 """The public `api` function: the routes the app's frontend calls.
 
 Handlers only translate HTTP to service calls and domain errors to answers; the rules live
-in shared/services. Every failure a caller can cause is a 4xx naming the problem.
+in shared/services. Every failure a caller can cause is a 4xx naming the problem, with a
+stable `code`. `create_app(deps)` builds the app from its dependencies (the container in
+production, fakes in tests).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import flask
+from flask_cors import CORS
 
-from functions.http import dispatch, error, install_error_handlers, json_body, reply
-from shared.bootstrap import container
+from functions.http import error, install_error_handlers, invalid, json_body, reply
 from shared.domain.creation import Creation
 from shared.domain.errors import (
     CreationNotFound,
@@ -22,89 +24,126 @@ from shared.domain.errors import (
     StoreUnavailable,
     Unauthenticated,
 )
+from shared.domain.failures import user_message
+from shared.domain.idempotency import IdempotencyConflict
 
-_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+if TYPE_CHECKING:
+    from shared.bootstrap import Container
+    from shared.ports import MediaStorage
+
+# Creation ids are ours (hex); a name Firestore reserves (`__x__`) is never one of them.
+_ID = re.compile(r"^(?!__.*__$)[A-Za-z0-9_-]{1,64}$")
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
 QUEUE_UNAVAILABLE = "Video generation queue is unavailable. Please retry shortly."
+CORS_MAX_AGE_SECONDS = 3600
 
-app = flask.Flask(__name__)
-install_error_handlers(app)
-
-
-@app.before_request
-def _limit_body() -> None:
-    flask.request.max_content_length = container().settings.max_body_bytes
+bp = flask.Blueprint("api", __name__)
 
 
-def handle(request: flask.Request):
-    return dispatch(app, request)
+def create_app(deps: Container) -> flask.Flask:
+    app = flask.Flask(__name__)
+    app.extensions["deps"] = deps
+    app.config["MAX_CONTENT_LENGTH"] = deps.settings.max_body_bytes
+    # Preflights are answered here, before any route runs (so before authentication).
+    # Exact origins only; a disallowed origin gets no CORS headers at all.
+    CORS(
+        app,
+        origins=list(deps.settings.allowed_origins),
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+        expose_headers=["Location", "Retry-After"],
+        methods=["GET", "POST", "OPTIONS"],
+        max_age=CORS_MAX_AGE_SECONDS,
+        vary_header=True,
+    )
+    install_error_handlers(app)
+    _install_domain_error_handlers(app)
+    app.register_blueprint(bp)
+    return app
+
+
+def _deps() -> Container:
+    return flask.current_app.extensions["deps"]
 
 
 def _uid() -> str:
-    return container().identity.verify(flask.request.headers.get("Authorization"))
+    return _deps().identity.verify(flask.request.headers.get("Authorization"))
 
 
-@app.errorhandler(Unauthenticated)
-def _unauthenticated(exc: Unauthenticated):
-    return error(401, str(exc) or "authentication required", {"WWW-Authenticate": "Bearer"})
+def _install_domain_error_handlers(app: flask.Flask) -> None:
+    @app.errorhandler(Unauthenticated)
+    def _unauthenticated(exc: Unauthenticated):
+        message = str(exc) or "authentication required"
+        return error(401, "unauthenticated", message, {"WWW-Authenticate": "Bearer"})
+
+    @app.errorhandler(IdentityUnavailable)
+    def _identity_unavailable(_exc: IdentityUnavailable):
+        return error(
+            503,
+            "identity_unavailable",
+            "Sign-in cannot be checked right now. Please retry shortly.",
+            {"Retry-After": "5"},
+        )
+
+    @app.errorhandler(CreationNotFound)
+    def _not_found(_exc: CreationNotFound):
+        return error(404, "not_found", "creation not found")
+
+    @app.errorhandler(StoreContention)
+    def _contention(_exc: StoreContention):
+        return error(
+            409,
+            "busy",
+            "Too many simultaneous requests on this account. Please retry.",
+            {"Retry-After": "1"},
+            retryable=True,
+        )
+
+    @app.errorhandler(StoreUnavailable)
+    def _store_unavailable(_exc: StoreUnavailable):
+        return error(
+            503,
+            "service_unavailable",
+            "The service is temporarily unavailable. Please retry shortly; a request that "
+            "was charged is completed or refunded automatically (retry with the same "
+            "Idempotency-Key to find it).",
+            {"Retry-After": "5"},
+            retryable=True,
+        )
+
+    @app.errorhandler(IdempotencyConflict)
+    def _idempotency_conflict(exc: IdempotencyConflict):
+        return error(422, "idempotency_conflict", exc.message)
 
 
-@app.errorhandler(IdentityUnavailable)
-def _identity_unavailable(_exc: IdentityUnavailable):
-    return error(
-        503, "Sign-in cannot be checked right now. Please retry shortly.", {"Retry-After": "5"}
-    )
-
-
-@app.errorhandler(CreationNotFound)
-def _not_found(_exc: CreationNotFound):
-    return error(404, "creation not found")
-
-
-@app.errorhandler(StoreContention)
-def _contention(_exc: StoreContention):
-    return error(
-        409,
-        "Too many simultaneous requests on this account. Please retry.",
-        {"Retry-After": "1"},
-        retryable=True,
-    )
-
-
-@app.errorhandler(StoreUnavailable)
-def _store_unavailable(_exc: StoreUnavailable):
-    return error(
-        503,
-        "The service is temporarily unavailable. Please retry shortly.",
-        {"Retry-After": "5"},
-        retryable=True,
-    )
-
-
-@app.post("/api/generate/video")
+@bp.post("/api/generate/video")
 def generate_video():
     from pydantic import ValidationError
 
     from functions.schemas import VideoRequest, field_errors
     from shared.services.submit import EnqueueFailed, QueueClosed, VideoOrder, submit_video
 
-    deps = container()
+    deps = _deps()
     uid = _uid()
     try:
         body = VideoRequest.model_validate(json_body())
     except ValidationError as exc:
-        return error(400, "invalid request", fields=field_errors(exc))
+        return invalid(field_errors(exc))
     key = _idempotency_key()
 
     try:
         accepted = submit_video(deps, uid, VideoOrder(body.prompt, body.parameters()), key)
     except InsufficientTokens as exc:
         return error(
-            402, "Not enough tokens for this video.", balance=exc.balance, required=exc.required
+            402,
+            "insufficient_tokens",
+            "Not enough tokens for this video.",
+            balance=exc.balance,
+            required=exc.required,
         )
     except QueueClosed as exc:
         return error(
             503,
+            "queue_unavailable",
             QUEUE_UNAVAILABLE,
             {"Retry-After": "30"},
             refunded=False,
@@ -120,9 +159,11 @@ def generate_video():
         )
         return error(
             503,
+            "queue_unavailable",
             QUEUE_UNAVAILABLE,
-            {"Retry-After": "30"},
+            {"Retry-After": "30", "Location": f"/api/creations/{exc.creation.id}"},
             refunded=exc.refunded,
+            charged=not exc.refunded,
             details=details,
             creationId=exc.creation.id,
             balance=exc.balance,
@@ -143,7 +184,7 @@ def generate_video():
     )
 
 
-@app.post("/api/generate/image")
+@bp.post("/api/generate/image")
 def generate_image():
     from pydantic import ValidationError
 
@@ -151,22 +192,27 @@ def generate_image():
     from shared.services.images import ImageFailed, ImageInProgress, ImageOrder
     from shared.services.images import generate_image as make_image
 
-    deps = container()
+    deps = _deps()
     uid = _uid()
     try:
         body = ImageRequest.model_validate(json_body())
     except ValidationError as exc:
-        return error(400, "invalid request", fields=field_errors(exc))
+        return invalid(field_errors(exc))
     key = _idempotency_key()
     try:
         made = make_image(deps, uid, ImageOrder(body.prompt, body.aspectRatio), key)
     except InsufficientTokens as exc:
         return error(
-            402, "Not enough tokens for this image.", balance=exc.balance, required=exc.required
+            402,
+            "insufficient_tokens",
+            "Not enough tokens for this image.",
+            balance=exc.balance,
+            required=exc.required,
         )
     except ImageInProgress as exc:
         return error(
             409,
+            "in_progress",
             "This request is still being processed. Retry shortly.",
             {"Retry-After": "2"},
             creationId=exc.creation.id,
@@ -174,30 +220,32 @@ def generate_image():
     except ImageFailed as exc:
         return _image_failed(exc)
     c = made.creation
+    shown = creation_json(c, deps.media)
     return reply(
         200,
         {
             "success": True,
             "creationId": c.id,
             "status": str(c.status),
-            "mediaUrl": c.media_url,
+            "mediaUrl": shown["mediaUrl"],
             "tokensCharged": 0 if made.replayed else c.cost,
             "balance": made.balance,
             "replayed": made.replayed,
-            "creation": creation_json(c),
+            "creation": shown,
         },
         {"Location": f"/api/creations/{c.id}"},
     )
 
 
 def _image_failed(exc: Any):
+    headers: dict[str, str] = {}
     if exc.code == "content_filtered":
-        status, message, headers = 422, "The prompt was blocked by the safety filter.", {}
+        status, message = 422, "The prompt was blocked by the safety filter."
     elif exc.transient:
         status, message = 503, "Image generation is temporarily unavailable. Please retry."
-        headers = {"Retry-After": "10"}
+        headers["Retry-After"] = "10"
     else:
-        status, message, headers = 502, "Image generation failed.", {}
+        status, message = 502, "Image generation failed."
     details = (
         "Your tokens were refunded."
         if exc.refunded
@@ -205,6 +253,7 @@ def _image_failed(exc: Any):
     )
     return error(
         status,
+        exc.code if exc.code == "content_filtered" else "generation_failed",
         message,
         headers,
         refunded=exc.refunded,
@@ -218,38 +267,30 @@ def _image_failed(exc: Any):
 def _idempotency_key() -> str | None:
     key = flask.request.headers.get("Idempotency-Key")
     if key is not None and not _IDEMPOTENCY_KEY.match(key):
-        flask.abort(
-            error(
-                400,
-                "invalid request",
-                fields={"Idempotency-Key": "1 to 128 visible ASCII characters"},
-            )
-        )
+        flask.abort(invalid({"Idempotency-Key": "1 to 128 visible ASCII characters"}))
     return key
 
 
-@app.get("/api/creations/<creation_id>")
+@bp.get("/api/creations/<creation_id>")
 def get_creation(creation_id: str):
     from shared.services.accounts import own_creation
 
     uid = _uid()
     if not _ID.match(creation_id):
         raise CreationNotFound(creation_id)
-    return reply(
-        200,
-        {"success": True, "creation": creation_json(own_creation(container(), uid, creation_id))},
-    )
+    creation = own_creation(_deps(), uid, creation_id)
+    return reply(200, {"success": True, "creation": creation_json(creation, _deps().media)})
 
 
-@app.get("/api/tokens")
+@bp.get("/api/tokens")
 def get_tokens():
     from shared.services.accounts import token_summary
 
     uid = _uid()
     limit = flask.request.args.get("limit", "20")
     if not re.fullmatch(r"[0-9]{1,3}", limit) or not 1 <= int(limit) <= 100:
-        return error(400, "invalid request", fields={"limit": "an integer from 1 to 100"})
-    summary = token_summary(container(), uid, int(limit))
+        return invalid({"limit": "an integer from 1 to 100"})
+    summary = token_summary(_deps(), uid, int(limit))
     return reply(
         200,
         {
@@ -271,43 +312,38 @@ def get_tokens():
     )
 
 
-@app.get("/api/health/queue")
+@bp.get("/api/health/queue")
 def queue_health():
-    report = container().queue_health.check()
-    return reply(200 if report.ok else 503, report.as_json())
+    report = _deps().queue_health.check()
+    if report.ok:
+        return reply(200, report.as_json())
+    return reply(503, report.as_json(), {"Retry-After": "10"})
 
 
-@app.get("/api/health")
+@bp.get("/api/health")
 def health():
-    from shared.domain.errors import DomainError
-
-    deps = container()
-    checks: dict[str, Any] = {}
-    for name, probe in (("store", deps.store.ping), ("media", deps.media.ping)):
-        try:
-            probe()
-            checks[name] = {"status": "ok"}
-        except DomainError as exc:
-            checks[name] = {"status": "unavailable", "reason": type(exc).__name__}
-    checks["queue"] = deps.queue_health.check().as_json()
-    ok = all(check["status"] == "ok" for check in checks.values())
-    return reply(200 if ok else 503, {"status": "ok" if ok else "degraded", "checks": checks})
+    report = _deps().system_health.check()
+    if report.ok:
+        return reply(200, report.as_json())
+    return reply(503, report.as_json(), {"Retry-After": "10"})
 
 
-@app.get("/media/<path:key>")
+@bp.get("/media/<path:key>")
 def media(key: str):
     """Local mode only: serve what LocalMediaStorage wrote (R2 serves it in production)."""
-    deps = container()
+    deps = _deps()
     if not deps.settings.is_local:
         flask.abort(404)
     try:
         path, content_type = deps.local_media.open(key)
-    except FileNotFoundError:
+    except (FileNotFoundError, ValueError):
         flask.abort(404)
     return flask.send_file(path, mimetype=content_type, conditional=True)
 
 
-def creation_json(c: Creation) -> dict[str, Any]:
+def creation_json(c: Creation, media: MediaStorage) -> dict[str, Any]:
+    """A creation as the app sees it. Its media URL is made now from the stored key (a
+    presigned link is fresh at every read)."""
     return {
         "creationId": c.id,
         "kind": str(c.kind),
@@ -315,10 +351,11 @@ def creation_json(c: Creation) -> dict[str, Any]:
         "prompt": c.prompt,
         "parameters": c.parameters,
         "cost": c.cost,
-        "mediaUrl": c.media_url,
+        "mediaUrl": media.url(c.media_key) if c.media_key else None,
         "progress": c.progress,
         "errorCode": c.error_code,
-        "errorMessage": c.error_message,
+        # A fixed sentence per code: a provider's raw message never reaches a user.
+        "errorMessage": user_message(c.error_code) if c.error_code else None,
         "refunded": c.refunded,
         "queueErrorCode": c.queue_error_code,
         "createdAt": c.created_at.isoformat(),

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+
+def _integer(value: Any) -> Any:
+    """JSON integers only: a literal would accept 8.0 (== 8) even in strict mode."""
+    if isinstance(value, float):
+        raise ValueError("Input should be an integer: 4, 6 or 8")
+    return value
 
 
 class VideoRequest(BaseModel):
@@ -12,7 +19,7 @@ class VideoRequest(BaseModel):
 
     prompt: str = Field(min_length=1, max_length=2000)
     aspectRatio: Literal["16:9", "9:16"] = "16:9"  # noqa: N815 - the API's JSON names
-    durationSeconds: Literal[4, 6, 8] = 8  # noqa: N815
+    durationSeconds: Annotated[Literal[4, 6, 8], BeforeValidator(_integer)] = 8  # noqa: N815
     negativePrompt: str | None = Field(default=None, max_length=2000)  # noqa: N815
     resolution: Literal["720p", "1080p"] = "720p"
 

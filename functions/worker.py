@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import TYPE_CHECKING
 
 import flask
 
-from functions.http import dispatch, error, install_error_handlers, json_body, reply
+from functions.http import error, install_error_handlers, json_body, reply
 from shared import events
-from shared.bootstrap import container
 from shared.domain.errors import (
     Forbidden,
     IdentityUnavailable,
@@ -20,45 +20,62 @@ from shared.domain.errors import (
     Unauthenticated,
 )
 
-app = flask.Flask(__name__)
-install_error_handlers(app)
+if TYPE_CHECKING:
+    from shared.bootstrap import Container
+
+bp = flask.Blueprint("worker", __name__)
 
 
-@app.before_request
+def create_app(deps: Container) -> flask.Flask:
+    app = flask.Flask(__name__)
+    app.extensions["deps"] = deps
+    install_error_handlers(app)
+    app.register_error_handler(StoreUnavailable, _store_busy)
+    app.register_error_handler(StoreContention, _store_busy)
+    app.register_blueprint(bp)
+    return app
+
+
+def _deps() -> Container:
+    return flask.current_app.extensions["deps"]
+
+
+@bp.before_app_request
 def _only_cloud_tasks():
     """Defence in depth behind the platform's IAM check: the request must carry a valid OIDC
     token for this worker from the tasks (or scheduler) service account. Nothing runs, and
     nothing changes, otherwise."""
-    auth = container().task_auth
+    auth = _deps().task_auth
     if auth is None or flask.request.url_rule is None:  # no route: a plain 404/405, nothing runs
         return None
     try:
         auth.verify(flask.request.headers.get("Authorization"))
     except Unauthenticated:
         events.emit("worker.rejected", logging.WARNING, reason="unauthenticated")
-        return error(401, "a valid Cloud Tasks OIDC token is required")
+        return error(401, "unauthenticated", "a valid Cloud Tasks OIDC token is required")
     except IdentityUnavailable:  # the key server is down: let Cloud Tasks retry later
         events.emit("worker.keys_unavailable", logging.ERROR)
-        return error(503, "the token keys cannot be fetched now", {"Retry-After": "10"})
+        return error(
+            503,
+            "identity_unavailable",
+            "the token keys cannot be fetched now",
+            {"Retry-After": "10"},
+        )
     except Forbidden:
         events.emit("worker.rejected", logging.WARNING, reason="forbidden")
-        return error(403, "this caller may not invoke the worker")
+        return error(403, "forbidden", "this caller may not invoke the worker")
     return None
 
 
-def handle(request: flask.Request):
-    return dispatch(app, request)
-
-
-@app.errorhandler(StoreUnavailable)
-@app.errorhandler(StoreContention)
 def _store_busy(exc: Exception):
     """The store failed (e.g. during a reconcile sweep): answer 503 so the caller retries."""
     events.emit("worker.store_unavailable", logging.WARNING, error=type(exc).__name__)
-    return error(503, "the store is unavailable; retry later", {"Retry-After": "10"})
+    return error(
+        503, "service_unavailable", "the store is unavailable; retry later", {"Retry-After": "10"}
+    )
 
 
-@app.post("/tasks/video")
+@bp.post("/tasks/video")
 def video_step():
     from shared.domain.steps import StepTask
     from shared.services.steps import run_step
@@ -67,10 +84,10 @@ def video_step():
         task = StepTask.from_payload(json_body())
     except ValueError as exc:
         field, _, message = str(exc).partition(": ")
-        return error(400, "not a video task", fields={field: message})
+        return error(400, "invalid_request", "not a video task", fields={field: message})
     headers = flask.request.headers
     started = time.perf_counter()
-    result = run_step(container(), task)
+    result = run_step(_deps(), task)
     events.emit(
         "task.step",
         creationId=task.creation_id,
@@ -84,8 +101,8 @@ def video_step():
     return reply(result.status, {"outcome": result.outcome})
 
 
-@app.post("/tasks/reconcile")
+@bp.post("/tasks/reconcile")
 def reconcile():
     from shared.services.reconcile import reconcile as sweep
 
-    return reply(200, sweep(container()).as_json())
+    return reply(200, sweep(_deps()).as_json())

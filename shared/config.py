@@ -42,6 +42,11 @@ WORKER_AUTH_MODES = ("oidc", "none")
 DEFAULT_VIDEO_MODEL = "veo-3.1-generate-001"  # the Vertex AI id of Veo 3.1
 DEFAULT_IMAGE_MODEL = "gemini-2.5-flash-image"
 LOCAL_TASKS_JWKS_URL = "http://127.0.0.1:8124/jwks"
+LOCAL_ALLOWED_ORIGINS = "http://127.0.0.1:8090,http://localhost:8090"  # the local web console
+# Set by Cloud Run (and so by Cloud Functions 2nd gen) on every instance; functions-framework
+# does not set them locally. FUNCTION_TARGET is no sign: functions-framework sets it too.
+CLOUD_RUN_VARIABLES = ("K_SERVICE", "K_REVISION")
+ACKNOWLEDGED = "true"
 GENAI_TIMEOUT_SECONDS = 60  # google-genai's per-request timeout (shared/adapters/genai_client)
 
 
@@ -98,6 +103,11 @@ class Settings:
     r2_presign_expiry_seconds: int = 3600
     r2_endpoint_url: str | None = None
     worker_auth: str = "oidc"
+    worker_auth_none_acknowledged: bool = False
+    allowed_origins: tuple[str, ...] = ()
+    idempotency_key_ttl_hours: int = 24
+    store_deadline_seconds: float = 5.0
+    queue_recheck_seconds: float = 1.0
     tasks_jwks_url: str | None = None
     scheduler_service_account: str | None = None
     log_format: str = "text"
@@ -199,6 +209,22 @@ class _Reader:
             self.problems.append(f"{name} must use https in production")
         return value
 
+    def origins(self, name: str, default_local: str, local: bool) -> tuple[str, ...]:
+        """Exact origins (scheme://host[:port]), comma-separated; https only in production."""
+        raw = self.required(name, default_local, local)
+        origins = tuple(o.strip() for o in raw.split(",") if o.strip())
+        for origin in origins:
+            parts = urlsplit(origin)
+            exact = parts.scheme in ("http", "https") and parts.netloc and not parts.path
+            if "*" in origin or not exact or parts.query or parts.fragment:
+                self.problems.append(
+                    f"{name} must list exact origins such as https://app.example.com, "
+                    f"got {origin!r}"
+                )
+            elif not local and parts.scheme != "https":
+                self.problems.append(f"{name} must use https origins in production, got {origin!r}")
+        return origins
+
 
 def settings_from_env(env: Mapping[str, str]) -> Settings:
     r = _Reader(env)
@@ -206,6 +232,12 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
     if app_env not in (LOCAL, PRODUCTION):
         r.problems.append(f"APP_ENV must be 'local' or 'production', got {app_env!r}")
     local = app_env == LOCAL
+    on_cloud_run = [name for name in CLOUD_RUN_VARIABLES if r.text(name)]
+    if local and on_cloud_run:
+        r.problems.append(
+            f"APP_ENV=local is refused on Cloud Run ({', '.join(on_cloud_run)} set): local mode "
+            "grants free tokens and trusts dev identities"
+        )
     if not local:
         r.problems += [
             f"{name} is a local convenience, refused when APP_ENV is not 'local'"
@@ -263,6 +295,11 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         r2_presign_expiry_seconds=r.number("R2_PRESIGN_EXPIRY_SECONDS", 3600, int, 60, 604_800),
         r2_endpoint_url=r.text("R2_ENDPOINT_URL") if local else None,
         worker_auth=r.one_of("WORKER_AUTH", WORKER_AUTH_MODES, "oidc"),
+        worker_auth_none_acknowledged=r.text("WORKER_AUTH_NONE_ACKNOWLEDGED") == ACKNOWLEDGED,
+        allowed_origins=r.origins("ALLOWED_ORIGINS", LOCAL_ALLOWED_ORIGINS, local),
+        idempotency_key_ttl_hours=r.number("IDEMPOTENCY_KEY_TTL_HOURS", 24, int, 1, 720),
+        store_deadline_seconds=r.number("STORE_DEADLINE_SECONDS", 5, float, 1, 60),
+        queue_recheck_seconds=r.number("QUEUE_RECHECK_SECONDS", 1, float, 0.1, 60),
         tasks_jwks_url=r.text("TASKS_JWKS_URL", LOCAL_TASKS_JWKS_URL) if local else None,
         scheduler_service_account=r.text("SCHEDULER_SERVICE_ACCOUNT"),
         log_format=r.one_of("LOG_FORMAT", ("text", "json"), "text" if local else "json"),
@@ -307,6 +344,11 @@ def _check_combinations(s: Settings, r: _Reader) -> None:
             r.problems.append("R2_ACCOUNT_ID is required when MEDIA_STORAGE is 'r2'")
         if s.r2_public_base_url:
             r.url("R2_PUBLIC_BASE_URL", None, s.is_local)
+    if s.worker_auth == "none" and not s.is_local and not s.worker_auth_none_acknowledged:
+        r.problems.append(
+            "WORKER_AUTH=none leaves the worker to the platform's IAM alone: set "
+            f"WORKER_AUTH_NONE_ACKNOWLEDGED={ACKNOWLEDGED} to confirm"
+        )
     if s.identity_provider == "firebase" and s.project and not s.firebase_project_id:
         r.problems.append("FIREBASE_PROJECT_ID (or GOOGLE_CLOUD_PROJECT) is required")
 
@@ -315,3 +357,20 @@ def _check_combinations(s: Settings, r: _Reader) -> None:
 def load_settings() -> Settings:
     """The process's settings, read once. Raises ConfigError."""
     return settings_from_env(os.environ)
+
+
+def startup_warnings(settings: Settings) -> list[str]:
+    """Log (and return) what a start should warn an operator about."""
+    import logging
+
+    from shared import events
+
+    warnings = []
+    if settings.worker_auth == "none" and not settings.is_local:
+        warnings.append("worker_auth_none")
+        events.emit(
+            "config.worker_auth_none",
+            logging.WARNING,
+            detail="WORKER_AUTH=none: the worker relies on the platform's IAM check alone",
+        )
+    return warnings

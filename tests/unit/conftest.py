@@ -34,14 +34,16 @@ def clock() -> Clock:
 
 @pytest.fixture
 def deps(clock: Clock, tmp_path) -> Container:
-    settings = settings_from_env({"APP_ENV": "local", "LOCAL_STATE_DIR": str(tmp_path)})
+    settings = settings_from_env(
+        {"APP_ENV": "local", "LOCAL_STATE_DIR": str(tmp_path), "QUEUE_HEALTH_TTL_SECONDS": "0"}
+    )
     queue = FakeQueue(settings.queue_path)
     return Container(
         settings,
         clock=clock,
         store=InMemoryStore(),
         queue=queue,
-        queue_health=QueueHealth(queue, settings.queue_path, ttl_seconds=0),
+        queue_health=QueueHealth(queue, ttl_seconds=0),
         videos=FakeVideos(),
         images=FakeImages(),
         task_auth=None,
@@ -67,3 +69,19 @@ def deliver_all(deps: Container, clock: Clock, max_steps: int = 200) -> list[str
             clock.advance(10)
             pending.append(StepTask(task.creation_id, task.step, task.seq))
     raise AssertionError(f"still running after {max_steps} steps: {outcomes[-5:]}")
+
+
+@pytest.fixture
+def api_client(deps: Container):
+    """The api's HTTP interface, built from the fakes."""
+    from functions.api import create_app
+
+    return create_app(deps).test_client()
+
+
+@pytest.fixture
+def worker_client(deps: Container):
+    """The worker's HTTP interface, built from the fakes."""
+    from functions.worker import create_app
+
+    return create_app(deps).test_client()

@@ -7,7 +7,6 @@ import dataclasses
 import pytest
 
 from functions import api
-from shared import bootstrap
 from shared.domain.errors import QueueError, StoreContention
 from shared.ports import QueueState
 from shared.services.queue_health import QueueHealth
@@ -17,9 +16,8 @@ VIDEO = {"prompt": "a paper boat on a river", "aspectRatio": "9:16", "durationSe
 
 
 @pytest.fixture
-def client(deps, monkeypatch):
-    monkeypatch.setattr(bootstrap, "_container", deps)
-    return api.app.test_client()
+def client(deps):
+    return api.create_app(deps).test_client()
 
 
 def test_submit_answers_202_with_the_creation_and_balance(client, deps):
@@ -83,6 +81,7 @@ def test_short_balance_is_402_with_balance_and_required(client, deps):
     assert response.status_code == 402
     assert response.get_json() | {"error": ""} == {
         "success": False,
+        "code": "insufficient_tokens",
         "error": "",
         "balance": 100,
         "required": 101,
@@ -90,7 +89,7 @@ def test_short_balance_is_402_with_balance_and_required(client, deps):
 
 
 def test_enqueue_failure_is_503_refunded_with_retry_after(client, deps):
-    deps.queue_health = QueueHealth(deps.queue, "q", ttl_seconds=3600)
+    deps.queue_health = QueueHealth(deps.queue, ttl_seconds=3600)
     deps.queue_health.check()
     deps.queue.failure = QueueError("queue_unavailable")
 
@@ -155,17 +154,87 @@ def test_queue_health_reports_each_state(client, deps):
     assert (body["status"], body["reason"]) == ("unavailable", "queue_unavailable")
 
 
-def test_health_reports_each_dependency(client, deps):
-    assert client.get("/api/health").get_json()["status"] == "ok"
+def test_health_reports_each_dependency_by_status_only(client, deps):
+    ok = client.get("/api/health")
+    assert ok.get_json() == {
+        "status": "ok",
+        "checks": {"store": "ok", "media": "ok", "queue": "ok"},
+    }
     deps.media.failing = True
     response = client.get("/api/health")
-    assert response.status_code == 503
-    assert response.get_json()["checks"]["media"]["status"] == "unavailable"
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    assert response.get_json()["checks"]["media"] == "unavailable"
+    assert deps.settings.queue_path not in response.get_data(as_text=True)
 
 
-def test_unknown_routes_and_methods_are_json(client):
-    assert client.get("/nope").get_json()["error"] == "not found"
-    assert client.get("/api/generate/video").status_code == 405
+def test_health_is_cached_so_callers_cannot_hammer_the_store(deps):
+    from shared.services.system_health import SystemHealth
+
+    pings = []
+    deps.store.ping = lambda: pings.append(1)
+    health = SystemHealth(deps.store, deps.media, deps.queue_health, ttl_seconds=3600)
+    for _ in range(50):
+        assert health.check().ok
+    assert len(pings) == 1
+
+
+def test_queue_health_shows_no_resource_path_and_503s_say_when_to_retry(client, deps):
+    body = client.get("/api/health/queue").get_data(as_text=True)
+    assert deps.settings.queue_path not in body and deps.settings.project not in body
+    deps.queue.state = QueueState.PAUSED
+    paused = client.get("/api/health/queue")
+    assert paused.status_code == 503 and paused.headers["Retry-After"]
+
+
+def test_unknown_routes_and_methods_are_json_and_405_says_what_is_allowed(client):
+    missing = client.get("/nope")
+    assert missing.get_json()["error"] == "not found"
+    assert missing.get_json()["code"] == "not_found"
+    wrong = client.get("/api/generate/video")
+    assert wrong.status_code == 405 and wrong.get_json()["code"] == "method_not_allowed"
+    assert "POST" in wrong.headers["Allow"]
+
+
+@pytest.mark.parametrize("creation_id", ["__main__", "__x__", "__.*__"])
+def test_ids_firestore_reserves_are_404(client, creation_id):
+    response = client.get(f"/api/creations/{creation_id}", headers=ALICE)
+    assert response.status_code == 404 and response.get_json()["code"] == "not_found"
+
+
+def test_deeply_nested_json_is_a_400_not_a_500(client, deps):
+    for depth in (40, 5000):
+        body = '{"prompt": "x", "negativePrompt": ' + "[" * depth + "]" * depth + "}"
+        response = client.post(
+            "/api/generate/video",
+            data=body,
+            headers={**ALICE, "Content-Type": "application/json"},
+        )
+        assert response.status_code == 400, depth
+        assert "body" in response.get_json()["fields"]
+    assert deps.store.get_account("alice") is None
+
+
+def test_a_chunked_body_over_the_limit_is_413(client, deps):
+    import io
+
+    big = b'{"prompt": "' + b"x" * (deps.settings.max_body_bytes + 10) + b'"}'
+    response = client.post(
+        "/api/generate/video",
+        input_stream=io.BytesIO(big),
+        headers={**ALICE, "Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+    )
+    assert response.status_code == 413
+    assert response.get_json()["code"] == "payload_too_large"
+    assert deps.store.get_account("alice") is None
+
+
+@pytest.mark.parametrize("duration", [8.0, 6.0, True, "8"])
+def test_a_duration_that_is_not_a_json_integer_is_refused(client, duration):
+    response = client.post(
+        "/api/generate/video", json={"prompt": "x", "durationSeconds": duration}, headers=ALICE
+    )
+    assert response.status_code == 400
+    assert "durationSeconds" in response.get_json()["fields"]
 
 
 @pytest.mark.parametrize("limit", ["0", "101", "ten", "²", "-1", "1e2", ""])

@@ -65,6 +65,7 @@ PRODUCTION = {
     "R2_ACCESS_KEY_ID": "r2-access-key-id-0001",
     "R2_SECRET_ACCESS_KEY": "r2-secret-access-key-0001",
     "R2_BUCKET": "creator-media",
+    "ALLOWED_ORIGINS": "https://app.example.com,https://www.example.com",
 }
 
 
@@ -149,10 +150,51 @@ def test_the_gemini_api_needs_a_key_and_serves_images_only():
         settings_from_env({**PRODUCTION, "GEMINI_API_KEY": "AIzaSy-very-secret-key-0001"})
 
 
-def test_the_in_app_worker_check_can_be_left_to_the_platform():
-    assert settings_from_env({**PRODUCTION, "WORKER_AUTH": "none"}).worker_auth == "none"
+def test_the_in_app_worker_check_can_be_left_to_the_platform_only_when_acknowledged():
+    with pytest.raises(ConfigError, match="WORKER_AUTH_NONE_ACKNOWLEDGED=true"):
+        settings_from_env({**PRODUCTION, "WORKER_AUTH": "none"})
+    acknowledged = {**PRODUCTION, "WORKER_AUTH": "none", "WORKER_AUTH_NONE_ACKNOWLEDGED": "true"}
+    assert settings_from_env(acknowledged).worker_auth == "none"
     with pytest.raises(ConfigError, match="WORKER_AUTH"):
         settings_from_env({**PRODUCTION, "WORKER_AUTH": "maybe"})
+
+
+def test_worker_auth_none_warns_at_start(caplog):
+    from shared.config import startup_warnings
+
+    acknowledged = {**PRODUCTION, "WORKER_AUTH": "none", "WORKER_AUTH_NONE_ACKNOWLEDGED": "true"}
+    assert startup_warnings(settings_from_env(acknowledged)) == ["worker_auth_none"]
+    assert "config.worker_auth_none" in caplog.text
+    assert startup_warnings(settings_from_env(PRODUCTION)) == []
+
+
+@pytest.mark.parametrize("variable", ["K_SERVICE", "K_REVISION"])
+def test_local_mode_is_refused_on_cloud_run(variable):
+    with pytest.raises(ConfigError, match=f"APP_ENV=local is refused on Cloud Run .*{variable}"):
+        settings_from_env({"APP_ENV": "local", variable: "api"})
+
+
+def test_functions_framework_s_own_variable_is_no_sign_of_cloud_run():
+    assert settings_from_env({"APP_ENV": "local", "FUNCTION_TARGET": "api"}).is_local
+
+
+def test_allowed_origins_are_required_exact_and_https_in_production():
+    without = {k: v for k, v in PRODUCTION.items() if k != "ALLOWED_ORIGINS"}
+    with pytest.raises(ConfigError, match="ALLOWED_ORIGINS is required"):
+        settings_from_env(without)
+    for bad in ("*", "https://*.example.com", "https://app.example.com/path", "app.example.com"):
+        with pytest.raises(ConfigError, match="exact origins"):
+            settings_from_env({**PRODUCTION, "ALLOWED_ORIGINS": bad})
+    with pytest.raises(ConfigError, match="https origins in production"):
+        settings_from_env({**PRODUCTION, "ALLOWED_ORIGINS": "http://app.example.com"})
+    assert settings_from_env(PRODUCTION).allowed_origins == (
+        "https://app.example.com",
+        "https://www.example.com",
+    )
+    assert settings_from_env({"APP_ENV": "local"}).allowed_origins == (
+        "http://127.0.0.1:8090",
+        "http://localhost:8090",
+    )
 
 
 def test_local_mode_can_switch_single_adapters_to_production_ones():

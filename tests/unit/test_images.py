@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from functions import api
-from shared import bootstrap
 from shared.domain.creation import Kind, Status
 from shared.domain.errors import GenerationError, StoreUnavailable
 from shared.services.reconcile import reconcile
@@ -15,9 +14,8 @@ ALICE = {"Authorization": "Bearer dev:alice"}
 
 
 @pytest.fixture
-def client(deps, monkeypatch):
-    monkeypatch.setattr(bootstrap, "_container", deps)
-    return api.app.test_client()
+def client(deps):
+    return api.create_app(deps).test_client()
 
 
 def test_an_image_costs_one_token_and_comes_back_in_the_answer(client, deps):

@@ -15,7 +15,7 @@ import flask
 import pytest
 
 from functions import api, worker
-from shared import bootstrap, events
+from shared import events
 from shared.domain.errors import GenerationError, QueueError
 from shared.logs import Redactor, redact, structured_handler, text_handler
 from shared.services.queue_health import QueueHealth
@@ -59,7 +59,6 @@ def captured(deps, monkeypatch):
     deps.settings = dataclasses.replace(
         deps.settings, gemini_api_key=API_KEY, r2_secret_access_key=R2_SECRET
     )
-    monkeypatch.setattr(bootstrap, "_container", deps)
     streams = io.StringIO(), io.StringIO()
     handlers = (
         text_handler(deps.settings, streams[0]),
@@ -78,10 +77,10 @@ def captured(deps, monkeypatch):
 
 def test_no_log_line_holds_a_token_a_key_or_a_whole_prompt(deps, captured):
     headers = {"Authorization": "Bearer dev:alice", "X-Debug-Token": TOKEN}
-    client = api.app.test_client()
+    client = api.create_app(deps).test_client()
     ok = client.post("/api/generate/video", json={"prompt": PROMPT}, headers=headers)
     assert ok.status_code == 202
-    deps.queue_health = QueueHealth(deps.queue, deps.settings.queue_path, ttl_seconds=3600)
+    deps.queue_health = QueueHealth(deps.queue, ttl_seconds=3600)
     deps.queue_health.check()  # the gate saw the queue running a moment ago
     deps.queue.failure = QueueError("queue_unavailable", f"key={API_KEY} {R2_SECRET}")
     assert (
@@ -91,7 +90,7 @@ def test_no_log_line_holds_a_token_a_key_or_a_whole_prompt(deps, captured):
     deps.queue.failure = None
     deps.images.failure = GenerationError("generation_rejected", f"?key={API_KEY}", transient=False)
     client.post("/api/generate/image", json={"prompt": PROMPT}, headers=headers)
-    worker.app.test_client().post(
+    worker.create_app(deps).test_client().post(
         "/tasks/video",
         json={"creationId": ok.get_json()["creationId"], "step": "start", "seq": 0},
         headers={"Authorization": f"Bearer {TOKEN}"},

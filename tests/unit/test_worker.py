@@ -5,14 +5,12 @@ from __future__ import annotations
 import pytest
 
 from functions import worker
-from shared import bootstrap
 from shared.services.submit import VideoOrder, submit_video
 
 
 @pytest.fixture
-def client(deps, monkeypatch):
-    monkeypatch.setattr(bootstrap, "_container", deps)
-    return worker.app.test_client()
+def client(deps):
+    return worker.create_app(deps).test_client()
 
 
 @pytest.mark.parametrize(

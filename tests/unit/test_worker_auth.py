@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from functions import worker
-from shared import bootstrap
 from shared.domain.creation import Status
 from shared.domain.errors import Forbidden, IdentityUnavailable, Unauthenticated
 from shared.services.submit import VideoOrder, submit_video
@@ -28,10 +27,9 @@ class FakeTaskAuth:
 
 
 @pytest.fixture
-def client(deps, monkeypatch):
+def client(deps):
     deps.task_auth = FakeTaskAuth()
-    monkeypatch.setattr(bootstrap, "_container", deps)
-    return worker.app.test_client()
+    return worker.create_app(deps).test_client()
 
 
 @pytest.fixture
