@@ -12,7 +12,8 @@ reason is `content_filtered` (permanent: the user must change the prompt); a mod
 finished without drawing is `generation_failed` (permanent); our request or account is
 `generator_misconfigured` (permanent); a cut-short, malformed or unexplained answer (no
 candidate, MAX_TOKENS, OTHER...) is `generator_bad_response` (transient: a retry may help).
-The table is `finish_outcomes()`.
+The table is `finish_outcomes()`. Inline data of a type we do not store (not PNG, JPEG, WebP
+or GIF) is `unsupported_output` (permanent).
 
 `google.genai` is imported inside the methods only: importing this module stays cheap.
 """
@@ -29,6 +30,8 @@ from shared.ports import Media
 
 DEFAULT_IMAGE_MODEL = "gemini-2.5-flash-image"
 
+# The raster types we store and serve. Anything else (e.g. SVG, which can carry scripts) is
+# refused as `unsupported_output`, never stored under our domain.
 _EXTENSIONS = {
     "image/png": "png",
     "image/jpeg": "jpeg",
@@ -120,6 +123,7 @@ class GeminiImageGenerator:
 
         reasons: list[str] = []
         texts: list[str] = []
+        unsupported: list[str] = []
         for candidate in response.candidates or []:
             reasons.append(_name(candidate.finish_reason) if candidate.finish_reason else "none")
             parts = candidate.content.parts if candidate.content else None
@@ -128,11 +132,16 @@ class GeminiImageGenerator:
                     continue
                 blob = part.inline_data
                 mime_type = ((blob.mime_type if blob else None) or "").split(";")[0].lower()
-                if blob is not None and blob.data and mime_type.startswith("image/"):
-                    extension = _EXTENSIONS.get(mime_type, mime_type.removeprefix("image/"))
-                    return Media(bytes(blob.data), mime_type, extension)
+                if blob is not None and blob.data and mime_type in _EXTENSIONS:
+                    return Media(bytes(blob.data), mime_type, _EXTENSIONS[mime_type])
+                if blob is not None and blob.data:
+                    unsupported.append(mime_type or "no type")
                 if part.text:
                     texts.append(part.text)
+
+        if unsupported:
+            message = f"the model returned no image we store (got {', '.join(unsupported)})"
+            raise GenerationError("unsupported_output", shorten(message), transient=False)
 
         outcomes = finish_outcomes()
         found = {outcomes.get(reason, NO_ANSWER) for reason in reasons} or {NO_ANSWER}

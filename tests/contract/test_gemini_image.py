@@ -98,6 +98,13 @@ def test_the_extension_follows_the_mime_type(fake, images, mime_type, extension,
     assert open_image(media.data).format == pil_format
 
 
+@pytest.mark.parametrize("mime_type", ["image/svg+xml", "image/vnd.microsoft.icon", "video/mp4"])
+def test_data_of_a_type_we_do_not_store_is_unsupported_output(fake, images, mime_type):
+    fake.image = ImageScript(mime_type=mime_type)
+    error = expect_error(lambda: images.generate(PROMPT), "unsupported_output", transient=False)
+    assert mime_type in error.message
+
+
 @pytest.mark.parametrize(
     "reason",
     ["PROHIBITED_CONTENT", "SAFETY", "BLOCKLIST", "IMAGE_SAFETY", "OTHER", "JAILBREAK"],
