@@ -67,6 +67,17 @@ def http_status_to_code(status: int) -> int:
     }.get(status, code_pb2.FAILED_PRECONDITION if status < 500 else code_pb2.UNKNOWN)
 
 
+def failure_status(http_status: int | None, error: str) -> tuple[status_pb2.Status, str]:
+    """The response_status recorded for a failed attempt, and its X-CloudTasks-TaskRetryReason:
+    from the HTTP status, else from the error (e.g. DEADLINE_EXCEEDED, UNAVAILABLE:...)."""
+    if http_status is None:
+        code = _ERROR_CODES.get(error.split(":", 1)[0], code_pb2.UNAVAILABLE)
+        return status_pb2.Status(code=code, message=error), error
+    code = http_status_to_code(http_status)
+    message = f"HTTP status {http_status}"
+    return status_pb2.Status(code=code, message=message), f"HTTP {http_status}"
+
+
 @dataclass
 class QueueRuntime:
     """What the loop keeps of a queue: its settings, its heap of due tasks, its token bucket
@@ -362,14 +373,9 @@ class Dispatcher:
         finally:
             self._clients.release(slot)
         elapsed_ms = int((time.monotonic() - started) * 1000)
-        log.info(
-            "dispatch task=%s queue=%s attempt=%d status=%s ms=%d",
-            names.short_id(name),
-            names.short_id(row.queue),
-            attempt,
-            http_status if http_status is not None else error,
-            elapsed_ms,
-        )
+        ids = (names.short_id(name), names.short_id(row.queue), attempt)
+        outcome = http_status if http_status is not None else error
+        log.info("dispatch task=%s queue=%s attempt=%d status=%s ms=%d", *ids, outcome, elapsed_ms)
         now = time.time()
         if http_status is not None and 200 <= http_status < 300:
             self._database.finish(name, row.version, now)
@@ -381,23 +387,12 @@ class Dispatcher:
             if self._database.finish(name, row.version, now):
                 log.warning(
                     "drop task=%s queue=%s attempts=%d last_status=%s: retries exhausted",
-                    names.short_id(name),
-                    names.short_id(row.queue),
-                    attempt,
-                    http_status if http_status is not None else error,
+                    *ids,
+                    outcome,
                 )
             return
-        delay = policy.retry_delay(attempt, retry_after)
-        if http_status is not None:
-            status = status_pb2.Status(
-                code=http_status_to_code(http_status), message=f"HTTP status {http_status}"
-            )
-            reason = f"HTTP {http_status}"
-        else:
-            code = _ERROR_CODES.get(error.split(":", 1)[0], code_pb2.UNAVAILABLE)
-            status = status_pb2.Status(code=code, message=error)
-            reason = error
-        next_schedule = now + delay
+        status, reason = failure_status(http_status, error)
+        next_schedule = now + policy.retry_delay(attempt, retry_after)
         if self._database.record_failure(
             name,
             row.version,

@@ -37,6 +37,22 @@ from devtools.cloud_tasks_server.token_bucket import burst_for
 log = logging.getLogger("cloud_tasks_server.api")
 
 SERVICE = "google.cloud.tasks.v2.CloudTasks"
+# The RPCs served; the others (IAM, batch, CMEK, locations) answer UNIMPLEMENTED.
+RPCS = (
+    "ListQueues",
+    "GetQueue",
+    "CreateQueue",
+    "UpdateQueue",
+    "DeleteQueue",
+    "PurgeQueue",
+    "PauseQueue",
+    "ResumeQueue",
+    "ListTasks",
+    "GetTask",
+    "CreateTask",
+    "DeleteTask",
+    "RunTask",
+)
 State = tasks_v2.Queue.State
 View = tasks_v2.Task.View
 HttpMethod = tasks_v2.HttpMethod
@@ -160,30 +176,17 @@ class CloudTasksService:
     # -- wiring ---------------------------------------------------------------------------
 
     def handler(self) -> grpc.GenericRpcHandler:
-        methods = {
-            "ListQueues": (self.list_queues, tasks_v2.ListQueuesRequest),
-            "GetQueue": (self.get_queue, tasks_v2.GetQueueRequest),
-            "CreateQueue": (self.create_queue, tasks_v2.CreateQueueRequest),
-            "UpdateQueue": (self.update_queue, tasks_v2.UpdateQueueRequest),
-            "DeleteQueue": (self.delete_queue, tasks_v2.DeleteQueueRequest),
-            "PurgeQueue": (self.purge_queue, tasks_v2.PurgeQueueRequest),
-            "PauseQueue": (self.pause_queue, tasks_v2.PauseQueueRequest),
-            "ResumeQueue": (self.resume_queue, tasks_v2.ResumeQueueRequest),
-            "ListTasks": (self.list_tasks, tasks_v2.ListTasksRequest),
-            "GetTask": (self.get_task, tasks_v2.GetTaskRequest),
-            "CreateTask": (self.create_task, tasks_v2.CreateTaskRequest),
-            "DeleteTask": (self.delete_task, tasks_v2.DeleteTaskRequest),
-            "RunTask": (self.run_task, tasks_v2.RunTaskRequest),
-        }
+        """Each RPC of RPCS, served by the method of its snake_case name (GetTask: get_task),
+        its request parsed as tasks_v2.<RPC>Request."""
         return grpc.method_handlers_generic_handler(
             SERVICE,
             {
-                name: grpc.unary_unary_rpc_method_handler(
-                    self._wrap(name, fn),
-                    request_deserializer=request_type.pb().FromString,
+                rpc: grpc.unary_unary_rpc_method_handler(
+                    self._wrap(rpc, getattr(self, _snake(rpc))),
+                    request_deserializer=getattr(tasks_v2, f"{rpc}Request").pb().FromString,
                     response_serializer=lambda message: message.SerializeToString(),
                 )
-                for name, (fn, request_type) in methods.items()
+                for rpc in RPCS
             },
         )
 
