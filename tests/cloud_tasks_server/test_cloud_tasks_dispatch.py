@@ -13,7 +13,7 @@ from google.cloud import tasks_v2
 
 from devtools.cloud_tasks_server.outgoing_request import override_uri
 from devtools.processes import free_port
-from tests.cloud_tasks_server.tasks_server_helpers import LOCATION, http_task, unique
+from tests.cloud_tasks_server.tasks_server_helpers import LOCATION, http_task, task_exists, unique
 from tests.servers.receiver import Reply
 from tests.waiting import wait_for
 
@@ -114,14 +114,7 @@ def test_failures_are_retried_with_backoff_then_dropped(client, make_queue, rece
         assert delivery.headers["X-CloudTasks-TaskExecutionCount"] == "0"  # 5xx do not count
 
     # After the last attempt the task is dropped, and its name stays taken.
-    def gone() -> bool:
-        try:
-            client.get_task(name=task.name)
-        except gexc.NotFound:
-            return True
-        return False
-
-    wait_for(gone)
+    wait_for(lambda: not task_exists(client, task.name))
     time.sleep(1.0)
     assert len(receiver.got(path)) == 4
     with pytest.raises(gexc.AlreadyExists):
@@ -182,15 +175,7 @@ def test_a_refused_connection_is_retried(client, make_queue, receiver):
     task = client.create_task(
         parent=queue, task=http_task(f"http://127.0.0.1:{free_port()}/nobody")
     )
-
-    def dropped() -> bool:
-        try:
-            client.get_task(name=task.name)
-        except gexc.NotFound:
-            return True
-        return False
-
-    wait_for(dropped, timeout=5)
+    wait_for(lambda: not task_exists(client, task.name), timeout=5)  # dropped
 
 
 def test_headers_body_and_method(client, make_queue, receiver):

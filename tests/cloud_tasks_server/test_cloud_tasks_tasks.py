@@ -10,7 +10,15 @@ from google.api_core import exceptions as gexc
 from google.cloud import tasks_v2
 
 from devtools.cloud_tasks_server.runner import CloudTasksServer
-from tests.cloud_tasks_server.tasks_server_helpers import LOCATION, http_task, time_in, unique
+from tests.cloud_tasks_server.tasks_server_helpers import (
+    LOCATION,
+    http_task,
+    run_named_task,
+    task_exists,
+    time_in,
+    unique,
+)
+from tests.servers.receiver import Reply
 from tests.waiting import wait_for
 
 View = tasks_v2.Task.View
@@ -143,40 +151,60 @@ def test_a_deleted_name_is_reserved(client, make_queue, receiver):
 
 def test_an_executed_name_is_reserved(client, make_queue, receiver):
     queue = make_queue()
-    path = f"/{unique('executed')}"
     name = f"{queue}/tasks/{unique('executed')}"
-    client.create_task(parent=queue, task=http_task(receiver.url(path), name))
-    wait_for(lambda: receiver.got(path))
-    wait_for(lambda: not list(client.list_tasks(parent=queue)))
+    url = run_named_task(client, receiver, name)
     with pytest.raises(gexc.NotFound):
         client.get_task(name=name)
     with pytest.raises(gexc.AlreadyExists):
-        client.create_task(parent=queue, task=http_task(receiver.url(path), name))
+        client.create_task(parent=queue, task=http_task(url, name))
+
+
+def test_get_task_tells_whether_a_named_task_exists(client, make_queue, receiver):
+    """What the application asks after an ambiguous CreateTask failure, in each state."""
+    queue = make_queue()
+    # Never created: NOT_FOUND, in an existing queue and in a missing one.
+    assert not task_exists(client, f"{queue}/tasks/{unique('never')}")
+    assert not task_exists(client, f"{LOCATION}/queues/missing-queue/tasks/never")
+
+    # Pending: the task as CreateTask answered it.
+    pending = f"{queue}/tasks/{unique('pending')}"
+    created = client.create_task(
+        parent=queue, task=http_task(receiver.url("/pending"), pending, delay=3600)
+    )
+    assert client.get_task(name=pending) == created
+
+    # Being dispatched (the worker has not answered yet): there, its attempt counted.
+    slow_path = f"/{unique('in-flight')}"
+    receiver.script(slow_path, Reply(delay=60))
+    in_flight = f"{queue}/tasks/{unique('in-flight')}"
+    client.create_task(parent=queue, task=http_task(receiver.url(slow_path), in_flight))
+    wait_for(lambda: receiver.got(slow_path))
+    assert client.get_task(name=in_flight).dispatch_count == 1
+
+    # Executed with success, so deleted: NOT_FOUND, while its name stays taken.
+    executed = f"{queue}/tasks/{unique('executed')}"
+    url = run_named_task(client, receiver, executed)
+    assert not task_exists(client, executed)
+    with pytest.raises(gexc.AlreadyExists):
+        client.create_task(parent=queue, task=http_task(url, executed))
 
 
 def test_a_reservation_expires_after_the_configured_time(receiver):
     queue = f"{LOCATION}/queues/short-reservation"
     with CloudTasksServer(queues=[queue], extra_args=["--name-reservation-seconds", "1"]) as server:
         client = server.client()
-        path = f"/{unique('expiry')}"
         name = f"{queue}/tasks/expiring"
-        client.create_task(parent=queue, task=http_task(receiver.url(path), name))
-        wait_for(lambda: receiver.got(path))
-        wait_for(lambda: not list(client.list_tasks(parent=queue)))
+        url = run_named_task(client, receiver, name)
         with pytest.raises(gexc.AlreadyExists):
-            client.create_task(parent=queue, task=http_task(receiver.url(path), name))
+            client.create_task(parent=queue, task=http_task(url, name))
         deleted = f"{queue}/tasks/deleted-then-expired"
-        client.create_task(parent=queue, task=http_task(receiver.url(path), deleted, delay=60))
+        client.create_task(parent=queue, task=http_task(url, deleted, delay=60))
         client.delete_task(name=deleted)
 
         def recreated() -> bool:
             try:
-                client.create_task(
-                    parent=queue, task=http_task(receiver.url(path), name, delay=3600)
-                )
-                client.create_task(
-                    parent=queue, task=http_task(receiver.url(path), deleted, delay=3600)
-                )
+                client.create_task(parent=queue, task=http_task(url, name, delay=3600))
+                client.create_task(parent=queue, task=http_task(url, deleted, delay=3600))
             except gexc.AlreadyExists:
                 return False
             return True
