@@ -128,6 +128,18 @@ def make_queue(client, queue_id: str, **limits) -> str:
     return name
 
 
+def create_named(
+    client, queue: str, worker: Worker, prefix: str, count: int, at: float | None = None
+) -> None:
+    """Create `count` named tasks for the worker, 16 calls at a time."""
+
+    def create(i: int) -> None:
+        client.create_task(parent=queue, task=task(worker.url, f"{queue}/tasks/{prefix}-{i}", at))
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(create, range(count)))
+
+
 def wait_until(predicate, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -163,15 +175,7 @@ def bench_due_delay(client, worker: Worker) -> None:
     worker.reset()
     queue = make_queue(client, "due-delay")
     due = time.time() + 2.0
-    with ThreadPoolExecutor(16) as pool:
-        list(
-            pool.map(
-                lambda i: client.create_task(
-                    parent=queue, task=task(worker.url, f"{queue}/tasks/due-{i}", at=due)
-                ),
-                range(200),
-            )
-        )
+    create_named(client, queue, worker, "due", 200, at=due)
     created_by = time.time()
     if created_by > due:
         print(f"  (warning: creating 200 tasks took past the due time by {created_by - due:.2f} s)")
@@ -189,15 +193,7 @@ def bench_throughput(client, worker: Worker) -> bool:
     count = 500
     queue = make_queue(client, "throughput", max_concurrent_dispatches=100)
     client.pause_queue(name=queue)
-    with ThreadPoolExecutor(16) as pool:
-        list(
-            pool.map(
-                lambda i: client.create_task(
-                    parent=queue, task=task(worker.url, f"{queue}/tasks/t-{i}")
-                ),
-                range(count),
-            )
-        )
+    create_named(client, queue, worker, "t", count)
     started = time.time()
     client.resume_queue(name=queue)
     done = wait_until(lambda: len(worker.finished) >= count, 60)
@@ -214,16 +210,7 @@ def bench_throughput(client, worker: Worker) -> bool:
 
 def bench_idle_cpu(server: CloudTasksServer, client, worker: Worker) -> bool:
     queue = make_queue(client, "idle")
-    later = time.time() + 3600
-    with ThreadPoolExecutor(16) as pool:
-        list(
-            pool.map(
-                lambda i: client.create_task(
-                    parent=queue, task=task(worker.url, f"{queue}/tasks/idle-{i}", at=later)
-                ),
-                range(5000),
-            )
-        )
+    create_named(client, queue, worker, "idle", 5000, at=time.time() + 3600)
     time.sleep(2.0)  # let the last writes and wake-ups settle
     before = cpu_seconds(server.pid)
     time.sleep(10.0)
