@@ -6,6 +6,7 @@ named and unnamed HTTP tasks, name de-duplication, schedule times, rate and conc
 limits, retries with the queue's backoff, OIDC tokens signed by a local key (JWKS over
 HTTP), all kept in SQLite so that a restart loses nothing.
 
-Run it with `python -m devtools.cloud_tasks_server`; tests use `testing.CloudTasksServer`.
+Run it with `python -m devtools.cloud_tasks_server`; `runner.CloudTasksServer` runs it as a
+subprocess for tests, benchmarks and `make dev`.
 See README.md beside this file.
 """
