@@ -1,0 +1,150 @@
+# Service accounts and IAM, least privilege: each grant says what needs it.
+#
+#   api      the public function: Firestore, queue (create + read), Vertex AI (images), R2
+#            secrets, and acts as the invoker to attach its OIDC token to tasks
+#   worker   the private function: Firestore, Vertex AI (Veo), R2 secrets, creates its own
+#            poll tasks (so it acts as the invoker too)
+#   invoker  the identity in the OIDC tokens of Cloud Tasks and Cloud Scheduler: may invoke
+#            the worker, nothing else
+#   build    Cloud Build's identity for building both functions from source
+#
+# Whoever runs `make apply` / `make deploy` needs roles/iam.serviceAccountUser on the api,
+# worker and build accounts (to deploy functions running as them) and on the invoker (to
+# create the scheduler job that uses it): docs/deploy.md.
+
+resource "google_service_account" "api" {
+  account_id   = "${var.name_prefix}-api"
+  display_name = "${var.name_prefix} api function"
+  depends_on   = [google_project_service.enabled]
+}
+
+resource "google_service_account" "worker" {
+  account_id   = "${var.name_prefix}-worker"
+  display_name = "${var.name_prefix} video worker function"
+  depends_on   = [google_project_service.enabled]
+}
+
+resource "google_service_account" "invoker" {
+  account_id   = "${var.name_prefix}-tasks-invoker"
+  display_name = "${var.name_prefix} Cloud Tasks and Cloud Scheduler caller of the worker"
+  depends_on   = [google_project_service.enabled]
+}
+
+resource "google_service_account" "build" {
+  account_id   = "${var.name_prefix}-build"
+  display_name = "${var.name_prefix} Cloud Build for the functions"
+  depends_on   = [google_project_service.enabled]
+}
+
+locals {
+  runtime_members = {
+    api    = "serviceAccount:${google_service_account.api.email}"
+    worker = "serviceAccount:${google_service_account.worker.email}"
+  }
+}
+
+# Firestore: both read and write users, creations, ledger entries and idempotency keys in
+# transactions. roles/datastore.user is the smallest predefined role with read/write on
+# documents (no index or database administration).
+resource "google_project_iam_member" "firestore_user" {
+  for_each = local.runtime_members
+
+  project = var.project_id
+  role    = "roles/datastore.user"
+  member  = each.value
+}
+
+# Vertex AI: the worker starts and polls Veo operations; the api generates images with the
+# Gemini image model (GENAI_BACKEND=vertex: no API key at all).
+resource "google_project_iam_member" "vertex_user" {
+  for_each = local.runtime_members
+
+  project = var.project_id
+  role    = "roles/aiplatform.user"
+  member  = each.value
+}
+
+# Cloud Tasks, on this queue only: both create tasks (the api the start step, the worker
+# its polls).
+resource "google_cloud_tasks_queue_iam_member" "enqueuer" {
+  for_each = local.runtime_members
+
+  name     = google_cloud_tasks_queue.video.name
+  location = google_cloud_tasks_queue.video.location
+  role     = "roles/cloudtasks.enqueuer"
+  member   = each.value
+}
+
+# The api's queue health gate calls GetQueue (cloudtasks.queues.get), which
+# roles/cloudtasks.enqueuer lacks: without this every submit would be refused as
+# "queue unavailable". roles/cloudtasks.viewer on this queue alone is the smallest
+# predefined role with it (it also lists this queue's tasks, whose payloads hold only a
+# creation id and a step).
+resource "google_cloud_tasks_queue_iam_member" "api_queue_viewer" {
+  name     = google_cloud_tasks_queue.video.name
+  location = google_cloud_tasks_queue.video.location
+  role     = "roles/cloudtasks.viewer"
+  member   = local.runtime_members.api
+}
+
+# Creating a task with an OIDC token for the invoker account needs iam.serviceAccounts.actAs
+# on that account: the api (start tasks) and the worker (poll tasks).
+resource "google_service_account_iam_member" "act_as_invoker" {
+  for_each = local.runtime_members
+
+  service_account_id = google_service_account.invoker.name
+  role               = "roles/iam.serviceAccountUser"
+  member             = each.value
+}
+
+# The invoker (Cloud Tasks' and Cloud Scheduler's OIDC identity) may invoke the worker, and
+# nothing else. 2nd gen functions are invoked through their Cloud Run service, which has
+# the function's name.
+resource "google_cloud_run_v2_service_iam_member" "worker_invoker" {
+  name     = google_cloudfunctions2_function.fn["worker"].name
+  location = var.region
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.invoker.email}"
+}
+
+# The api is public: it authenticates users itself, with Firebase ID tokens checked in code.
+resource "google_cloud_run_v2_service_iam_member" "api_public" {
+  name     = google_cloudfunctions2_function.fn["api"].name
+  location = var.region
+  role     = "roles/run.invoker"
+  member   = "allUsers"
+}
+
+# Build identity. Cloud Build needs to write its logs, push the function images to Artifact
+# Registry (the gcf-artifacts repository Cloud Functions creates) and read the source
+# archives: the bootstrap bucket (functions.tf) and the gcf-v2-sources-* buckets that
+# `gcloud functions deploy --source=.` uploads to.
+resource "google_project_iam_member" "build_logs" {
+  project = var.project_id
+  role    = "roles/logging.logWriter"
+  member  = "serviceAccount:${google_service_account.build.email}"
+}
+
+resource "google_project_iam_member" "build_images" {
+  project = var.project_id
+  role    = "roles/artifactregistry.writer"
+  member  = "serviceAccount:${google_service_account.build.email}"
+}
+
+resource "google_project_iam_member" "build_sources" {
+  project = var.project_id
+  role    = "roles/storage.objectViewer"
+  member  = "serviceAccount:${google_service_account.build.email}"
+
+  condition {
+    title       = "function-sources-only"
+    description = "Only the buckets Cloud Functions uploads sources to."
+    expression  = "resource.name.startsWith(\"projects/_/buckets/gcf-v2-sources-\")"
+  }
+}
+
+resource "google_storage_bucket_iam_member" "build_bootstrap_source" {
+  bucket = google_storage_bucket.source.name
+  role   = "roles/storage.objectViewer"
+  member = "serviceAccount:${google_service_account.build.email}"
+}

@@ -1,0 +1,376 @@
+# What operators watch: log-based metrics from the structured log events, alert policies,
+# and one dashboard.
+#
+# The functions log one JSON line per event (shared/events.py, shared/logs.py) with the
+# event fields at the top level: jsonPayload.event = "video.submitted", jsonPayload.
+# queueErrorCode, ... Logs of 2nd gen functions are those of their Cloud Run services
+# (resource.type "cloud_run_revision", label service_name = the function's name).
+# tests/terraform checks that every event a filter names is one the code emits.
+
+locals {
+  log_scope = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=(\"${local.api_name}\" OR \"${local.worker_name}\")"
+
+  # Counters: one point per log line that matches. labels: label -> extractor.
+  log_counters = {
+    video_submitted = {
+      description = "Videos accepted: debited and their first task queued (202)."
+      filter      = "jsonPayload.event=\"video.submitted\""
+      labels      = {}
+    }
+    video_enqueue_attempts = {
+      description = "Videos debited whose first task the api then tried to queue (accepted or not): the denominator of the enqueue-failure ratio."
+      filter      = "jsonPayload.event=(\"video.submitted\" OR \"video.enqueue_failed\")"
+      labels      = {}
+    }
+    video_enqueue_failed = {
+      description = "Videos whose first task could not be queued (refunded at once, 503), by the queue's error code."
+      filter      = "jsonPayload.event=\"video.enqueue_failed\""
+      labels      = { queue_error_code = "EXTRACT(jsonPayload.queueErrorCode)" }
+    }
+    refunded = {
+      description = "Creations refunded, by kind (video, image) and reason."
+      filter      = "jsonPayload.event=(\"video.refunded\" OR \"image.refunded\")"
+      labels = {
+        kind   = "REGEXP_EXTRACT(jsonPayload.event, \"^([a-z]+)\\\\.\")"
+        reason = "EXTRACT(jsonPayload.reason)"
+      }
+    }
+    video_failed = {
+      # A video fails exactly once, and is refunded then: the refund's reason is its errorCode.
+      description = "Videos that ended failed (and refunded), by error code."
+      filter      = "jsonPayload.event=\"video.refunded\""
+      labels      = { error_code = "EXTRACT(jsonPayload.reason)" }
+    }
+    image_completed = {
+      description = "Images generated and stored."
+      filter      = "jsonPayload.event=\"image.completed\""
+      labels      = {}
+    }
+    image_failed = {
+      description = "Image requests that failed after the debit (refunded at once), by error code."
+      filter      = "jsonPayload.event=\"image.failed\""
+      labels      = { error_code = "EXTRACT(jsonPayload.errorCode)" }
+    }
+    queue_gate_refused = {
+      description = "Video submissions refused before any charge because the queue is paused, disabled or unreachable (503, not charged)."
+      filter      = "jsonPayload.event=\"video.rejected_queue_closed\""
+      labels      = { queue_status = "EXTRACT(jsonPayload.queueStatus)" }
+    }
+    task_steps = {
+      description = "Worker steps run, by step and HTTP status (503: transient, Cloud Tasks retries)."
+      filter      = "jsonPayload.event=\"task.step\""
+      labels = {
+        step        = "EXTRACT(jsonPayload.step)"
+        http_status = "EXTRACT(jsonPayload.httpStatus)"
+      }
+    }
+    reconcile_found_stuck = {
+      description = "Reconcile sweeps that found stuck creations (a lost task, an interrupted start, a creation past its deadline)."
+      filter      = "jsonPayload.event=\"reconcile.swept\" AND jsonPayload.scanned>0"
+      labels      = {}
+    }
+  }
+
+  metric_type = merge(
+    { for key, _ in local.log_counters : key => "logging.googleapis.com/user/${var.name_prefix}_${key}" },
+    { video_time_to_draft = "logging.googleapis.com/user/${var.name_prefix}_video_time_to_draft" },
+  )
+}
+
+resource "google_logging_metric" "counter" {
+  for_each = local.log_counters
+
+  name             = "${var.name_prefix}_${each.key}"
+  description      = each.value.description
+  filter           = "${local.log_scope} AND ${each.value.filter}"
+  label_extractors = each.value.labels
+
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+    unit        = "1"
+
+    dynamic "labels" {
+      for_each = each.value.labels
+      content {
+        key        = labels.key
+        value_type = "STRING"
+      }
+    }
+  }
+}
+
+# video.completed carries latencyMs: submission to `draft`, the time a user waits.
+resource "google_logging_metric" "video_time_to_draft" {
+  name            = "${var.name_prefix}_video_time_to_draft"
+  description     = "Time from a video's submission to its draft (completed), in ms."
+  filter          = "${local.log_scope} AND jsonPayload.event=\"video.completed\""
+  value_extractor = "EXTRACT(jsonPayload.latencyMs)"
+
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "DISTRIBUTION"
+    unit        = "ms"
+  }
+
+  bucket_options {
+    exponential_buckets {
+      num_finite_buckets = 30
+      growth_factor      = 1.4
+      scale              = 1000 # 1 s, then x1.4 per bucket: up to about 6 days
+    }
+  }
+}
+
+# --- Alerts ----------------------------------------------------------------------------
+
+locals {
+  queue_filter  = "resource.type=\"cloud_tasks_queue\" AND resource.labels.queue_id=\"${google_cloud_tasks_queue.video.name}\""
+  worker_filter = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${local.worker_name}\""
+  api_filter    = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${local.api_name}\""
+}
+
+# Each alert: one threshold condition on one metric (or on a ratio of two), and what to do.
+# Thresholds are variables (variables.tf) with their reasons here:
+# - enqueue_failures: the outage this product exists to survive (tasks cannot be queued,
+#   users get 503 and their refund): more than 5% (var.alert_enqueue_failure_ratio) of the
+#   videos debited in 5 minutes.
+# - refunds: Veo refusing or failing, R2 down past the deadline, the reconciler failing stuck
+#   creations: more than var.alert_refunds_per_15m (10) refunds in 15 minutes.
+# - queue_depth (Cloud Tasks' own metric): about one task per video in flight (its next
+#   poll), so more than var.alert_queue_depth (200) for 10 minutes means the workers do not
+#   keep up, or the queue is paused.
+# - task_delay, for the oldest-task age: Cloud Tasks publishes no age of its oldest task; its
+#   own queue/task_attempt_delays (how long after its scheduled time each attempt was
+#   dispatched) is what grows when tasks wait: p99 above var.alert_task_delay_seconds (60 s)
+#   for 10 minutes.
+# - worker_errors (Cloud Run's request metric): the worker answers 503 on purpose to a
+#   transient error so that Cloud Tasks retries, so some 5xx are normal; more than
+#   var.alert_worker_5xx_ratio (20%) of its responses over 10 minutes is not.
+# - stuck_creations: normally nothing is stuck (polls touch a creation at least every
+#   minute). A sweep that finds some after a deploy or a short outage is expected; more than
+#   2 such sweeps in 15 minutes means tasks keep getting lost or the worker dies mid-step.
+locals {
+  ratio_of_sums = { aligner = "ALIGN_SUM", reducer = "REDUCE_SUM" }
+  alerts = {
+    enqueue_failures = {
+      title       = "videos cannot be queued"
+      severity    = "CRITICAL"
+      condition   = "enqueue failures / enqueue attempts > ${var.alert_enqueue_failure_ratio} over 5 min"
+      filter      = "metric.type=\"${local.metric_type.video_enqueue_failed}\" AND resource.type=\"cloud_run_revision\""
+      denominator = "metric.type=\"${local.metric_type.video_enqueue_attempts}\" AND resource.type=\"cloud_run_revision\""
+      threshold   = var.alert_enqueue_failure_ratio
+      period      = "300s"
+      duration    = "0s"
+      aligner     = local.ratio_of_sums.aligner
+      reducer     = local.ratio_of_sums.reducer
+      runbook     = "Video submissions are refunded with 503 because Cloud Tasks refuses or cannot be reached. Check the queue's state (`gcloud tasks queues describe ${google_cloud_tasks_queue.video.name} --location=${var.region}`), the api's IAM on the queue, and the `queue_error_code` label of ${local.metric_type.video_enqueue_failed}."
+    }
+    refunds = {
+      title       = "refunds spiking"
+      severity    = "ERROR"
+      condition   = "refunds > ${var.alert_refunds_per_15m} in 15 min"
+      filter      = "metric.type=\"${local.metric_type.refunded}\" AND resource.type=\"cloud_run_revision\""
+      denominator = null
+      threshold   = var.alert_refunds_per_15m
+      period      = "900s"
+      duration    = "0s"
+      aligner     = "ALIGN_SUM"
+      reducer     = "REDUCE_SUM"
+      runbook     = "Many creations were refunded. The `reason` label of ${local.metric_type.refunded} says why (enqueue_failed, content_filtered, generation_failed, deadline_exceeded, ...)."
+    }
+    queue_depth = {
+      title       = "task queue backing up"
+      severity    = "WARNING"
+      condition   = "queue depth > ${var.alert_queue_depth} for 10 min"
+      filter      = "metric.type=\"cloudtasks.googleapis.com/queue/depth\" AND ${local.queue_filter}"
+      denominator = null
+      threshold   = var.alert_queue_depth
+      period      = "60s"
+      duration    = "600s"
+      aligner     = "ALIGN_MEAN"
+      reducer     = "REDUCE_SUM"
+      runbook     = "The queue ${google_cloud_tasks_queue.video.name} holds many tasks. Is it paused? Are the workers at max instances (dashboard), or answering 5xx?"
+    }
+    task_delay = {
+      title       = "tasks dispatched late"
+      severity    = "WARNING"
+      condition   = "p99 task attempt delay > ${var.alert_task_delay_seconds} s for 10 min"
+      filter      = "metric.type=\"cloudtasks.googleapis.com/queue/task_attempt_delays\" AND ${local.queue_filter}"
+      denominator = null
+      threshold   = var.alert_task_delay_seconds * 1000 # the metric is in ms
+      period      = "300s"
+      duration    = "600s"
+      aligner     = "ALIGN_PERCENTILE_99"
+      reducer     = "REDUCE_MAX"
+      runbook     = "Tasks wait well past their schedule time: polls come late and users wait. Check the queue's rate limits and the worker's instances and errors."
+    }
+    worker_errors = {
+      title       = "worker failing"
+      severity    = "ERROR"
+      condition   = "worker 5xx / responses > ${var.alert_worker_5xx_ratio} over 10 min"
+      filter      = "metric.type=\"run.googleapis.com/request_count\" AND ${local.worker_filter} AND metric.labels.response_code_class=\"5xx\""
+      denominator = "metric.type=\"run.googleapis.com/request_count\" AND ${local.worker_filter}"
+      threshold   = var.alert_worker_5xx_ratio
+      period      = "600s"
+      duration    = "0s"
+      aligner     = local.ratio_of_sums.aligner
+      reducer     = local.ratio_of_sums.reducer
+      runbook     = "The worker answers 5xx to many steps. The `outcome` field of its `task.step` log lines says which dependency fails (store, generator, storage, queue)."
+    }
+    stuck_creations = {
+      title       = "reconciler keeps finding stuck creations"
+      severity    = "WARNING"
+      condition   = "sweeps that found stuck creations > 2 in 15 min"
+      filter      = "metric.type=\"${local.metric_type.reconcile_found_stuck}\" AND resource.type=\"cloud_run_revision\""
+      denominator = null
+      threshold   = 2
+      period      = "900s"
+      duration    = "0s"
+      aligner     = "ALIGN_SUM"
+      reducer     = "REDUCE_SUM"
+      runbook     = "The reconcile sweep keeps re-queuing or failing creations. Look for `reconcile.swept` and `video.requeued` lines in the worker's logs, and for worker restarts."
+    }
+  }
+}
+
+resource "google_monitoring_alert_policy" "alert" {
+  for_each = local.alerts
+
+  display_name          = "${var.name_prefix}: ${each.value.title}"
+  combiner              = "OR"
+  severity              = each.value.severity
+  notification_channels = var.notification_channels
+
+  conditions {
+    display_name = each.value.condition
+    condition_threshold {
+      filter             = each.value.filter
+      denominator_filter = each.value.denominator
+      comparison         = "COMPARISON_GT"
+      threshold_value    = each.value.threshold
+      duration           = each.value.duration
+      aggregations {
+        alignment_period     = each.value.period
+        per_series_aligner   = each.value.aligner
+        cross_series_reducer = each.value.reducer
+      }
+      # A ratio aggregates its denominator the same way.
+      dynamic "denominator_aggregations" {
+        for_each = each.value.denominator == null ? [] : [1]
+        content {
+          alignment_period     = each.value.period
+          per_series_aligner   = each.value.aligner
+          cross_series_reducer = each.value.reducer
+        }
+      }
+    }
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = each.value.runbook
+  }
+
+  depends_on = [google_logging_metric.counter, google_logging_metric.video_time_to_draft]
+}
+
+# --- The operator's dashboard -----------------------------------------------------------
+
+locals {
+  # One chart: a title and its lines, each {filter, aligner, reducer?, group_by?, legend?}.
+  charts = [
+    {
+      title = "Queue depth (tasks)"
+      lines = [{ filter = "metric.type=\"cloudtasks.googleapis.com/queue/depth\" AND ${local.queue_filter}", aligner = "ALIGN_MEAN" }]
+    },
+    {
+      title = "Task dispatches per second, by response"
+      lines = [{ filter = "metric.type=\"cloudtasks.googleapis.com/queue/task_attempt_count\" AND ${local.queue_filter}", aligner = "ALIGN_RATE", reducer = "REDUCE_SUM", group_by = ["metric.labels.response_code"] }]
+    },
+    {
+      title = "Videos: submitted, enqueue failures, refunds (per minute)"
+      lines = [
+        { filter = "metric.type=\"${local.metric_type.video_submitted}\"", aligner = "ALIGN_SUM", reducer = "REDUCE_SUM", legend = "submitted" },
+        { filter = "metric.type=\"${local.metric_type.video_enqueue_failed}\"", aligner = "ALIGN_SUM", reducer = "REDUCE_SUM", legend = "enqueue failed" },
+        { filter = "metric.type=\"${local.metric_type.refunded}\" AND metric.labels.kind=\"video\"", aligner = "ALIGN_SUM", reducer = "REDUCE_SUM", legend = "refunded" },
+        { filter = "metric.type=\"${local.metric_type.queue_gate_refused}\"", aligner = "ALIGN_SUM", reducer = "REDUCE_SUM", legend = "refused by the gate (not charged)" },
+      ]
+    },
+    {
+      title = "Time from submit to draft (p50, p99)"
+      lines = [
+        { filter = "metric.type=\"${local.metric_type.video_time_to_draft}\"", aligner = "ALIGN_PERCENTILE_50", reducer = "REDUCE_MAX", legend = "p50" },
+        { filter = "metric.type=\"${local.metric_type.video_time_to_draft}\"", aligner = "ALIGN_PERCENTILE_99", reducer = "REDUCE_MAX", legend = "p99" },
+      ]
+    },
+    {
+      title = "api latency (p50, p99)"
+      lines = [
+        { filter = "metric.type=\"run.googleapis.com/request_latencies\" AND ${local.api_filter}", aligner = "ALIGN_PERCENTILE_50", reducer = "REDUCE_MAX", legend = "p50" },
+        { filter = "metric.type=\"run.googleapis.com/request_latencies\" AND ${local.api_filter}", aligner = "ALIGN_PERCENTILE_99", reducer = "REDUCE_MAX", legend = "p99" },
+      ]
+    },
+    {
+      title = "Instances, by function"
+      lines = [{ filter = "metric.type=\"run.googleapis.com/container/instance_count\" AND ${local.log_scope}", aligner = "ALIGN_MAX", reducer = "REDUCE_SUM", group_by = ["resource.labels.service_name"] }]
+    },
+    {
+      title = "Worker responses, by class"
+      lines = [{ filter = "metric.type=\"run.googleapis.com/request_count\" AND ${local.worker_filter}", aligner = "ALIGN_RATE", reducer = "REDUCE_SUM", group_by = ["metric.labels.response_code_class"] }]
+    },
+    {
+      title = "Failures, by kind and error code (per minute)"
+      lines = [
+        { filter = "metric.type=\"${local.metric_type.video_failed}\"", aligner = "ALIGN_SUM", reducer = "REDUCE_SUM", group_by = ["metric.labels.error_code"] },
+        { filter = "metric.type=\"${local.metric_type.image_failed}\"", aligner = "ALIGN_SUM", reducer = "REDUCE_SUM", group_by = ["metric.labels.error_code"] },
+      ]
+    },
+    {
+      title = "Task dispatch delay (p99, ms)"
+      lines = [{ filter = "metric.type=\"cloudtasks.googleapis.com/queue/task_attempt_delays\" AND ${local.queue_filter}", aligner = "ALIGN_PERCENTILE_99", reducer = "REDUCE_MAX" }]
+    },
+  ]
+}
+
+resource "google_monitoring_dashboard" "operations" {
+  dashboard_json = jsonencode({
+    displayName = "${var.name_prefix}: video generation"
+    mosaicLayout = {
+      columns = 12
+      tiles = [
+        for i, chart in local.charts : {
+          xPos   = (i % 2) * 6
+          yPos   = floor(i / 2) * 4
+          width  = 6
+          height = 4
+          widget = {
+            title = chart.title
+            xyChart = {
+              dataSets = [
+                for line in chart.lines : {
+                  plotType           = "LINE"
+                  legendTemplate     = lookup(line, "legend", "")
+                  minAlignmentPeriod = "60s"
+                  timeSeriesQuery = {
+                    timeSeriesFilter = {
+                      filter = line.filter
+                      aggregation = {
+                        alignmentPeriod    = "60s"
+                        perSeriesAligner   = line.aligner
+                        crossSeriesReducer = lookup(line, "reducer", "REDUCE_NONE")
+                        groupByFields      = lookup(line, "group_by", [])
+                      }
+                    }
+                  }
+                }
+              ]
+            }
+          }
+        }
+      ]
+    }
+  })
+
+  depends_on = [google_logging_metric.counter, google_logging_metric.video_time_to_draft]
+}

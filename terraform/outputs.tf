@@ -1,0 +1,37 @@
+# What `make deploy` (scripts/deploy.py) reads with `terraform output -json`: every setting of
+# `gcloud functions deploy` comes from here, so the code deploy and Terraform cannot disagree.
+
+output "project_id" {
+  description = "The project."
+  value       = var.project_id
+}
+
+output "region" {
+  description = "Region of the functions and the queue."
+  value       = var.region
+}
+
+output "api_url" {
+  description = "The api's URL (the app's backend): POST <api_url>/api/generate/video."
+  value       = google_cloudfunctions2_function.fn["api"].service_config[0].uri
+}
+
+output "worker_url" {
+  description = "The worker's run.app URL (WORKER_URL); only Cloud Tasks and Cloud Scheduler may call it."
+  value       = local.worker_url
+}
+
+output "queue" {
+  description = "The Cloud Tasks queue (projects/<p>/locations/<r>/queues/<name>)."
+  value       = google_cloud_tasks_queue.video.id
+}
+
+output "functions" {
+  description = "Per function (api, worker), the settings of `gcloud functions deploy`: name, entry_point, runtime, service_account, build_service_account, environment, secrets (env var -> secret, version latest), ingress, public, memory, cpu, concurrency, min/max_instances, timeout_seconds."
+  value       = local.functions
+}
+
+output "secrets_to_fill" {
+  description = "Secrets whose values you add once, outside Terraform (docs/deploy.md)."
+  value       = values(local.secret_env)
+}
