@@ -20,12 +20,15 @@ from shared.domain.errors import (
     CreationNotFound,
     IdentityUnavailable,
     InsufficientTokens,
+    NotCancellable,
     StoreContention,
     StoreUnavailable,
+    TooManyInFlight,
     Unauthenticated,
 )
 from shared.domain.failures import user_message
 from shared.domain.idempotency import IdempotencyConflict
+from shared.domain.paging import DEFAULT_LIMIT, MAX_LIMIT, Cursor
 
 if TYPE_CHECKING:
     from shared.bootstrap import Container
@@ -139,6 +142,17 @@ def generate_video():
             "Not enough tokens for this video.",
             balance=exc.balance,
             required=exc.required,
+        )
+    except TooManyInFlight as exc:
+        return error(
+            429,
+            "rate_limited",
+            f"You have {exc.in_flight} videos in progress, the most at once. Submit again "
+            "when one has finished.",
+            {"Retry-After": "30"},
+            inFlight=exc.in_flight,
+            limit=exc.limit,
+            charged=False,
         )
     except QueueClosed as exc:
         return error(
@@ -284,19 +298,20 @@ def get_creation(creation_id: str):
 
 @bp.get("/api/tokens")
 def get_tokens():
-    from shared.services.accounts import token_summary
+    from shared.services import accounts
 
     uid = _uid()
-    limit = flask.request.args.get("limit", "20")
-    if not re.fullmatch(r"[0-9]{1,3}", limit) or not 1 <= int(limit) <= 100:
-        return invalid({"limit": "an integer from 1 to 100"})
-    summary = token_summary(_deps(), uid, int(limit))
+    limit, after = _paging()
+    deps = _deps()
+    owner = accounts.account(deps, uid)
+    page = accounts.ledger(deps, uid, limit, after)
     return reply(
         200,
         {
             "success": True,
-            "balance": summary.account.tokens,
-            "totalTokensSpent": summary.account.total_tokens_spent,
+            "balance": owner.tokens,
+            "totalTokensSpent": owner.total_tokens_spent,
+            "inFlight": owner.in_flight,
             "entries": [
                 {
                     "id": e.id,
@@ -306,10 +321,96 @@ def get_tokens():
                     "reason": e.reason,
                     "createdAt": e.created_at.isoformat(),
                 }
-                for e in summary.entries
+                for e in page
             ],
+            "nextCursor": page.next.encode() if page.next else None,
         },
     )
+
+
+@bp.get("/api/creations")
+def list_creations():
+    from shared.domain.creation import Kind, Status
+    from shared.services import accounts
+
+    uid = _uid()
+    limit, after = _paging()
+    kind = _choice("kind", [str(k) for k in Kind])
+    status = _choice("status", [str(s) for s in Status])
+    deps = _deps()
+    page = accounts.history(deps, uid, kind=kind, status=status, limit=limit, after=after)
+    return reply(
+        200,
+        {
+            "success": True,
+            "creations": [creation_json(c, deps.media) for c in page],
+            "nextCursor": page.next.encode() if page.next else None,
+        },
+    )
+
+
+@bp.post("/api/creations/<creation_id>/cancel")
+def cancel(creation_id: str):
+    from shared.services.cancel import cancel_creation
+
+    uid = _uid()
+    if not _ID.match(creation_id):
+        raise CreationNotFound(creation_id)
+    deps = _deps()
+    try:
+        cancelled = cancel_creation(deps, uid, creation_id)
+    except NotCancellable as exc:
+        return error(409, "not_cancellable", exc.reason, creationStatus=exc.status)
+    return reply(
+        200,
+        {
+            "success": True,
+            "creation": creation_json(cancelled.creation, deps.media),
+            "refunded": True,
+            "cancelledNow": cancelled.cancelled_now,
+            "balance": cancelled.balance,
+        },
+    )
+
+
+@bp.get("/api/me")
+def me():
+    from shared.services import accounts
+
+    uid = _uid()
+    owner = accounts.account(_deps(), uid)
+    return reply(
+        200,
+        {
+            "success": True,
+            "uid": uid,
+            "admin": _deps().is_admin(uid),
+            "balance": owner.tokens,
+            "inFlight": owner.in_flight,
+        },
+    )
+
+
+def _paging() -> tuple[int, Cursor | None]:
+    """`limit` (1..100, default 20) and `cursor` (opaque) from the query string, or a 400."""
+    args = flask.request.args
+    limit = args.get("limit", str(DEFAULT_LIMIT))
+    if not re.fullmatch(r"[0-9]{1,3}", limit) or not 1 <= int(limit) <= MAX_LIMIT:
+        flask.abort(invalid({"limit": f"an integer from 1 to {MAX_LIMIT}"}))
+    raw = args.get("cursor")
+    if raw is None:
+        return int(limit), None
+    try:
+        return int(limit), Cursor.decode(raw)
+    except ValueError:
+        flask.abort(invalid({"cursor": "not a cursor from this API: pass nextCursor as given"}))
+
+
+def _choice(name: str, options: list[str]) -> str | None:
+    value = flask.request.args.get(name)
+    if value is not None and value not in options:
+        flask.abort(invalid({name: f"one of {', '.join(options)}"}))
+    return value
 
 
 @bp.get("/api/health/queue")

@@ -54,6 +54,10 @@ class Container:
         # An instance attribute takes precedence over a cached_property of the same name.
         self.__dict__.update(overrides)
 
+    def is_admin(self, uid: str) -> bool:
+        """Operators: ADMIN_UIDS (local mode) or a Firebase `admin: true` custom claim."""
+        return uid in self.settings.admin_uids
+
     @property
     def starting_grant(self) -> int:
         """Tokens a new account starts with: the dev grant locally, none in production."""

@@ -108,6 +108,8 @@ class Settings:
     idempotency_key_ttl_hours: int = 24
     store_deadline_seconds: float = 5.0
     queue_recheck_seconds: float = 1.0
+    max_in_flight_videos: int = 3
+    admin_uids: tuple[str, ...] = ()
     tasks_jwks_url: str | None = None
     scheduler_service_account: str | None = None
     log_format: str = "text"
@@ -115,6 +117,11 @@ class Settings:
     @property
     def is_local(self) -> bool:
         return self.app_env == LOCAL
+
+    @property
+    def in_flight_limit(self) -> int | None:
+        """Videos a user may have in flight at once; None: no limit (MAX_IN_FLIGHT_VIDEOS=0)."""
+        return self.max_in_flight_videos or None
 
     @property
     def queue_path(self) -> str:
@@ -209,6 +216,10 @@ class _Reader:
             self.problems.append(f"{name} must use https in production")
         return value
 
+    def names(self, name: str, default: str) -> tuple[str, ...]:
+        raw = self.text(name, default) or ""
+        return tuple(dict.fromkeys(n.strip() for n in raw.split(",") if n.strip()))
+
     def origins(self, name: str, default_local: str, local: bool) -> tuple[str, ...]:
         """Exact origins (scheme://host[:port]), comma-separated; https only in production."""
         raw = self.required(name, default_local, local)
@@ -300,6 +311,8 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         idempotency_key_ttl_hours=r.number("IDEMPOTENCY_KEY_TTL_HOURS", 24, int, 1, 720),
         store_deadline_seconds=r.number("STORE_DEADLINE_SECONDS", 5, float, 1, 60),
         queue_recheck_seconds=r.number("QUEUE_RECHECK_SECONDS", 1, float, 0.1, 60),
+        max_in_flight_videos=r.number("MAX_IN_FLIGHT_VIDEOS", 3, int, 0, 1000),
+        admin_uids=r.names("ADMIN_UIDS", "admin" if local else ""),
         tasks_jwks_url=r.text("TASKS_JWKS_URL", LOCAL_TASKS_JWKS_URL) if local else None,
         scheduler_service_account=r.text("SCHEDULER_SERVICE_ACCOUNT"),
         log_format=r.one_of("LOG_FORMAT", ("text", "json"), "text" if local else "json"),

@@ -15,6 +15,7 @@ from typing import Protocol
 from shared.domain.creation import Creation, Refund
 from shared.domain.idempotency import IdempotencyKey
 from shared.domain.ledger import Account, LedgerEntry
+from shared.domain.paging import Cursor, Page
 from shared.domain.steps import StepTask
 
 CreationChange = Callable[[Creation], Creation | None]
@@ -47,21 +48,28 @@ class Store(Protocol):
     def get_account(self, uid: str) -> Account | None: ...
 
     def debit_and_create(
-        self, creation: Creation, now: datetime, idempotency: IdempotencyKey | None = None
+        self,
+        creation: Creation,
+        now: datetime,
+        idempotency: IdempotencyKey | None = None,
+        in_flight_limit: int | None = None,
     ) -> Debited:
         """Check the balance, debit it, create the creation `pending`, write `debit-<id>`,
-        and remember the idempotency key (if any) for this creation, all at once.
+        count a video in the user's `inFlight`, and remember the idempotency key (if any)
+        for this creation, all at once.
 
-        Raises InsufficientTokens (nothing written). When the key replays an earlier request
+        Raises TooManyInFlight (a video while `in_flight_limit` are in flight) or
+        InsufficientTokens, writing nothing. When the key replays an earlier request
         (`shared.domain.idempotency.replays`), returns that request's creation with
         replayed=True and charges nothing; raises IdempotencyConflict when the key was used
         for another request.
         """
 
     def refund(self, creation_id: str, now: datetime, refund: Refund) -> Refunded:
-        """End a non-terminal creation as failed/cancelled, give the tokens back and write
-        `refund-<id>`, all at once; a no-op for a terminal creation (and, with
-        `refund.only_if_pending`, for a claimed one). Raises CreationNotFound."""
+        """End a non-terminal creation as failed/cancelled, give the tokens back, count it
+        out of `inFlight` and write `refund-<id>`, all at once; a no-op for a terminal
+        creation (and, with `refund.only_if_pending`, for a claimed one). Raises
+        CreationNotFound."""
 
     def get_creation(self, creation_id: str) -> Creation | None: ...
 
@@ -69,11 +77,30 @@ class Store(Protocol):
         """Apply a pure transition (see shared.domain.creation) in a transaction.
 
         Returns the creation as stored afterwards and whether it changed. The change may run
-        more than once (transaction retries), so it must be pure. Raises CreationNotFound.
+        more than once (transaction retries), so it must be pure. A video that ends (draft)
+        is counted out of its user's `inFlight` in the same transaction. Raises
+        CreationNotFound.
         """
 
-    def ledger(self, uid: str, limit: int = 20) -> list[LedgerEntry]:
-        """The user's latest ledger entries, newest first."""
+    def ledger(self, uid: str, limit: int = 20, after: Cursor | None = None) -> Page[LedgerEntry]:
+        """The user's ledger entries, newest first, a page at a time."""
+
+    def creations(
+        self,
+        uid: str,
+        *,
+        kind: str | None = None,
+        status: str | None = None,
+        limit: int = 20,
+        after: Cursor | None = None,
+    ) -> Page[Creation]:
+        """The user's creations, newest first, optionally of one kind and status."""
+
+    def recount_in_flight(self, uid: str) -> tuple[int, int]:
+        """Repair the user's `inFlight` counter from their unfinished videos: (was, is)."""
+
+    def users_in_flight(self, limit: int = 100) -> list[str]:
+        """Users whose `inFlight` counter is above zero."""
 
     def stale_creations(self, updated_before: datetime, limit: int = 100) -> list[Creation]:
         """Non-terminal creations not updated since `updated_before`, oldest first."""
@@ -99,6 +126,9 @@ class TaskQueue(Protocol):
 
     def enqueue(self, task: StepTask) -> None:
         """Create the named task; a task of that name existing already counts as success."""
+
+    def delete(self, task: StepTask) -> bool:
+        """Delete the named task if it is still waiting; False when it was not there."""
 
     def task_exists(self, task: StepTask) -> bool:
         """Whether the named task is in the queue now (not yet run or still running). Used

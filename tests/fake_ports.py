@@ -41,6 +41,12 @@ class FakeQueue:
             raise self.failure
         return task.task_id in self.tasks
 
+    def delete(self, task: StepTask) -> bool:
+        if self.failure:
+            raise self.failure
+        with self._lock:
+            return self.tasks.pop(task.task_id, None) is not None
+
     def info(self) -> QueueInfo:
         self.info_calls += 1
         if self.failure:

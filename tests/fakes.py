@@ -8,8 +8,10 @@ is written).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import threading
 from datetime import datetime
+from typing import Protocol, TypeVar
 
 from shared.domain import creation as transitions
 from shared.domain.creation import TERMINAL, Creation, Refund
@@ -19,18 +21,21 @@ from shared.domain.ledger import (
     Account,
     LedgerEntry,
     after_debit,
+    after_end,
     after_refund,
+    counts_in_flight,
     debit_entry,
     grant_entry,
     refund_entry,
 )
+from shared.domain.paging import Cursor, Page
 from shared.ports import CreationChange, Debited, Refunded
 
 
 class InMemoryStore:
     def __init__(self) -> None:
         self.accounts: dict[str, Account] = {}
-        self.creations: dict[str, Creation] = {}
+        self.by_id: dict[str, Creation] = {}
         self.entries: dict[str, LedgerEntry] = {}
         self.idempotency: dict[str, IdempotencyRecord] = {}
         self._failures: dict[str, list[Exception]] = {}
@@ -63,23 +68,27 @@ class InMemoryStore:
         return self.accounts.get(uid)
 
     def debit_and_create(
-        self, creation: Creation, now: datetime, idempotency: IdempotencyKey | None = None
+        self,
+        creation: Creation,
+        now: datetime,
+        idempotency: IdempotencyKey | None = None,
+        in_flight_limit: int | None = None,
     ) -> Debited:
         self._maybe_fail("debit_and_create")
         with self._lock:
             account = self.accounts.get(creation.user_id) or Account(creation.user_id, 0)
             if idempotency is not None:
                 record = self.idempotency.get(idempotency.record_id)
-                earlier = self.creations.get(record.creation_id) if record else None
+                earlier = self.by_id.get(record.creation_id) if record else None
                 if replays(record, idempotency, earlier, now):
                     assert earlier is not None
                     return Debited(earlier, account.tokens, replayed=True)
-            if creation.id in self.creations:
+            if creation.id in self.by_id:
                 raise DomainError(f"creation {creation.id} exists already")
-            account = after_debit(account, creation.cost)
+            account = after_debit(account, creation, in_flight_limit)
             self._add_entry(debit_entry(creation, now))  # first: it may refuse, writing nothing
             self.accounts[account.uid] = account
-            self.creations[creation.id] = creation
+            self.by_id[creation.id] = creation
             if idempotency is not None:
                 self.idempotency[idempotency.record_id] = record_for(idempotency, creation.id)
             return Debited(creation, account.tokens)
@@ -87,27 +96,27 @@ class InMemoryStore:
     def refund(self, creation_id: str, now: datetime, refund: Refund) -> Refunded:
         self._maybe_fail("refund")
         with self._lock:
-            creation = self.creations.get(creation_id)
+            creation = self.by_id.get(creation_id)
             if creation is None:
                 raise CreationNotFound(creation_id)
             ended = transitions.end_with_refund(creation, now, refund)
             account = self.accounts.get(creation.user_id)
             if ended is None:
                 return Refunded(creation, False, account.tokens if account else None)
-            account = after_refund(account or Account(creation.user_id, 0), creation.cost)
+            account = after_refund(account or Account(creation.user_id, 0), creation)
             self._add_entry(refund_entry(ended, now))
             self.accounts[account.uid] = account
-            self.creations[creation_id] = ended
+            self.by_id[creation_id] = ended
             return Refunded(ended, True, account.tokens)
 
     def get_creation(self, creation_id: str) -> Creation | None:
         self._maybe_fail("get_creation")
-        return self.creations.get(creation_id)
+        return self.by_id.get(creation_id)
 
     def update_creation(self, creation_id: str, change: CreationChange) -> tuple[Creation, bool]:
         self._maybe_fail("update_creation")
         with self._lock:
-            creation = self.creations.get(creation_id)
+            creation = self.by_id.get(creation_id)
             if creation is None:
                 raise CreationNotFound(creation_id)
             changed = change(copy.copy(creation))
@@ -117,23 +126,83 @@ class InMemoryStore:
                 raise AssertionError("a terminal creation changed state")
             if changed.refunded != creation.refunded:
                 raise ValueError("refunds go through Store.refund, with the ledger")
-            self.creations[creation_id] = changed
+            ends = changed.is_terminal and not creation.is_terminal
+            account = self.accounts.get(creation.user_id)
+            if ends and counts_in_flight(creation) and account is not None:
+                self.accounts[account.uid] = after_end(account, creation)
+            self.by_id[creation_id] = changed
             return changed, True
 
-    def ledger(self, uid: str, limit: int = 20) -> list[LedgerEntry]:
+    def ledger(self, uid: str, limit: int = 20, after: Cursor | None = None) -> Page[LedgerEntry]:
         self._maybe_fail("ledger")
-        mine = [e for e in reversed(self.entries.values()) if e.user_id == uid]
-        return sorted(mine, key=lambda e: e.created_at, reverse=True)[:limit]  # stable: ties
-        # keep the newest write first
+        with self._lock:
+            mine = [e for e in self.entries.values() if e.user_id == uid]
+        return _page(mine, limit, after)
+
+    def creations(
+        self,
+        uid: str,
+        *,
+        kind: str | None = None,
+        status: str | None = None,
+        limit: int = 20,
+        after: Cursor | None = None,
+    ) -> Page[Creation]:
+        self._maybe_fail("creations")
+        with self._lock:
+            mine = [
+                c
+                for c in self.by_id.values()
+                if c.user_id == uid
+                and (kind is None or c.kind == kind)
+                and (status is None or c.status == status)
+            ]
+        return _page(mine, limit, after)
+
+    def recount_in_flight(self, uid: str) -> tuple[int, int]:
+        self._maybe_fail("recount_in_flight")
+        with self._lock:
+            account = self.accounts.get(uid)
+            if account is None:
+                return 0, 0
+            actual = sum(
+                1
+                for c in self.by_id.values()
+                if c.user_id == uid and counts_in_flight(c) and c.status not in TERMINAL
+            )
+            self.accounts[uid] = dataclasses.replace(account, in_flight=actual)
+            return account.in_flight, actual
+
+    def users_in_flight(self, limit: int = 100) -> list[str]:
+        self._maybe_fail("users_in_flight")
+        return [a.uid for a in self.accounts.values() if a.in_flight > 0][:limit]
 
     def stale_creations(self, updated_before: datetime, limit: int = 100) -> list[Creation]:
         self._maybe_fail("stale_creations")
         stale = [
             c
-            for c in self.creations.values()
+            for c in self.by_id.values()
             if c.status not in TERMINAL and c.updated_at < updated_before
         ]
         return sorted(stale, key=lambda c: c.updated_at)[:limit]
 
     def ping(self) -> None:
         self._maybe_fail("ping")
+
+
+class _Dated(Protocol):
+    id: str
+    created_at: datetime
+
+
+D = TypeVar("D", bound=_Dated)
+
+
+def _page(items: list[D], limit: int, after: Cursor | None) -> Page[D]:
+    """Newest first by (createdAt, id), as Firestore orders them."""
+    ordered = sorted(items, key=lambda x: (x.created_at, x.id), reverse=True)
+    if after is not None:
+        ordered = [x for x in ordered if (x.created_at, x.id) < (after.created_at, after.id)]
+    page = ordered[:limit]
+    more = len(ordered) > limit
+    return Page(page, Cursor(page[-1].created_at, page[-1].id) if more else None)

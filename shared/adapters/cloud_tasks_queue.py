@@ -118,7 +118,7 @@ class CloudTasksQueue:
                 audience=self._audience or self._target_url,
             )
         task = tasks_v2.Task(
-            name=f"{self.queue_path}/tasks/{step.task_id}",
+            name=self._task_name(step),
             http_request=http_request,
             dispatch_deadline=duration_pb2.Duration(seconds=self._dispatch_deadline),
         )
@@ -137,10 +137,24 @@ class CloudTasksQueue:
         except Exception as exc:  # noqa: BLE001 - every failure becomes a QueueError
             raise queue_error(exc) from exc
 
+    def delete(self, task: StepTask) -> bool:
+        try:
+            self.client.delete_task(
+                name=self._task_name(task), retry=self._retry, timeout=self._budget
+            )
+        except gexc.NotFound:
+            return False
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a QueueError
+            raise queue_error(exc) from exc
+        return True
+
+    def _task_name(self, task: StepTask) -> str:
+        return f"{self.queue_path}/tasks/{task.task_id}"
+
     def task_exists(self, task: StepTask) -> bool:
         try:
             self.client.get_task(
-                name=f"{self.queue_path}/tasks/{task.task_id}",
+                name=self._task_name(task),
                 retry=self._retry,
                 timeout=self._budget,
             )

@@ -1,6 +1,6 @@
 """How accounts, creations and ledger entries look as Firestore documents (camelCase fields).
 
-users/{uid}          tokens, totalTokensSpent, createdAt, updatedAt
+users/{uid}          tokens, totalTokensSpent, inFlight, createdAt, updatedAt
 creations/{id}       userId, kind, prompt, parameters, status, cost, createdAt, updatedAt,
                      deadlineAt, operationName, mediaKey, errorCode, errorMessage, refunded,
                      queueErrorCode, attempts, progress, claimId, claimedAt, requeues, extra
@@ -80,6 +80,7 @@ def account_to_doc(a: Account, now: datetime, *, created: bool = False) -> dict[
     doc: dict[str, Any] = {
         "tokens": a.tokens,
         "totalTokensSpent": a.total_tokens_spent,
+        "inFlight": a.in_flight,
         "updatedAt": now,
     }
     if created:
@@ -88,7 +89,12 @@ def account_to_doc(a: Account, now: datetime, *, created: bool = False) -> dict[
 
 
 def account_from_doc(uid: str, doc: dict[str, Any]) -> Account:
-    return Account(uid, int(doc.get("tokens", 0)), int(doc.get("totalTokensSpent", 0)))
+    return Account(
+        uid,
+        int(doc.get("tokens", 0)),
+        int(doc.get("totalTokensSpent", 0)),
+        int(doc.get("inFlight", 0)),
+    )
 
 
 def entry_to_doc(e: LedgerEntry) -> dict[str, Any]:

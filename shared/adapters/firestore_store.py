@@ -49,11 +49,14 @@ from shared.domain.ledger import (
     Account,
     LedgerEntry,
     after_debit,
+    after_end,
     after_refund,
+    counts_in_flight,
     debit_entry,
     grant_entry,
     refund_entry,
 )
+from shared.domain.paging import Cursor, Page
 from shared.ports import CreationChange, Debited, Refunded
 
 T = TypeVar("T")
@@ -193,7 +196,11 @@ class FirestoreStore:
 
     @_bounded
     def debit_and_create(
-        self, creation: Creation, now: datetime, idempotency: IdempotencyKey | None = None
+        self,
+        creation: Creation,
+        now: datetime,
+        idempotency: IdempotencyKey | None = None,
+        in_flight_limit: int | None = None,
     ) -> Debited:
         def body(transaction: Any) -> Debited:
             user_ref = self._ref(docs.USERS, creation.user_id)
@@ -216,7 +223,7 @@ class FirestoreStore:
                 if replays(record, idempotency, earlier, now):
                     assert earlier is not None
                     return Debited(earlier, account.tokens, replayed=True)
-            account = after_debit(account, creation.cost)  # raises InsufficientTokens
+            account = after_debit(account, creation, in_flight_limit)  # may refuse
             transaction.set(user_ref, docs.account_to_doc(account, now), merge=True)
             transaction.create(creation_ref, docs.creation_to_doc(creation))
             self._create_entry(transaction, debit_entry(creation, now))
@@ -241,7 +248,7 @@ class FirestoreStore:
             ended = transitions.end_with_refund(creation, now, refund)
             if ended is None:
                 return Refunded(creation, False, account.tokens if user else None)
-            account = after_refund(account, creation.cost)
+            account = after_refund(account, creation)
             transaction.set(user_ref, docs.account_to_doc(account, now), merge=True)
             transaction.update(creation_ref, docs.creation_changes(creation, ended))
             self._create_entry(transaction, refund_entry(ended, now))
@@ -273,27 +280,110 @@ class FirestoreStore:
                 return creation, False
             if changed.refunded != creation.refunded:
                 raise ValueError("refunds go through Store.refund, with the ledger")
+            ends = changed.is_terminal and not creation.is_terminal
+            if ends and counts_in_flight(creation):  # a draft: one video fewer in flight
+                user_ref = self._ref(docs.USERS, creation.user_id)
+                user = self._get(user_ref, transaction)
+                if user is not None:
+                    account = after_end(docs.account_from_doc(creation.user_id, user), creation)
+                    transaction.update(user_ref, {"inFlight": account.in_flight})
             transaction.update(ref, docs.creation_changes(creation, changed))
             return changed, True
 
         return self._transaction(creation_id, body)
 
     @_bounded
-    def ledger(self, uid: str, limit: int = 20) -> list[LedgerEntry]:
+    def ledger(self, uid: str, limit: int = 20, after: Cursor | None = None) -> Page[LedgerEntry]:
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = self.client.collection(docs.TRANSACTIONS).where(
+            filter=FieldFilter("userId", "==", uid)
+        )
+        return self._page(query, limit, after, docs.entry_from_doc)
+
+    @_bounded
+    def creations(
+        self,
+        uid: str,
+        *,
+        kind: str | None = None,
+        status: str | None = None,
+        limit: int = 20,
+        after: Cursor | None = None,
+    ) -> Page[Creation]:
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = self.client.collection(docs.CREATIONS).where(
+            filter=FieldFilter("userId", "==", uid)
+        )
+        if kind is not None:
+            query = query.where(filter=FieldFilter("kind", "==", kind))
+        if status is not None:
+            query = query.where(filter=FieldFilter("status", "==", status))
+        return self._page(query, limit, after, docs.creation_from_doc)
+
+    def _page(
+        self,
+        query: Any,
+        limit: int,
+        after: Cursor | None,
+        parse: Callable[[str, dict[str, Any]], T],
+    ) -> Page[T]:
+        """Newest first by (createdAt, id); one item more than asked tells whether another
+        page follows."""
         from google.cloud.firestore import Query
+
+        query = query.order_by("createdAt", direction=Query.DESCENDING).order_by(
+            "__name__", direction=Query.DESCENDING
+        )
+        if after is not None:
+            query = query.start_after({"createdAt": after.created_at, "__name__": after.id})
+        with _sdk_errors():
+            snapshots = list(
+                query.limit(limit + 1).stream(retry=_read_retry(), timeout=CALL_TIMEOUT)
+            )
+        items = [(s.id, s.to_dict()) for s in snapshots[:limit]]
+        more = len(snapshots) > limit
+        last = items[-1] if items and more else None
+        cursor = Cursor(last[1]["createdAt"], last[0]) if last else None
+        return Page([parse(item_id, doc) for item_id, doc in items], cursor)
+
+    @_bounded
+    def recount_in_flight(self, uid: str) -> tuple[int, int]:
+        """Set the user's in-flight counter to their videos not ended yet; (before, after)."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        def body(transaction: Any) -> tuple[int, int]:
+            user_ref = self._ref(docs.USERS, uid)
+            user = self._get(user_ref, transaction)
+            if user is None:
+                return 0, 0
+            query = (
+                self.client.collection(docs.CREATIONS)
+                .where(filter=FieldFilter("userId", "==", uid))
+                .where(filter=FieldFilter("kind", "==", "video"))
+                .where(filter=FieldFilter("status", "in", NON_TERMINAL))
+            )
+            actual = len(list(transaction.get(query, retry=_read_retry(), timeout=CALL_TIMEOUT)))
+            before = int(user.get("inFlight", 0))
+            if before != actual:
+                transaction.update(user_ref, {"inFlight": actual})
+            return before, actual
+
+        return self._transaction(uid, body)
+
+    @_bounded
+    def users_in_flight(self, limit: int = 100) -> list[str]:
+        """Users whose in-flight counter is above zero (for the reconciler's repair)."""
         from google.cloud.firestore_v1.base_query import FieldFilter
 
         query = (
-            self.client.collection(docs.TRANSACTIONS)
-            .where(filter=FieldFilter("userId", "==", uid))
-            .order_by("createdAt", direction=Query.DESCENDING)
+            self.client.collection(docs.USERS)
+            .where(filter=FieldFilter("inFlight", ">", 0))
             .limit(limit)
         )
         with _sdk_errors():
-            return [
-                docs.entry_from_doc(s.id, s.to_dict())
-                for s in query.stream(retry=_read_retry(), timeout=CALL_TIMEOUT)
-            ]
+            return [s.id for s in query.stream(retry=_read_retry(), timeout=CALL_TIMEOUT)]
 
     @_bounded
     def stale_creations(self, updated_before: datetime, limit: int = 100) -> list[Creation]:

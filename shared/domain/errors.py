@@ -14,6 +14,24 @@ class InsufficientTokens(DomainError):
         self.required = required
 
 
+class TooManyInFlight(DomainError):
+    """The user has `limit` videos in flight already; nothing was charged."""
+
+    def __init__(self, in_flight: int, limit: int) -> None:
+        super().__init__(f"{in_flight} videos in flight, the limit is {limit}")
+        self.in_flight = in_flight
+        self.limit = limit
+
+
+class NotCancellable(DomainError):
+    """The creation cannot be cancelled any more; `reason` says why, for the user."""
+
+    def __init__(self, reason: str, status: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
 class CreationNotFound(DomainError):
     """Missing, or owned by someone else: the caller cannot tell the two apart."""
 

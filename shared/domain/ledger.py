@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from shared.domain.creation import Creation
-from shared.domain.errors import InsufficientTokens
+from shared.domain.creation import Creation, Kind
+from shared.domain.errors import InsufficientTokens, TooManyInFlight
 
 
 class EntryType(StrEnum):
@@ -25,6 +25,7 @@ class Account:
     uid: str
     tokens: int
     total_tokens_spent: int = 0
+    in_flight: int = 0  # videos debited and not ended yet (images are not counted)
 
 
 @dataclass(frozen=True)
@@ -77,11 +78,38 @@ def grant_entry(uid: str, amount: int, reason: str, now: datetime) -> LedgerEntr
     )
 
 
-def after_debit(account: Account, cost: int) -> Account:
-    if account.tokens < cost:
-        raise InsufficientTokens(account.tokens, cost)
-    return Account(account.uid, account.tokens - cost, account.total_tokens_spent + cost)
+def counts_in_flight(c: Creation) -> bool:
+    """Videos count against the in-flight limit; images end within their own request."""
+    return c.kind is Kind.VIDEO
 
 
-def after_refund(account: Account, cost: int) -> Account:
-    return Account(account.uid, account.tokens + cost, max(0, account.total_tokens_spent - cost))
+def after_debit(account: Account, c: Creation, in_flight_limit: int | None = None) -> Account:
+    """The account once `c` is paid for. Raises TooManyInFlight (a video over the limit) or
+    InsufficientTokens; the limit is checked first, since nothing is charged either way."""
+    in_flight = account.in_flight
+    if counts_in_flight(c):
+        if in_flight_limit is not None and in_flight >= in_flight_limit:
+            raise TooManyInFlight(in_flight, in_flight_limit)
+        in_flight += 1
+    if account.tokens < c.cost:
+        raise InsufficientTokens(account.tokens, c.cost)
+    return Account(
+        account.uid, account.tokens - c.cost, account.total_tokens_spent + c.cost, in_flight
+    )
+
+
+def after_end(account: Account, c: Creation) -> Account:
+    """The account once `c` reached a terminal state (draft: nothing else changes)."""
+    in_flight = max(0, account.in_flight - 1) if counts_in_flight(c) else account.in_flight
+    return Account(account.uid, account.tokens, account.total_tokens_spent, in_flight)
+
+
+def after_refund(account: Account, c: Creation) -> Account:
+    """The account once `c` ended refunded (failed or cancelled)."""
+    ended = after_end(account, c)
+    return Account(
+        ended.uid,
+        ended.tokens + c.cost,
+        max(0, ended.total_tokens_spent - c.cost),
+        ended.in_flight,
+    )

@@ -1,22 +1,16 @@
-"""Reading what a user owns: their creations and their tokens."""
+"""Reading what a user owns: their creations and their tokens, a page at a time."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from shared.domain.creation import Creation
 from shared.domain.errors import CreationNotFound
 from shared.domain.ledger import Account, LedgerEntry
+from shared.domain.paging import Cursor, Page
 
 if TYPE_CHECKING:
     from shared.bootstrap import Container
-
-
-@dataclass(frozen=True)
-class TokenSummary:
-    account: Account
-    entries: list[LedgerEntry]
 
 
 def own_creation(deps: Container, uid: str, creation_id: str) -> Creation:
@@ -27,6 +21,24 @@ def own_creation(deps: Container, uid: str, creation_id: str) -> Creation:
     return creation
 
 
-def token_summary(deps: Container, uid: str, limit: int = 20) -> TokenSummary:
-    account = deps.store.ensure_account(uid, deps.starting_grant, deps.clock())
-    return TokenSummary(account, deps.store.ledger(uid, limit))
+def account(deps: Container, uid: str) -> Account:
+    """The caller's account, opened with the starting grant on first use."""
+    return deps.store.ensure_account(uid, deps.starting_grant, deps.clock())
+
+
+def history(
+    deps: Container,
+    uid: str,
+    *,
+    kind: str | None = None,
+    status: str | None = None,
+    limit: int = 20,
+    after: Cursor | None = None,
+) -> Page[Creation]:
+    return deps.store.creations(uid, kind=kind, status=status, limit=limit, after=after)
+
+
+def ledger(
+    deps: Container, uid: str, limit: int = 20, after: Cursor | None = None
+) -> Page[LedgerEntry]:
+    return deps.store.ledger(uid, limit, after)

@@ -9,6 +9,7 @@ within its deadline plus one sweep interval, whatever single fault happened.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from shared.bootstrap import Container
 
 MAX_REQUEUES = 99
+REPAIR_USERS_PER_SWEEP = 50
 
 
 @dataclass
@@ -32,6 +34,7 @@ class ReconcileReport:
     requeued: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)  # users whose in-flight count drifted
 
     def as_json(self) -> dict:
         return {
@@ -39,6 +42,7 @@ class ReconcileReport:
             "requeued": len(self.requeued),
             "failed": len(self.failed),
             "errors": len(self.errors),
+            "repaired": len(self.repaired),
         }
 
 
@@ -54,8 +58,31 @@ def reconcile(deps: Container, limit: int = 200) -> ReconcileReport:
         except (QueueError, StoreUnavailable, StoreContention) as exc:
             report.errors.append(creation.id)
             events.emit("reconcile.error", creationId=creation.id, error=type(exc).__name__)
+    _repair_in_flight(deps, {c.user_id for c in stale}, report)
     events.emit("reconcile.swept", **report.as_json())
     return report
+
+
+def _repair_in_flight(deps: Container, users: set[str], report: ReconcileReport) -> None:
+    """Set each counter that drifted (a limit that refuses wrongly, or too late) to the
+    user's videos actually in flight: the users of this sweep's stale creations, and some
+    of those whose counter says they have videos in flight."""
+    try:
+        users |= set(deps.store.users_in_flight(REPAIR_USERS_PER_SWEEP))
+    except (StoreUnavailable, StoreContention) as exc:
+        report.errors.append("users_in_flight")
+        events.emit("reconcile.error", error=type(exc).__name__)
+    for uid in sorted(users):
+        try:
+            was, now = deps.store.recount_in_flight(uid)
+        except (StoreUnavailable, StoreContention) as exc:
+            report.errors.append(uid)
+            events.emit("reconcile.error", userId=uid, error=type(exc).__name__)
+            continue
+        if was != now:
+            report.repaired.append(uid)
+            events.emit("reconcile.in_flight_repaired", logging.WARNING, userId=uid,
+                        was=was, now=now)  # fmt: skip
 
 
 def _settle(deps: Container, creation: Creation, report: ReconcileReport) -> None:

@@ -89,7 +89,7 @@ def submit_video(
         deadline_at=now + timedelta(seconds=settings.video_deadline_seconds),
     )
     key = remembered_key(deps, uid, idempotency_key, Endpoint.VIDEO, order.as_json())
-    debited = deps.store.debit_and_create(creation, now, key)
+    debited = deps.store.debit_and_create(creation, now, key, settings.in_flight_limit)
     creation = debited.creation
     if debited.replayed:
         return _replay(deps, creation, debited.balance)

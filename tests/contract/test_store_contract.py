@@ -371,3 +371,99 @@ def test_a_store_that_stops_answering_is_given_up_at_the_deadline(caplog):
         for conn in held:
             conn.close()
         silent.close()
+
+
+def test_forty_simultaneous_video_debits_never_start_a_fourth(store):
+    """One user, 40 video debits at once against a limit of 3: exactly 3 start, whatever
+    the interleaving; every other one is refused without a write (or retryable)."""
+    from shared.domain.errors import TooManyInFlight
+
+    user = uid()
+    store.ensure_account(user, 1000, NOW)
+
+    def debit(n):
+        try:
+            store.debit_and_create(video(user), NOW + timedelta(milliseconds=n), None, 3)
+            return "ok"
+        except TooManyInFlight:
+            return "limited"
+        except (StoreContention, StoreUnavailable):
+            return "retry"
+
+    with ThreadPoolExecutor(40) as pool:
+        answers = list(pool.map(debit, range(40)))
+    assert answers.count("ok") == 3, answers
+    account = store.get_account(user)
+    assert (account.in_flight, account.tokens) == (3, 970)
+    assert_conserved(store, user)
+
+
+def test_ending_a_video_counts_it_out_of_flight(store):
+    user = uid()
+    store.ensure_account(user, 100, NOW)
+    done, failed = video(user), video(user)
+    for c in (done, failed):
+        store.debit_and_create(c, NOW)
+    assert store.get_account(user).in_flight == 2
+    store.update_creation(done.id, lambda x: transitions.claim(x, "w", NOW))
+    store.update_creation(done.id, lambda x: transitions.complete(x, "videos/u/a.mp4", NOW))
+    store.refund(failed.id, NOW, Refund("generation_failed"))
+    assert store.get_account(user).in_flight == 0
+    assert store.recount_in_flight(user) == (0, 0)
+
+
+def test_a_drifted_counter_is_recounted(store, request):
+    user = uid()
+    store.ensure_account(user, 100, NOW)
+    store.debit_and_create(video(user), NOW)
+    store.debit_and_create(video(user), NOW)
+    store.refund(store.creations(user)[0].id, NOW, Refund("x"))
+    _set_in_flight(store, request, user, 5)
+    assert user in store.users_in_flight(1000)
+    assert store.recount_in_flight(user) == (5, 1)
+    assert store.get_account(user).in_flight == 1
+
+
+def _set_in_flight(store, request, user, value):
+    if isinstance(store, InMemoryStore):
+        import dataclasses
+
+        store.accounts[user] = dataclasses.replace(store.accounts[user], in_flight=value)
+    else:
+        client = request.getfixturevalue("firestore_client")
+        client.collection("users").document(user).update({"inFlight": value})
+
+
+def test_creations_page_newest_first_by_kind_and_status(store):
+    from shared.domain.paging import Cursor
+
+    user = uid()
+    store.ensure_account(user, 1000, NOW)
+    made = [video(user, at=NOW + timedelta(seconds=n)) for n in range(5)]
+    for c in made:
+        store.debit_and_create(c, c.created_at)
+    store.refund(made[1].id, NOW, Refund("x"))
+    newest = [c.id for c in reversed(made)]
+
+    first = store.creations(user, limit=2)
+    assert [c.id for c in first] == newest[:2] and first.next is not None
+    token = first.next.encode()
+    second = store.creations(user, limit=2, after=Cursor.decode(token))
+    third = store.creations(user, limit=2, after=second.next)
+    assert [c.id for c in second] == newest[2:4]
+    assert [c.id for c in third] == newest[4:] and third.next is None
+    assert [c.id for c in store.creations(user, status="failed")] == [made[1].id]
+    assert [c.id for c in store.creations(user, kind="image")] == []
+    assert store.creations(uid()).items == []
+
+
+def test_the_ledger_pages_the_same_way(store):
+    user = uid()
+    store.ensure_account(user, 1000, NOW)
+    for n in range(4):
+        store.debit_and_create(video(user), NOW + timedelta(seconds=n + 1))
+    first = store.ledger(user, 3)
+    rest = store.ledger(user, 3, first.next)
+    ids = [e.id for e in first] + [e.id for e in rest]
+    assert len(ids) == 5 == len(set(ids)) and rest.next is None
+    assert ids[-1] == f"grant-{user}-starting_grant"

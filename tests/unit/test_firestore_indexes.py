@@ -25,3 +25,10 @@ def test_the_stale_sweep_query_has_its_index():
 def test_the_ledger_query_has_its_index():
     # FirestoreStore.ledger: userId ==, order by createdAt descending
     assert ("transactions", (("userId", "ASCENDING"), ("createdAt", "DESCENDING"))) in declared()
+
+
+def test_every_history_query_has_its_index():
+    # FirestoreStore.creations: userId ==, [kind ==], [status ==], order by createdAt desc
+    for middle in ((), ("kind",), ("status",), ("kind", "status")):
+        fields = (("userId", "ASCENDING"), *((f, "ASCENDING") for f in middle))
+        assert ("creations", (*fields, ("createdAt", "DESCENDING"))) in declared(), middle

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from shared.domain import creation as transitions
@@ -37,6 +39,7 @@ def test_submit_debits_creates_pending_and_enqueues_start(deps):
 
 
 def test_short_balance_is_refused_and_nothing_is_written(deps):
+    deps.settings = dataclasses.replace(deps.settings, max_in_flight_videos=0)  # no limit
     for _ in range(10):
         submit_video(deps, "bob", ORDER)
     with pytest.raises(InsufficientTokens) as refused:

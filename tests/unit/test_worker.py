@@ -41,7 +41,7 @@ def test_steps_run_and_answer_their_outcome(client, deps):
 
 def test_reconcile_answers_its_report(client):
     body = client.post("/tasks/reconcile").get_json()
-    assert body == {"scanned": 0, "requeued": 0, "failed": 0, "errors": 0}
+    assert body == {"scanned": 0, "requeued": 0, "failed": 0, "errors": 0, "repaired": 0}
 
 
 def test_a_store_outage_during_the_sweep_is_503_so_the_scheduler_retries(client, deps):
