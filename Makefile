@@ -1,6 +1,8 @@
 # make dev    the whole stack locally (Firestore emulator, local Cloud Tasks, api, worker)
 # make test   lint + the whole test suite, exactly what CI runs (.ci/run)
 # make bench  the benchmark scripts; they print their figures
+# make plan / make apply   Terraform (terraform/); TF_ARGS=... passes options on
+# make deploy ships the code to both functions; `make deploy DRY_RUN=1` prints the gcloud commands
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -21,7 +23,7 @@ tools:
 dev: install tools
 	$(PY) scripts/dev.py
 
-test: lint
+test: lint checkov
 	$(PY) -m pytest -q
 
 unit: install
@@ -30,7 +32,8 @@ unit: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	@if [ -d terraform ] && command -v terraform >/dev/null; then terraform fmt -check -recursive terraform; fi
+	@if [ -d terraform ] && command -v terraform >/dev/null; then terraform fmt -check -recursive terraform; \
+	elif [ -d terraform ]; then echo "terraform is not installed: terraform fmt -check skipped" >&2; fi
 
 tasks-server: install
 	$(PY) -m devtools.cloud_tasks_server
@@ -42,3 +45,36 @@ bench: install tools
 
 clean:
 	rm -rf .local .pytest_cache .ruff_cache
+
+# Terraform and the code deploy (docs/deploy.md). Their checks run in `make test`: terraform
+# fmt (lint), checkov (below), and tests/terraform (pytest).
+.PHONY: plan apply deploy terraform-schema checkov
+
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV    := .local/tools/checkov-$(CHECKOV_VERSION)
+TERRAFORM       := terraform -chdir=terraform
+
+plan:
+	$(TERRAFORM) init -input=false
+	$(TERRAFORM) plan $(TF_ARGS)
+
+apply:
+	$(TERRAFORM) init -input=false
+	$(TERRAFORM) apply $(TF_ARGS)
+
+deploy:
+	DRY_RUN=$(DRY_RUN) $(PYTHON) scripts/deploy.py
+
+# Re-extract tests/terraform/google_provider_schema.json after using a new resource type.
+terraform-schema: install
+	$(PY) scripts/terraform_schema.py
+
+# checkov in a virtualenv of its own: its pinned dependencies clash with the app's.
+$(CHECKOV_VENV)/.installed:
+	rm -rf $(CHECKOV_VENV)
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
+	@touch $@
+
+checkov: $(CHECKOV_VENV)/.installed
+	$(CHECKOV_VENV)/bin/checkov --directory terraform --framework terraform --skip-download --quiet --compact
