@@ -1,6 +1,5 @@
 # Firestore (Native mode), the (default) database the code uses, and the composite indexes
-# its queries need. The emulator needs no index, so these are checked equal, field by field,
-# to ../firestore.indexes.json by tests/terraform (the file stays for `firebase deploy`).
+# its queries need (the emulator needs none, so nothing else would notice a missing one).
 #
 # A Firebase project often has its (default) database already: import it before the first
 # apply instead of creating it (docs/deploy.md):
@@ -19,35 +18,29 @@ resource "google_firestore_database" "default" {
   depends_on = [google_project_service.enabled]
 }
 
-# FirestoreStore.stale_creations (the reconciler): status in [...], updatedAt <, order by
-# updatedAt.
-resource "google_firestore_index" "creations_status_updated" {
-  database    = google_firestore_database.default.name
-  collection  = "creations"
-  query_scope = "COLLECTION"
-
-  fields {
-    field_path = "status"
-    order      = "ASCENDING"
-  }
-  fields {
-    field_path = "updatedAt"
-    order      = "ASCENDING"
+# One index per entry of ../firestore.indexes.json, the file the store's engineers keep next to
+# the queries (and `firebase deploy --only firestore:indexes` reads): Terraform follows it, so
+# the two cannot drift. Keyed by collection and fields, so adding one creates only that one.
+locals {
+  firestore_indexes = {
+    for index in jsondecode(file("${path.module}/../firestore.indexes.json")).indexes :
+    "${index.collectionGroup}:${join(",", [for f in index.fields : "${f.fieldPath}:${lookup(f, "order", lookup(f, "arrayConfig", ""))}"])}" => index
   }
 }
 
-# FirestoreStore.ledger: userId ==, order by createdAt descending.
-resource "google_firestore_index" "transactions_user_created" {
-  database    = google_firestore_database.default.name
-  collection  = "transactions"
-  query_scope = "COLLECTION"
+resource "google_firestore_index" "composite" {
+  for_each = local.firestore_indexes
 
-  fields {
-    field_path = "userId"
-    order      = "ASCENDING"
-  }
-  fields {
-    field_path = "createdAt"
-    order      = "DESCENDING"
+  database    = google_firestore_database.default.name
+  collection  = each.value.collectionGroup
+  query_scope = lookup(each.value, "queryScope", "COLLECTION")
+
+  dynamic "fields" {
+    for_each = each.value.fields
+    content {
+      field_path   = fields.value.fieldPath
+      order        = lookup(fields.value, "order", null)
+      array_config = lookup(fields.value, "arrayConfig", null)
+    }
   }
 }
