@@ -1,0 +1,260 @@
+// The operator dashboard: the queue's state with pause / resume (who, when, why), the last
+// hour's and day's activity, a chart per minute, what is stuck with "reconcile now", and the
+// latest failures. It refreshes by itself. Admins only: the api answers 403 to anyone else,
+// and the page says so.
+import { ApiError, createApi, describeError, loadConfig } from "./api.js";
+import { createAuth, mountSignIn } from "./auth.js";
+import { $, el, localTime, showMessage } from "./dom.js";
+
+const SERIES = [
+  { key: "submitted", label: "Submitted", color: "#2457c5" },
+  { key: "drafts", label: "Drafts (done)", color: "#1e7b34" },
+  { key: "failed", label: "Failed", color: "#b3261e" },
+  { key: "enqueueFailed", label: "Enqueue failures", color: "#e08600" },
+  { key: "refunded", label: "Refunded", color: "#7b4bb3" },
+];
+
+const board = { api: null, auth: null, config: null, timer: null, chart: null, session: 0 };
+
+async function main() {
+  try {
+    board.config = await loadConfig();
+    board.auth = await createAuth(board.config);
+  } catch (err) {
+    showMessage(`The dashboard cannot start: ${err.message}`);
+    return;
+  }
+  board.api = createApi(board.config.apiBaseUrl, board.auth);
+  mountSignIn($(".sign-in-slot"), board.auth, (text) => showMessage(text));
+  $(".sign-out").addEventListener("click", () => board.auth.signOut());
+  for (const button of document.querySelectorAll(".queue-actions button")) {
+    button.addEventListener("click", () => changeQueue(button.dataset.action));
+  }
+  $(".queue-actions").addEventListener("submit", (event) => event.preventDefault());
+  $('[data-testid="reconcile"]').addEventListener("click", reconcile);
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible" && board.auth.user()) refresh();
+  });
+  board.auth.onChange((user) => {
+    board.session += 1;
+    clearTimeout(board.timer);
+    showMessage("");
+    $(".signed-out").hidden = Boolean(user);
+    $(".who").hidden = !user;
+    $('[data-testid="refusal"]').hidden = true;
+    $('[data-testid="dashboard"]').hidden = true;
+    if (user) {
+      $('[data-testid="user-name"]').textContent = user.label;
+      refresh();
+    }
+  });
+}
+
+async function refresh() {
+  clearTimeout(board.timer);
+  const session = board.session;
+  try {
+    const overview = await board.api.get("/api/admin/overview");
+    if (session !== board.session) return;
+    render(overview);
+    showMessage("");
+  } catch (err) {
+    if (session !== board.session) return;
+    if (err instanceof ApiError && err.status === 403) {
+      $(".refused-uid").textContent = board.auth.user()?.label ?? "";
+      $('[data-testid="refusal"]').hidden = false;
+      $('[data-testid="dashboard"]').hidden = true;
+      return; // nothing to refresh for a non-admin
+    }
+    showMessage(`The overview could not be loaded: ${describeError(err, "overview")}`);
+  }
+  if (document.visibilityState !== "hidden") {
+    board.timer = setTimeout(refresh, board.config.dashboardRefreshSeconds * 1000);
+  }
+}
+
+function duration(seconds) {
+  const s = Math.max(0, Math.round(seconds ?? 0));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}
+
+function render(o) {
+  $('[data-testid="dashboard"]').hidden = false;
+  $('[data-testid="refusal"]').hidden = true;
+  $('[data-testid="refreshed"]').textContent = `updated ${new Date(o.generatedAt ?? Date.now()).toLocaleTimeString()}`;
+  renderQueue(o.queue ?? {});
+  renderWindows(o.windows ?? {});
+  renderChart(o.perMinute ?? []);
+  renderRows(
+    "stuck",
+    (o.stuck ?? []).map((s) => [
+      code(s.creationId),
+      s.userId,
+      s.kind,
+      s.status,
+      localTime(s.updatedAt),
+      { text: duration(s.stuckForSeconds), num: true },
+    ]),
+  );
+  renderRows(
+    "failures",
+    (o.latestFailures ?? []).map((f) => [
+      localTime(f.updatedAt),
+      code(f.creationId),
+      f.userId,
+      f.kind,
+      f.errorCode ?? "—",
+      f.queueErrorCode ?? "—",
+    ]),
+  );
+}
+
+function code(text) {
+  return el("code", {}, text ?? "");
+}
+
+function renderQueue(q) {
+  const ok = q.status === "ok";
+  const state = $('[data-testid="queue-state"]');
+  state.textContent = ok ? "Running" : { paused: "Paused", disabled: "Disabled" }[q.status] ?? "Unavailable";
+  state.className = `queue-state ${ok ? "ok" : "bad"}`;
+  state.dataset.status = q.status ?? "unknown";
+  const detail = [`status ${q.status ?? "?"}`, q.state && `state ${q.state}`, `checked ${localTime(q.checkedAt)}`];
+  if (q.reason) detail.push(q.reason);
+  $('[data-testid="queue-detail"]').textContent = detail.filter(Boolean).join(" · ");
+  const change = q.lastChange;
+  $('[data-testid="queue-change"]').textContent = change
+    ? `Last ${change.action === "pause" ? "paused" : "resumed"} by ${change.by} at ${localTime(change.at)}: “${change.reason}”`
+    : "No pause or resume recorded.";
+}
+
+function breakdown(counts) {
+  const entries = Object.entries(counts ?? {}).sort((a, b) => b[1] - a[1]);
+  const total = entries.reduce((sum, [, n]) => sum + n, 0);
+  const detail = entries.map(([name, n]) => `${name} ${n}`).join(" · ");
+  return { total, detail };
+}
+
+function renderWindows(w) {
+  const hour = w.hour ?? {};
+  const day = w.day ?? {};
+  const cell = (window, key) => {
+    const value = window[key];
+    if (typeof value === "number" || value == null) return el("td", { className: "num" }, String(value ?? 0));
+    const { total, detail } = breakdown(value);
+    const td = el("td", { className: "num" }, String(total));
+    if (detail) td.append(el("div", { className: "muted" }, detail));
+    return td;
+  };
+  const rows = [
+    ["Submitted", "submitted"],
+    ["Drafts (done)", "drafts"],
+    ["In flight", "inFlight"],
+    ["Enqueue failures", "enqueueFailed"],
+    ["Refunds", "refunded"],
+    ["Failed", "failed"],
+  ].map(([label, key]) => {
+    const row = el("tr", {}, el("th", {}, label), cell(hour, key), cell(day, key));
+    row.dataset.metric = key;
+    return row;
+  });
+  $('[data-testid="windows"] tbody').replaceChildren(...rows);
+}
+
+function renderChart(perMinute) {
+  const labels = perMinute.map((m) =>
+    new Date(m.minute).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }),
+  );
+  const datasets = SERIES.map((s) => ({
+    label: s.label,
+    data: perMinute.map((m) => m[s.key] ?? 0),
+    borderColor: s.color,
+    backgroundColor: s.color,
+    borderWidth: 2,
+    pointRadius: 0,
+    tension: 0.2,
+  }));
+  if (typeof window.Chart !== "function") return; // the vendored library did not load
+  if (!board.chart) {
+    board.chart = new window.Chart($('[data-testid="chart"]'), {
+      type: "line",
+      data: { labels, datasets },
+      options: {
+        animation: false,
+        maintainAspectRatio: false,
+        interaction: { mode: "index", intersect: false },
+        scales: { y: { beginAtZero: true, ticks: { precision: 0 } }, x: { ticks: { maxTicksLimit: 12 } } },
+        plugins: { legend: { position: "bottom" } },
+      },
+    });
+    return;
+  }
+  board.chart.data.labels = labels;
+  board.chart.data.datasets.forEach((dataset, i) => {
+    dataset.data = datasets[i].data;
+  });
+  board.chart.update("none");
+}
+
+function renderRows(name, rows) {
+  $(`[data-testid="${name}"] tbody`).replaceChildren(
+    ...rows.map((cells) =>
+      el(
+        "tr",
+        {},
+        ...cells.map((c) =>
+          c && typeof c === "object" && "text" in c
+            ? el("td", { className: c.num ? "num" : "" }, c.text)
+            : el("td", {}, c ?? ""),
+        ),
+      ),
+    ),
+  );
+  $(`[data-testid="${name}-empty"]`).hidden = rows.length > 0;
+  $(`[data-testid="${name}"]`).hidden = rows.length === 0;
+}
+
+async function changeQueue(action) {
+  const input = $('[data-testid="queue-reason"]');
+  const reason = input.value.trim();
+  if (!reason) {
+    showMessage(`Say why you ${action} the queue: the reason is recorded with your name.`);
+    input.focus();
+    return;
+  }
+  const buttons = document.querySelectorAll(".queue-actions button");
+  buttons.forEach((b) => (b.disabled = true));
+  try {
+    const answer = await board.api.post(`/api/admin/queue/${action}`, { reason });
+    renderQueue(answer.queue ?? {});
+    input.value = "";
+    showMessage(action === "pause" ? "The queue is paused." : "The queue is running again.", "info");
+    refresh();
+  } catch (err) {
+    showMessage(describeError(err, action));
+  } finally {
+    buttons.forEach((b) => (b.disabled = false));
+  }
+}
+
+async function reconcile() {
+  const button = $('[data-testid="reconcile"]');
+  const out = $('[data-testid="reconcile-report"]');
+  button.disabled = true;
+  out.textContent = "Reconciling…";
+  try {
+    const { report } = await board.api.post("/api/admin/reconcile");
+    const errors = Array.isArray(report.errors) ? report.errors.length : (report.errors ?? 0);
+    out.textContent = `Scanned ${report.scanned}, re-queued ${report.requeued}, failed and refunded ${report.failed}, errors ${errors}.`;
+    refresh();
+  } catch (err) {
+    out.textContent = "";
+    showMessage(describeError(err, "reconcile"));
+  } finally {
+    button.disabled = false;
+  }
+}
+
+main();
