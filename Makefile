@@ -78,3 +78,27 @@ $(CHECKOV_VENV)/.installed:
 
 checkov: $(CHECKOV_VENV)/.installed
 	$(CHECKOV_VENV)/bin/checkov --directory terraform --framework terraform --skip-download --quiet --compact
+
+# Fault injection and the audit (docs/chaos-and-audit.md):
+# make chaos N=100000             N requests through the real services under injected faults
+# make chaos-stack USERS=50 DURATION=300   the local stack under load, processes killed
+# make audit                      the store's invariants (make dev's emulator, or
+#                                 GOOGLE_CLOUD_PROJECT's Firestore); AUDIT_ARGS=--json ...
+.PHONY: chaos chaos-stack audit
+
+N ?= 100000
+USERS ?= 50
+DURATION ?= 300
+
+chaos: install
+	$(PY) benchmarks/chaos.py $(N)
+
+chaos-stack: install tools
+	$(PY) -m tests.chaos.stack_run --users $(USERS) --seconds $(DURATION)
+
+audit: install
+	@if [ -z "$$GOOGLE_CLOUD_PROJECT$$FIRESTORE_EMULATOR_HOST" ]; then \
+	  export FIRESTORE_EMULATOR_HOST=127.0.0.1:$${FIRESTORE_PORT:-8085}; \
+	  echo "make audit: make dev's Firestore emulator ($$FIRESTORE_EMULATOR_HOST);" \
+	       "set GOOGLE_CLOUD_PROJECT to audit Firestore"; \
+	fi; $(PY) -m shared.audit audit $(AUDIT_ARGS)
