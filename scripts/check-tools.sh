@@ -17,4 +17,8 @@ if command -v gcloud >/dev/null 2>&1; then
     missing=1
   fi
 fi
+# Not needed by make dev, only by the browser tests of make test (tests/browser): said, not fatal.
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "missing: chromium (for the browser tests in make test) — install it with: apt-get install chromium" >&2
+fi
 exit $missing

@@ -1,0 +1,142 @@
+"""The user view in a real browser, against the whole local stack, as a person uses it."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import fresh_uid, sign_in
+
+pytestmark = pytest.mark.stack
+
+SLOW = 30_000  # ms: a whole generation, poll included, on a busy 2-core machine
+
+
+def submit(page, prompt: str, kind: str = "video") -> None:
+    """Fill in the form as a person would and press its button."""
+    page.get_by_label("Image" if kind == "image" else "Video", exact=True).check()
+    page.get_by_label("Prompt", exact=True).fill(prompt)
+    page.get_by_test_id("submit").click()
+
+
+def made_through_the_api(stack, uid: str, kind: str, count: int) -> None:
+    """`count` creations made directly (setting up a balance or a limit, not what is tested)."""
+    for i in range(count):
+        answer = stack.api("POST", f"/api/generate/{kind}", uid, json={"prompt": f"{kind} {i}"})
+        assert answer.status_code in (200, 202), answer.text
+
+
+def creation_card(page, kind: str):
+    return page.locator(f'li.creation[data-kind="{kind}"]').first
+
+
+def test_sign_in_shows_the_balance_and_the_grant(stack, new_page):
+    page = new_page()
+    uid = fresh_uid("signin")
+    sign_in(page, stack, uid)
+    expect(page.get_by_test_id("balance")).to_have_text("100")
+    expect(page.get_by_test_id("ledger")).to_contain_text("+100")
+    expect(page.get_by_test_id("history-empty")).to_be_visible()
+    expect(page.locator("queue-status-banner")).to_be_hidden()
+    assert page.errors == []
+
+
+def test_a_video_reaches_draft_and_plays_in_the_page(stack, new_page):
+    page = new_page()
+    sign_in(page, stack, fresh_uid("video"))
+    page.get_by_label("Prompt", exact=True).fill("a red fox running through snow")
+    page.get_by_label("Duration").select_option("4")
+    page.get_by_test_id("submit").click()
+    expect(page.get_by_test_id("message")).to_contain_text("Video queued: 10 tokens charged")
+    expect(page.get_by_test_id("balance")).to_have_text("90")
+
+    card = creation_card(page, "video")
+    expect(card).to_have_attribute("data-status", "draft", timeout=SLOW)
+    expect(card.locator(".status")).to_have_text("Ready")
+    video = card.locator("video")
+    expect(video).to_be_visible()
+    page.wait_for_function("v => v.readyState >= 1 && v.duration > 0", arg=video.element_handle())
+    assert video.evaluate("v => v.duration") > 0
+    video.evaluate("v => v.play()")  # muted: allowed without a user gesture
+    page.wait_for_function("v => v.currentTime > 0", arg=video.element_handle())
+    assert page.errors == []
+
+
+def test_an_image_appears(stack, new_page):
+    page = new_page()
+    sign_in(page, stack, fresh_uid("image"))
+    submit(page, "a lighthouse at dusk", "image")
+
+    card = creation_card(page, "image")
+    expect(card).to_have_attribute("data-status", "draft")
+    image = card.locator("img")
+    expect(image).to_be_visible()
+    page.wait_for_function("i => i.complete && i.naturalWidth > 0", arg=image.element_handle())
+    expect(page.get_by_test_id("balance")).to_have_text("99")
+    assert page.errors == []
+
+
+def test_cancel_before_the_generation_starts_refunds_the_balance(stack, new_page):
+    page = new_page()
+    sign_in(page, stack, fresh_uid("cancel"))
+    with stack.gate.holding():  # the worker gets nothing: the video stays pending
+        submit(page, "a video to cancel")
+        expect(page.get_by_test_id("balance")).to_have_text("90")
+        card = creation_card(page, "video")
+        expect(card).to_have_attribute("data-status", "pending")
+        card.get_by_role("button", name="Cancel").click()
+        expect(card).to_have_attribute("data-status", "cancelled")
+        expect(card).to_contain_text("Your 10 tokens were refunded")
+        expect(page.get_by_test_id("balance")).to_have_text("100")
+        expect(page.get_by_test_id("ledger")).to_contain_text("refund (cancelled)")
+        expect(card.get_by_role("button", name="Cancel")).to_be_hidden()
+    assert page.errors == []
+
+
+def test_history_is_there_after_a_reload(stack, new_page):
+    page = new_page()
+    uid = fresh_uid("history")
+    sign_in(page, stack, uid)
+    submit(page, "first image", "image")
+    expect(creation_card(page, "image")).to_have_attribute("data-status", "draft")
+    page.reload()  # the dev identity is remembered; the history comes from the api
+    expect(page.get_by_test_id("user-name")).to_have_text(uid)
+    expect(creation_card(page, "image")).to_contain_text("first image")
+    expect(page.get_by_test_id("balance")).to_have_text("99")
+
+
+def test_not_enough_tokens_is_said_and_nothing_is_charged(stack, new_page):
+    page = new_page()
+    uid = fresh_uid("poor")
+    sign_in(page, stack, uid)
+    # Spend 95 of the 100 tokens on images through the api, then ask for a 10-token video.
+    made_through_the_api(stack, uid, "image", 95)
+    page.reload()
+    expect(page.get_by_test_id("balance")).to_have_text("5")
+    submit(page, "a video I cannot afford")
+    expect(page.get_by_test_id("message")).to_contain_text(
+        "Not enough tokens: this video costs 10 and your balance is 5. Nothing was charged."
+    )
+    expect(page.get_by_test_id("balance")).to_have_text("5")
+
+
+def test_too_many_videos_in_flight_is_said_and_nothing_is_charged(stack, new_page):
+    page = new_page()
+    uid = fresh_uid("busy")
+    sign_in(page, stack, uid)
+    with stack.gate.holding():  # three videos stay pending: the in-flight limit (3) is reached
+        made_through_the_api(stack, uid, "video", 3)
+        page.reload()
+        expect(page.locator('li.creation[data-status="pending"]')).to_have_count(3)
+        expect(page.get_by_test_id("balance")).to_have_text("70")
+        submit(page, "one too many")
+        expect(page.get_by_test_id("message")).to_contain_text(
+            "You have as many videos in progress as allowed (3 of 3). Nothing was charged"
+        )
+        expect(page.get_by_test_id("balance")).to_have_text("70")
+        held = page.locator('li.creation[data-status="pending"]')
+        for creation_id in [card.get_attribute("data-id") for card in held.all()]:
+            card = page.locator(f'li.creation[data-id="{creation_id}"]')
+            card.get_by_role("button", name="Cancel").click()
+            expect(card).to_have_attribute("data-status", "cancelled")
+    expect(page.get_by_test_id("balance")).to_have_text("100")
