@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import fresh_uid, sign_in
+from tests.browser.harness import fresh_uid, sign_in
 
 pytestmark = pytest.mark.stack
 
