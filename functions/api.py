@@ -8,19 +8,23 @@ production, fakes in tests).
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import TYPE_CHECKING, Any
 
 import flask
 from flask_cors import CORS
 
+from functions import admin, schemas
 from functions.http import error, install_error_handlers, invalid, json_body, reply
+from shared import events
 from shared.domain.creation import Creation
 from shared.domain.errors import (
     CreationNotFound,
     IdentityUnavailable,
     InsufficientTokens,
     NotCancellable,
+    StorageError,
     StoreContention,
     StoreUnavailable,
     TooManyInFlight,
@@ -28,7 +32,9 @@ from shared.domain.errors import (
 )
 from shared.domain.failures import user_message
 from shared.domain.idempotency import IdempotencyConflict
+from shared.domain.identity import Identity
 from shared.domain.paging import DEFAULT_LIMIT, MAX_LIMIT, Cursor
+from shared.services.admin import OverviewCache
 
 if TYPE_CHECKING:
     from shared.bootstrap import Container
@@ -61,6 +67,8 @@ def create_app(deps: Container) -> flask.Flask:
     install_error_handlers(app)
     _install_domain_error_handlers(app)
     app.register_blueprint(bp)
+    app.register_blueprint(admin.bp)
+    app.extensions["overview"] = OverviewCache()
     return app
 
 
@@ -68,8 +76,12 @@ def _deps() -> Container:
     return flask.current_app.extensions["deps"]
 
 
+def _identity() -> Identity:
+    return _deps().identity.identify(flask.request.headers.get("Authorization"))
+
+
 def _uid() -> str:
-    return _deps().identity.verify(flask.request.headers.get("Authorization"))
+    return _identity().uid
 
 
 def _install_domain_error_handlers(app: flask.Flask) -> None:
@@ -186,14 +198,13 @@ def generate_video():
     c = accepted.creation
     return reply(
         202,
-        {
-            "success": True,
-            "creationId": c.id,
-            "status": str(c.status),
-            "tokensCharged": 0 if accepted.replayed else c.cost,
-            "balance": accepted.balance,
-            "replayed": accepted.replayed,
-        },
+        schemas.VideoAccepted(
+            creationId=c.id,
+            status=c.status.value,
+            tokensCharged=0 if accepted.replayed else c.cost,
+            balance=accepted.balance,
+            replayed=accepted.replayed,
+        ),
         {"Location": f"/api/creations/{c.id}"},
     )
 
@@ -234,19 +245,18 @@ def generate_image():
     except ImageFailed as exc:
         return _image_failed(exc)
     c = made.creation
-    shown = creation_json(c, deps.media)
+    shown = creation_out(c, deps.media)
     return reply(
         200,
-        {
-            "success": True,
-            "creationId": c.id,
-            "status": str(c.status),
-            "mediaUrl": shown["mediaUrl"],
-            "tokensCharged": 0 if made.replayed else c.cost,
-            "balance": made.balance,
-            "replayed": made.replayed,
-            "creation": shown,
-        },
+        schemas.ImageMade(
+            creationId=c.id,
+            status="draft",
+            mediaUrl=shown.mediaUrl,
+            tokensCharged=0 if made.replayed else c.cost,
+            balance=made.balance,
+            replayed=made.replayed,
+            creation=shown,
+        ),
         {"Location": f"/api/creations/{c.id}"},
     )
 
@@ -293,7 +303,7 @@ def get_creation(creation_id: str):
     if not _ID.match(creation_id):
         raise CreationNotFound(creation_id)
     creation = own_creation(_deps(), uid, creation_id)
-    return reply(200, {"success": True, "creation": creation_json(creation, _deps().media)})
+    return reply(200, schemas.CreationAnswer(creation=creation_out(creation, _deps().media)))
 
 
 @bp.get("/api/tokens")
@@ -307,24 +317,23 @@ def get_tokens():
     page = accounts.ledger(deps, uid, limit, after)
     return reply(
         200,
-        {
-            "success": True,
-            "balance": owner.tokens,
-            "totalTokensSpent": owner.total_tokens_spent,
-            "inFlight": owner.in_flight,
-            "entries": [
-                {
-                    "id": e.id,
-                    "type": str(e.type),
-                    "amount": e.amount,
-                    "creationId": e.creation_id,
-                    "reason": e.reason,
-                    "createdAt": e.created_at.isoformat(),
-                }
+        schemas.TokensPage(
+            balance=owner.tokens,
+            totalTokensSpent=owner.total_tokens_spent,
+            inFlight=owner.in_flight,
+            entries=[
+                schemas.LedgerEntryOut(
+                    id=e.id,
+                    type=e.type.value,
+                    amount=e.amount,
+                    creationId=e.creation_id,
+                    reason=e.reason,
+                    createdAt=e.created_at,
+                )
                 for e in page
             ],
-            "nextCursor": page.next.encode() if page.next else None,
-        },
+            nextCursor=page.next.encode() if page.next else None,
+        ),
     )
 
 
@@ -341,11 +350,10 @@ def list_creations():
     page = accounts.history(deps, uid, kind=kind, status=status, limit=limit, after=after)
     return reply(
         200,
-        {
-            "success": True,
-            "creations": [creation_json(c, deps.media) for c in page],
-            "nextCursor": page.next.encode() if page.next else None,
-        },
+        schemas.CreationPage(
+            creations=[creation_out(c, deps.media) for c in page],
+            nextCursor=page.next.encode() if page.next else None,
+        ),
     )
 
 
@@ -363,13 +371,11 @@ def cancel(creation_id: str):
         return error(409, "not_cancellable", exc.reason, creationStatus=exc.status)
     return reply(
         200,
-        {
-            "success": True,
-            "creation": creation_json(cancelled.creation, deps.media),
-            "refunded": True,
-            "cancelledNow": cancelled.cancelled_now,
-            "balance": cancelled.balance,
-        },
+        schemas.CancelAnswer(
+            creation=creation_out(cancelled.creation, deps.media),
+            cancelledNow=cancelled.cancelled_now,
+            balance=cancelled.balance,
+        ),
     )
 
 
@@ -377,17 +383,13 @@ def cancel(creation_id: str):
 def me():
     from shared.services import accounts
 
-    uid = _uid()
-    owner = accounts.account(_deps(), uid)
+    who = _identity()
+    owner = accounts.account(_deps(), who.uid)
     return reply(
         200,
-        {
-            "success": True,
-            "uid": uid,
-            "admin": _deps().is_admin(uid),
-            "balance": owner.tokens,
-            "inFlight": owner.in_flight,
-        },
+        schemas.MeAnswer(
+            uid=who.uid, admin=who.admin, balance=owner.tokens, inFlight=owner.in_flight
+        ),
     )
 
 
@@ -416,17 +418,26 @@ def _choice(name: str, options: list[str]) -> str | None:
 @bp.get("/api/health/queue")
 def queue_health():
     report = _deps().queue_health.check()
+    body = schemas.QueueHealthOut.model_validate(report.as_json())
     if report.ok:
-        return reply(200, report.as_json())
-    return reply(503, report.as_json(), {"Retry-After": "10"})
+        return reply(200, body)
+    return reply(503, body, {"Retry-After": "10"})
 
 
 @bp.get("/api/health")
 def health():
     report = _deps().system_health.check()
+    body = schemas.SystemHealthOut.model_validate(report.as_json())
     if report.ok:
-        return reply(200, report.as_json())
-    return reply(503, report.as_json(), {"Retry-After": "10"})
+        return reply(200, body)
+    return reply(503, body, {"Retry-After": "10"})
+
+
+@bp.get("/api/openapi.json")
+def openapi():
+    from functions.openapi import document
+
+    return reply(200, document())
 
 
 @bp.get("/media/<path:key>")
@@ -442,23 +453,33 @@ def media(key: str):
     return flask.send_file(path, mimetype=content_type, conditional=True)
 
 
-def creation_json(c: Creation, media: MediaStorage) -> dict[str, Any]:
+def creation_out(c: Creation, media: MediaStorage) -> schemas.CreationOut:
     """A creation as the app sees it. Its media URL is made now from the stored key (a
     presigned link is fresh at every read)."""
-    return {
-        "creationId": c.id,
-        "kind": str(c.kind),
-        "status": str(c.status),
-        "prompt": c.prompt,
-        "parameters": c.parameters,
-        "cost": c.cost,
-        "mediaUrl": media.url(c.media_key) if c.media_key else None,
-        "progress": c.progress,
-        "errorCode": c.error_code,
+    return schemas.CreationOut(
+        creationId=c.id,
+        kind=c.kind.value,
+        status=c.status.value,
+        prompt=c.prompt,
+        parameters=c.parameters,
+        cost=c.cost,
+        mediaUrl=_media_url(c, media),
+        progress=c.progress,
+        errorCode=c.error_code,
         # A fixed sentence per code: a provider's raw message never reaches a user.
-        "errorMessage": user_message(c.error_code) if c.error_code else None,
-        "refunded": c.refunded,
-        "queueErrorCode": c.queue_error_code,
-        "createdAt": c.created_at.isoformat(),
-        "updatedAt": c.updated_at.isoformat(),
-    }
+        errorMessage=user_message(c.error_code) if c.error_code else None,
+        refunded=c.refunded,
+        queueErrorCode=c.queue_error_code,
+        createdAt=c.created_at,
+        updatedAt=c.updated_at,
+    )
+
+
+def _media_url(c: Creation, media: MediaStorage) -> str | None:
+    if not c.media_key:
+        return None
+    try:
+        return media.url(c.media_key)
+    except StorageError:  # storage misconfigured: the creation still reads, without a link
+        events.emit("media.url_failed", logging.ERROR, creationId=c.id)
+        return None

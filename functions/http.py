@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import flask
+from pydantic import BaseModel
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from shared import events
@@ -28,8 +29,11 @@ _HTTP_CODES = {
 }
 
 
-def reply(status: int, body: dict[str, Any], headers: dict[str, str] | None = None):
-    response = flask.jsonify(body)
+def reply(status: int, body: BaseModel | dict[str, Any], headers: dict[str, str] | None = None):
+    """A JSON answer; the api's are built through their models (functions/schemas.py), as
+    its OpenAPI document says."""
+    data = body.model_dump(mode="json") if isinstance(body, BaseModel) else body
+    response = flask.jsonify(data)
     response.status_code = status
     response.headers.update(headers or {})
     response.headers["Cache-Control"] = "no-store"
@@ -43,7 +47,10 @@ def error(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ):
-    return reply(status, {"success": False, "code": code, "error": message, **extra}, headers)
+    from functions.schemas import ErrorBody
+
+    body = ErrorBody(code=code, error=message, **extra)
+    return reply(status, body.model_dump(mode="json", exclude_none=True), headers)
 
 
 def invalid(fields: dict[str, str]):

@@ -1,7 +1,13 @@
-"""Request bodies, validated with pydantic; errors come back keyed by field name."""
+"""The api's request and response bodies as pydantic models.
+
+Handlers validate requests with these models and build every answer through them, and the
+OpenAPI document (functions/openapi.py) is generated from the same models: the contract and
+the code cannot drift apart. Request validation errors come back keyed by field name.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
@@ -15,9 +21,28 @@ def _integer(value: Any) -> Any:
 
 
 class VideoRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        str_strip_whitespace=True,
+        json_schema_extra={
+            # The one rule between fields: 1080p exists for 8-second videos only.
+            "if": {"properties": {"resolution": {"const": "1080p"}}, "required": ["resolution"]},
+            "then": {"properties": {"durationSeconds": {"const": 8}}},
+            "examples": [
+                {"prompt": "a red fox running through snow"},
+                {
+                    "prompt": "a lighthouse in a storm, cinematic",
+                    "aspectRatio": "9:16",
+                    "durationSeconds": 8,
+                    "resolution": "1080p",
+                    "negativePrompt": "text, watermark",
+                },
+            ],
+        },
+    )
 
-    prompt: str = Field(min_length=1, max_length=2000)
+    prompt: str = Field(min_length=1, max_length=2000, pattern=r"\S")  # not only spaces
     aspectRatio: Literal["16:9", "9:16"] = "16:9"  # noqa: N815 - the API's JSON names
     durationSeconds: Annotated[Literal[4, 6, 8], BeforeValidator(_integer)] = 8  # noqa: N815
     negativePrompt: str | None = Field(default=None, max_length=2000)  # noqa: N815
@@ -34,9 +59,14 @@ class VideoRequest(BaseModel):
 
 
 class ImageRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        str_strip_whitespace=True,
+        json_schema_extra={"examples": [{"prompt": "a paper boat", "aspectRatio": "4:3"}]},
+    )
 
-    prompt: str = Field(min_length=1, max_length=2000)
+    prompt: str = Field(min_length=1, max_length=2000, pattern=r"\S")  # not only spaces
     aspectRatio: Literal["1:1", "16:9", "9:16", "4:3", "3:4"] = "1:1"  # noqa: N815
 
 
@@ -50,3 +80,259 @@ def field_errors(exc: ValidationError) -> dict[str, str]:
             location, message = message.split(": ", 1)
         fields.setdefault(location or "body", message)
     return fields
+
+
+# -- answers ---------------------------------------------------------------------------------
+
+
+class Answer(BaseModel):
+    """An answer body: only the fields declared, all of them always present unless optional."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class CreationOut(Answer):
+    creationId: str  # noqa: N815
+    kind: Literal["video", "image"]
+    status: Literal["pending", "processing", "draft", "failed", "cancelled"]
+    prompt: str
+    parameters: dict[str, Any]
+    cost: int
+    mediaUrl: str | None = Field(  # noqa: N815
+        description="Made at each read: a presigned link is valid from then on"
+    )
+    progress: int = Field(ge=0, le=100)
+    errorCode: str | None  # noqa: N815
+    errorMessage: str | None  # noqa: N815
+    refunded: bool
+    queueErrorCode: str | None  # noqa: N815
+    createdAt: datetime  # noqa: N815
+    updatedAt: datetime  # noqa: N815
+
+
+class VideoAccepted(Answer):
+    success: Literal[True] = True
+    creationId: str  # noqa: N815
+    status: Literal["pending", "processing", "draft", "failed", "cancelled"]
+    tokensCharged: int  # noqa: N815
+    balance: int
+    replayed: bool
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "success": True,
+                    "creationId": "3f2b0c4e9d5a4b7c8e1f2a3b4c5d6e7f",
+                    "status": "pending",
+                    "tokensCharged": 10,
+                    "balance": 90,
+                    "replayed": False,
+                }
+            ]
+        }
+    )
+
+
+class ImageMade(Answer):
+    success: Literal[True] = True
+    creationId: str  # noqa: N815
+    status: Literal["draft"]
+    mediaUrl: str | None  # noqa: N815
+    tokensCharged: int  # noqa: N815
+    balance: int
+    replayed: bool
+    creation: CreationOut
+
+
+class CreationAnswer(Answer):
+    success: Literal[True] = True
+    creation: CreationOut
+
+
+class CreationPage(Answer):
+    success: Literal[True] = True
+    creations: list[CreationOut]
+    nextCursor: str | None  # noqa: N815
+
+
+class LedgerEntryOut(Answer):
+    id: str
+    type: Literal["grant", "debit", "refund"]
+    amount: int
+    creationId: str | None  # noqa: N815
+    reason: str
+    createdAt: datetime  # noqa: N815
+
+
+class TokensPage(Answer):
+    success: Literal[True] = True
+    balance: int
+    totalTokensSpent: int  # noqa: N815
+    inFlight: int  # noqa: N815
+    entries: list[LedgerEntryOut]
+    nextCursor: str | None  # noqa: N815
+
+
+class CancelAnswer(Answer):
+    success: Literal[True] = True
+    creation: CreationOut
+    refunded: Literal[True] = True
+    cancelledNow: bool  # noqa: N815
+    balance: int | None
+
+
+class MeAnswer(Answer):
+    success: Literal[True] = True
+    uid: str
+    admin: bool
+    balance: int
+    inFlight: int  # noqa: N815
+
+
+class QueueHealthOut(Answer):
+    status: Literal["ok", "paused", "disabled", "unavailable"]
+    state: str | None
+    checkedAt: datetime  # noqa: N815
+    reason: str | None = None
+
+
+class SystemHealthOut(Answer):
+    status: Literal["ok", "degraded"]
+    checks: dict[str, Literal["ok", "paused", "disabled", "unavailable"]]
+
+
+class ErrorBody(Answer):
+    """Every error: a stable `code` for programs (see the README's table) and a sentence for
+    people, with the fields that apply to it."""
+
+    success: Literal[False] = False
+    code: str
+    error: str
+    fields: dict[str, str] | None = Field(None, description="400: what is wrong, by field")
+    balance: int | None = None
+    required: int | None = None
+    refunded: bool | None = None
+    charged: bool | None = None
+    details: str | None = None
+    creationId: str | None = None  # noqa: N815
+    queueErrorCode: str | None = None  # noqa: N815
+    errorCode: str | None = None  # noqa: N815
+    queue: QueueHealthOut | None = None
+    retryable: bool | None = None
+    inFlight: int | None = None  # noqa: N815
+    limit: int | None = None
+    creationStatus: str | None = None  # noqa: N815
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "success": False,
+                    "code": "insufficient_tokens",
+                    "error": "Not enough tokens for this video.",
+                    "balance": 5,
+                    "required": 10,
+                }
+            ]
+        }
+    )
+
+
+# -- the operator's routes -------------------------------------------------------------------
+
+
+class QueueChangeRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        str_strip_whitespace=True,
+        json_schema_extra={"examples": [{"reason": "Veo quota exhausted until 14:00 UTC"}]},
+    )
+
+    reason: str = Field(min_length=1, max_length=500, pattern=r"\S")
+
+
+class QueueChangeOut(Answer):
+    action: Literal["pause", "resume"]
+    by: str
+    at: datetime
+    reason: str
+
+
+class AdminQueue(Answer):
+    status: Literal["ok", "paused", "disabled", "unavailable"]
+    state: str | None
+    checkedAt: datetime  # noqa: N815
+    reason: str | None = None
+    lastChange: QueueChangeOut | None  # noqa: N815
+
+
+class AdminQueueAnswer(Answer):
+    success: Literal[True] = True
+    queue: AdminQueue
+
+
+class WindowOut(Answer):
+    submitted: int
+    drafts: int
+    inFlight: int  # noqa: N815
+    enqueueFailed: dict[str, int]  # noqa: N815
+    refunded: dict[str, int]
+    failed: dict[str, int]
+
+
+class WindowsOut(Answer):
+    hour: WindowOut
+    day: WindowOut
+
+
+class MinuteOut(Answer):
+    minute: datetime
+    submitted: int
+    enqueueFailed: int  # noqa: N815
+    refunded: int
+    drafts: int
+    failed: int
+
+
+class StuckOut(Answer):
+    creationId: str  # noqa: N815
+    userId: str  # noqa: N815
+    kind: Literal["video", "image"]
+    status: Literal["pending", "processing"]
+    updatedAt: datetime  # noqa: N815
+    stuckForSeconds: int  # noqa: N815
+
+
+class FailureOut(Answer):
+    creationId: str  # noqa: N815
+    userId: str  # noqa: N815
+    kind: Literal["video", "image"]
+    errorCode: str | None  # noqa: N815
+    queueErrorCode: str | None  # noqa: N815
+    updatedAt: datetime  # noqa: N815
+
+
+class AdminOverview(Answer):
+    success: Literal[True] = True
+    generatedAt: datetime  # noqa: N815
+    queue: AdminQueue
+    windows: WindowsOut
+    perMinute: list[MinuteOut]  # noqa: N815
+    stuck: list[StuckOut]
+    latestFailures: list[FailureOut]  # noqa: N815
+    truncated: bool = Field(description="The day held more creations than were counted")
+
+
+class ReconcileOut(Answer):
+    scanned: int
+    requeued: int
+    failed: int
+    errors: int
+    repaired: int
+
+
+class ReconcileAnswer(Answer):
+    success: Literal[True] = True
+    report: ReconcileOut

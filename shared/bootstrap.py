@@ -54,10 +54,6 @@ class Container:
         # An instance attribute takes precedence over a cached_property of the same name.
         self.__dict__.update(overrides)
 
-    def is_admin(self, uid: str) -> bool:
-        """Operators: ADMIN_UIDS (local mode) or a Firebase `admin: true` custom claim."""
-        return uid in self.settings.admin_uids
-
     @property
     def starting_grant(self) -> int:
         """Tokens a new account starts with: the dev grant locally, none in production."""
@@ -199,7 +195,7 @@ class Container:
 
         if not s.is_local:  # the configuration refuses this already; twice is safe
             raise RuntimeError("dev identities are refused outside local mode")
-        return DevIdentityVerifier()
+        return DevIdentityVerifier(s.admin_uids)
 
     @functools.cached_property
     def task_auth(self) -> TaskAuthenticator | None:

@@ -28,6 +28,7 @@ LOCAL_ONLY = (
     "GENAI_BASE_URL",
     "R2_ENDPOINT_URL",
     "DEV_STARTING_TOKENS",
+    "ADMIN_UIDS",  # production's operators carry the Firebase custom claim admin: true
 )
 # Adapter choices: the first is production's (and the only one it accepts), the second
 # the local default.
@@ -312,7 +313,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         store_deadline_seconds=r.number("STORE_DEADLINE_SECONDS", 5, float, 1, 60),
         queue_recheck_seconds=r.number("QUEUE_RECHECK_SECONDS", 1, float, 0.1, 60),
         max_in_flight_videos=r.number("MAX_IN_FLIGHT_VIDEOS", 3, int, 0, 1000),
-        admin_uids=r.names("ADMIN_UIDS", "admin" if local else ""),
+        admin_uids=r.names("ADMIN_UIDS", "admin") if local else (),
         tasks_jwks_url=r.text("TASKS_JWKS_URL", LOCAL_TASKS_JWKS_URL) if local else None,
         scheduler_service_account=r.text("SCHEDULER_SERVICE_ACCOUNT"),
         log_format=r.one_of("LOG_FORMAT", ("text", "json"), "text" if local else "json"),

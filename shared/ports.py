@@ -12,13 +12,22 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from shared.domain.creation import Creation, Refund
+from shared.domain.creation import Creation, CreationSummary, Refund
 from shared.domain.idempotency import IdempotencyKey
+from shared.domain.identity import Identity
 from shared.domain.ledger import Account, LedgerEntry
 from shared.domain.paging import Cursor, Page
 from shared.domain.steps import StepTask
 
 CreationChange = Callable[[Creation], Creation | None]
+
+
+@dataclass(frozen=True)
+class QueueChange:
+    action: str  # pause | resume
+    by: str  # the operator's uid
+    at: datetime
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -102,6 +111,17 @@ class Store(Protocol):
     def users_in_flight(self, limit: int = 100) -> list[str]:
         """Users whose `inFlight` counter is above zero."""
 
+    def recent_creations(self, since: datetime, limit: int) -> list[CreationSummary]:
+        """Creations made since `since` (everyone's), newest first, in short form."""
+
+    def latest_failures(self, limit: int) -> list[CreationSummary]:
+        """The most recently failed creations (everyone's), newest first."""
+
+    def record_queue_change(self, change: QueueChange) -> None:
+        """Remember an operator's pause or resume (who, when, why)."""
+
+    def last_queue_change(self) -> QueueChange | None: ...
+
     def stale_creations(self, updated_before: datetime, limit: int = 100) -> list[Creation]:
         """Non-terminal creations not updated since `updated_before`, oldest first."""
 
@@ -125,16 +145,18 @@ class TaskQueue(Protocol):
     """The queue of worker steps. Every failure raises QueueError with a stable code."""
 
     def enqueue(self, task: StepTask) -> None:
-        """Create the named task; a task of that name existing already counts as success."""
+        """Create the named task; a task of that name existing already (or having run: its
+        name stays reserved) counts as success."""
 
     def delete(self, task: StepTask) -> bool:
         """Delete the named task if it is still waiting; False when it was not there."""
 
-    def task_exists(self, task: StepTask) -> bool:
-        """Whether the named task is in the queue now (not yet run or still running). Used
-        after an ambiguous enqueue failure: the call may have created it after all."""
-
     def info(self) -> QueueInfo: ...
+
+    def pause(self) -> QueueInfo:
+        """Stop dispatching (tasks are still accepted and kept)."""
+
+    def resume(self) -> QueueInfo: ...
 
 
 @dataclass(frozen=True)
@@ -212,8 +234,11 @@ class MediaStorage(Protocol):
 
 
 class IdentityVerifier(Protocol):
+    def identify(self, authorization: str | None) -> Identity:
+        """Who is behind an Authorization header (uid, admin). Raises Unauthenticated."""
+
     def verify(self, authorization: str | None) -> str:
-        """The uid behind an Authorization header. Raises Unauthenticated."""
+        """The uid alone (`identify(...).uid`). Raises Unauthenticated."""
 
 
 class TaskAuthenticator(Protocol):

@@ -76,14 +76,26 @@ resource "google_cloud_tasks_queue_iam_member" "enqueuer" {
 }
 
 # The api's queue health gate calls GetQueue (cloudtasks.queues.get), which
-# roles/cloudtasks.enqueuer lacks: without this every submit would be refused as
-# "queue unavailable". roles/cloudtasks.viewer on this queue alone is the smallest
-# predefined role with it (it also lists this queue's tasks, whose payloads hold only a
-# creation id and a step).
-resource "google_cloud_tasks_queue_iam_member" "api_queue_viewer" {
+# roles/cloudtasks.enqueuer lacks: without it every submit would be refused as "queue
+# unavailable". The operator's dashboard (/admin, admins only) pauses and resumes the queue
+# through the api. No predefined role has exactly these three: roles/cloudtasks.queueAdmin
+# would also let the api delete or purge the queue. So a custom role, bound on this queue.
+resource "google_project_iam_custom_role" "queue_operator" {
+  project     = var.project_id
+  role_id     = "${replace(var.name_prefix, "-", "_")}_queue_operator"
+  title       = "Video queue operator (${var.name_prefix})"
+  description = "Read, pause and resume the video generation queue: the api's health gate and operator dashboard."
+  permissions = [
+    "cloudtasks.queues.get",
+    "cloudtasks.queues.pause",
+    "cloudtasks.queues.resume",
+  ]
+}
+
+resource "google_cloud_tasks_queue_iam_member" "api_queue_operator" {
   name     = google_cloud_tasks_queue.video.name
   location = google_cloud_tasks_queue.video.location
-  role     = "roles/cloudtasks.viewer"
+  role     = google_project_iam_custom_role.queue_operator.name
   member   = local.runtime_members.api
 }
 

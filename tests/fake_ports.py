@@ -32,14 +32,11 @@ class FakeQueue:
         if self.failure:
             raise self.failure
         with self._lock:
-            self.tasks.setdefault(task.task_id, task)
+            if task.task_id in self.tasks:
+                return  # AlreadyExists: a success
+            self.tasks[task.task_id] = task
         if self.failure_after_create:
             raise self.failure_after_create
-
-    def task_exists(self, task: StepTask) -> bool:
-        if self.failure:
-            raise self.failure
-        return task.task_id in self.tasks
 
     def delete(self, task: StepTask) -> bool:
         if self.failure:
@@ -51,6 +48,18 @@ class FakeQueue:
         self.info_calls += 1
         if self.failure:
             raise self.failure
+        return QueueInfo(self.name, self.state)
+
+    def pause(self) -> QueueInfo:
+        if self.failure:
+            raise self.failure
+        self.state = QueueState.PAUSED
+        return QueueInfo(self.name, self.state)
+
+    def resume(self) -> QueueInfo:
+        if self.failure:
+            raise self.failure
+        self.state = QueueState.RUNNING
         return QueueInfo(self.name, self.state)
 
     def take(self) -> list[StepTask]:

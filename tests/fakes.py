@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Protocol, TypeVar
 
 from shared.domain import creation as transitions
-from shared.domain.creation import TERMINAL, Creation, Refund
+from shared.domain.creation import TERMINAL, Creation, CreationSummary, Refund, Status
 from shared.domain.errors import CreationNotFound, DomainError
 from shared.domain.idempotency import IdempotencyKey, IdempotencyRecord, record_for, replays
 from shared.domain.ledger import (
@@ -29,7 +29,7 @@ from shared.domain.ledger import (
     refund_entry,
 )
 from shared.domain.paging import Cursor, Page
-from shared.ports import CreationChange, Debited, Refunded
+from shared.ports import CreationChange, Debited, QueueChange, Refunded
 
 
 class InMemoryStore:
@@ -38,6 +38,7 @@ class InMemoryStore:
         self.by_id: dict[str, Creation] = {}
         self.entries: dict[str, LedgerEntry] = {}
         self.idempotency: dict[str, IdempotencyRecord] = {}
+        self.queue_changes: list[QueueChange] = []
         self._failures: dict[str, list[Exception]] = {}
         self._lock = threading.RLock()
 
@@ -176,6 +177,28 @@ class InMemoryStore:
     def users_in_flight(self, limit: int = 100) -> list[str]:
         self._maybe_fail("users_in_flight")
         return [a.uid for a in self.accounts.values() if a.in_flight > 0][:limit]
+
+    def recent_creations(self, since: datetime, limit: int) -> list[CreationSummary]:
+        self._maybe_fail("recent_creations")
+        with self._lock:
+            recent = [c for c in self.by_id.values() if c.created_at >= since]
+        recent.sort(key=lambda c: c.created_at, reverse=True)
+        return [CreationSummary.of(c) for c in recent[:limit]]
+
+    def latest_failures(self, limit: int) -> list[CreationSummary]:
+        self._maybe_fail("latest_failures")
+        with self._lock:
+            failed = [c for c in self.by_id.values() if c.status is Status.FAILED]
+        failed.sort(key=lambda c: c.updated_at, reverse=True)
+        return [CreationSummary.of(c) for c in failed[:limit]]
+
+    def record_queue_change(self, change: QueueChange) -> None:
+        self._maybe_fail("record_queue_change")
+        self.queue_changes.append(change)
+
+    def last_queue_change(self) -> QueueChange | None:
+        self._maybe_fail("last_queue_change")
+        return max(self.queue_changes, key=lambda c: c.at, default=None)
 
     def stale_creations(self, updated_before: datetime, limit: int = 100) -> list[Creation]:
         self._maybe_fail("stale_creations")

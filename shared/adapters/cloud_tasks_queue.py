@@ -151,24 +151,18 @@ class CloudTasksQueue:
     def _task_name(self, task: StepTask) -> str:
         return f"{self.queue_path}/tasks/{task.task_id}"
 
-    def task_exists(self, task: StepTask) -> bool:
-        try:
-            self.client.get_task(
-                name=self._task_name(task),
-                retry=self._retry,
-                timeout=self._budget,
-            )
-        except gexc.NotFound:
-            return False
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a QueueError
-            raise queue_error(exc) from exc
-        return True
-
     def info(self) -> QueueInfo:
+        return self._queue_call(self.client.get_queue)
+
+    def pause(self) -> QueueInfo:
+        return self._queue_call(self.client.pause_queue)
+
+    def resume(self) -> QueueInfo:
+        return self._queue_call(self.client.resume_queue)
+
+    def _queue_call(self, call: Callable[..., tasks_v2.Queue]) -> QueueInfo:
         try:
-            queue = self.client.get_queue(
-                name=self.queue_path, retry=self._retry, timeout=self._budget
-            )
+            queue = call(name=self.queue_path, retry=self._retry, timeout=self._budget)
         except Exception as exc:  # noqa: BLE001
             raise queue_error(exc) from exc
         state = _STATES.get(queue.state)

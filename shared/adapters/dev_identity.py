@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from shared.domain.errors import Unauthenticated
-from shared.domain.identity import check_uid
+from shared.domain.identity import Identity, check_uid
 
 _HEADER = re.compile(r"(?i:bearer) dev:(.*)", re.DOTALL)
 _EXPECTED = "Expected 'Authorization: Bearer dev:<uid>' in local mode"
@@ -17,7 +17,15 @@ _EXPECTED = "Expected 'Authorization: Bearer dev:<uid>' in local mode"
 
 class DevIdentityVerifier:
     """Trusts `Bearer dev:<uid>`, for any uid the uid rule accepts (shared.domain.identity:
-    the same as for Firebase users, so that local runs meet the ids production will)."""
+    the same as for Firebase users, so that local runs meet the ids production will). The
+    uids in `admin_uids` (ADMIN_UIDS, default `admin`) are operators."""
+
+    def __init__(self, admin_uids: tuple[str, ...] = ()) -> None:
+        self.admin_uids = frozenset(admin_uids)
+
+    def identify(self, authorization: str | None) -> Identity:
+        uid = self.verify(authorization)
+        return Identity(uid, admin=uid in self.admin_uids)
 
     def verify(self, authorization: str | None) -> str:
         if authorization is None or not authorization.strip():

@@ -33,7 +33,7 @@ from shared.adapters.jwt_keys import (
     verified_claims,
 )
 from shared.domain.errors import Unauthenticated
-from shared.domain.identity import UNSUPPORTED_UID, uid_problem
+from shared.domain.identity import UNSUPPORTED_UID, Identity, uid_problem
 
 __all__ = ["FirebaseIdentityVerifier", "KeysUnavailable"]
 
@@ -63,9 +63,14 @@ class FirebaseIdentityVerifier:
 
     def verify(self, authorization: str | None) -> str:
         """The uid. Raises Unauthenticated, or KeysUnavailable (503) when keys cannot be had."""
+        return self.identify(authorization).uid
+
+    def identify(self, authorization: str | None) -> Identity:
+        """The uid, and `admin` from the token's custom claim (`admin: true`, set with the
+        Admin SDK's setCustomUserClaims)."""
         token = bearer_token(authorization)
         try:
-            uid = self._uid(token)
+            uid, claims = self._uid(token)
         except InvalidToken as exc:
             _log.debug("firebase id token refused: %s", exc)
             raise Unauthenticated(INVALID_TOKEN) from None
@@ -73,9 +78,9 @@ class FirebaseIdentityVerifier:
         if problem is not None:  # a real user we cannot serve: worth a warning, not a debug
             _log.warning("firebase uid refused: %s: %.80r", problem, uid)
             raise Unauthenticated(UNSUPPORTED_UID)
-        return uid
+        return Identity(uid, admin=claims.get("admin") is True)
 
-    def _uid(self, token: str) -> str:
+    def _uid(self, token: str) -> tuple[str, dict]:
         claims = verified_claims(token, self._keys)
         if claims.get("aud") != self.project_id:
             raise InvalidToken("wrong audience")
@@ -85,4 +90,4 @@ class FirebaseIdentityVerifier:
         sub = claims.get("sub")
         if not isinstance(sub, str) or not sub or len(sub) > MAX_UID_LENGTH:
             raise InvalidToken("sub missing, empty or too long")
-        return sub
+        return sub, claims

@@ -5,6 +5,7 @@ creations/{id}       userId, kind, prompt, parameters, status, cost, createdAt, 
                      deadlineAt, operationName, mediaKey, errorCode, errorMessage, refunded,
                      queueErrorCode, attempts, progress, claimId, claimedAt, requeues, extra
 transactions/{id}    userId, type (grant | debit | refund), amount, creationId, reason, createdAt
+queueChanges/{auto} action (pause | resume), by, at, reason: operators' pauses and resumes
 idempotencyKeys/{sha256(uid, key)}
                      userId, endpoint, fingerprint, creationId, expiresAt (a TTL policy on
                      expiresAt lets Firestore delete old ones; reads check it themselves)
@@ -15,14 +16,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from shared.domain.creation import Creation, Kind, Status
+from shared.domain.creation import Creation, CreationSummary, Kind, Status
 from shared.domain.idempotency import Endpoint, IdempotencyRecord
 from shared.domain.ledger import Account, EntryType, LedgerEntry
+from shared.ports import QueueChange
 
 USERS = "users"
 CREATIONS = "creations"
 TRANSACTIONS = "transactions"
 IDEMPOTENCY_KEYS = "idempotencyKeys"
+QUEUE_CHANGES = "queueChanges"
+SUMMARY_FIELDS = [
+    "userId",
+    "kind",
+    "status",
+    "createdAt",
+    "updatedAt",
+    "errorCode",
+    "queueErrorCode",
+    "refunded",
+]
 
 _CREATION_FIELDS = {
     # attribute -> document field
@@ -138,3 +151,25 @@ def idempotency_from_doc(doc: dict[str, Any]) -> IdempotencyRecord:
         creation_id=doc["creationId"],
         expires_at=doc["expiresAt"],
     )
+
+
+def summary_from_doc(creation_id: str, doc: dict[str, Any]) -> CreationSummary:
+    return CreationSummary(
+        id=creation_id,
+        user_id=doc["userId"],
+        kind=Kind(doc["kind"]),
+        status=Status(doc["status"]),
+        created_at=doc["createdAt"],
+        updated_at=doc["updatedAt"],
+        error_code=doc.get("errorCode"),
+        queue_error_code=doc.get("queueErrorCode"),
+        refunded=bool(doc.get("refunded")),
+    )
+
+
+def queue_change_to_doc(c: QueueChange) -> dict[str, Any]:
+    return {"action": c.action, "by": c.by, "at": c.at, "reason": c.reason}
+
+
+def queue_change_from_doc(doc: dict[str, Any]) -> QueueChange:
+    return QueueChange(doc["action"], doc["by"], doc["at"], doc.get("reason", ""))

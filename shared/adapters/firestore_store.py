@@ -38,7 +38,7 @@ from typing import Any, ParamSpec, TypeVar
 from shared import events
 from shared.adapters import firestore_documents as docs
 from shared.domain import creation as transitions
-from shared.domain.creation import Creation, Refund, Status
+from shared.domain.creation import Creation, CreationSummary, Refund, Status
 from shared.domain.errors import (
     CreationNotFound,
     StoreContention,
@@ -57,7 +57,7 @@ from shared.domain.ledger import (
     refund_entry,
 )
 from shared.domain.paging import Cursor, Page
-from shared.ports import CreationChange, Debited, Refunded
+from shared.ports import CreationChange, Debited, QueueChange, Refunded
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -384,6 +384,59 @@ class FirestoreStore:
         )
         with _sdk_errors():
             return [s.id for s in query.stream(retry=_read_retry(), timeout=CALL_TIMEOUT)]
+
+    @_bounded
+    def recent_creations(self, since: datetime, limit: int) -> list[CreationSummary]:
+        from google.cloud.firestore import Query
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = (
+            self.client.collection(docs.CREATIONS)
+            .where(filter=FieldFilter("createdAt", ">=", since))
+            .order_by("createdAt", direction=Query.DESCENDING)
+            .select(docs.SUMMARY_FIELDS)
+            .limit(limit)
+        )
+        return self._summaries(query)
+
+    @_bounded
+    def latest_failures(self, limit: int) -> list[CreationSummary]:
+        from google.cloud.firestore import Query
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = (
+            self.client.collection(docs.CREATIONS)
+            .where(filter=FieldFilter("status", "==", str(Status.FAILED)))
+            .order_by("updatedAt", direction=Query.DESCENDING)
+            .select(docs.SUMMARY_FIELDS)
+            .limit(limit)
+        )
+        return self._summaries(query)
+
+    def _summaries(self, query: Any) -> list[CreationSummary]:
+        with _sdk_errors():
+            snapshots = query.stream(retry=_read_retry(), timeout=CALL_TIMEOUT)
+            return [docs.summary_from_doc(s.id, s.to_dict()) for s in snapshots]
+
+    @_bounded
+    def record_queue_change(self, change: QueueChange) -> None:
+        with _sdk_errors():
+            self.client.collection(docs.QUEUE_CHANGES).add(
+                docs.queue_change_to_doc(change), retry=_read_retry(), timeout=CALL_TIMEOUT
+            )
+
+    @_bounded
+    def last_queue_change(self) -> QueueChange | None:
+        from google.cloud.firestore import Query
+
+        query = (
+            self.client.collection(docs.QUEUE_CHANGES)
+            .order_by("at", direction=Query.DESCENDING)
+            .limit(1)
+        )
+        with _sdk_errors():
+            found = list(query.stream(retry=_read_retry(), timeout=CALL_TIMEOUT))
+        return docs.queue_change_from_doc(found[0].to_dict()) if found else None
 
     @_bounded
     def stale_creations(self, updated_before: datetime, limit: int = 100) -> list[Creation]:

@@ -63,6 +63,35 @@ class Creation:
         return dataclasses.replace(self, updated_at=now, **changes)
 
 
+@dataclass(frozen=True)
+class CreationSummary:
+    """What the operator's overview needs of a creation: no prompt, no parameters."""
+
+    id: str
+    user_id: str
+    kind: Kind
+    status: Status
+    created_at: datetime
+    updated_at: datetime
+    error_code: str | None = None
+    queue_error_code: str | None = None
+    refunded: bool = False
+
+    @classmethod
+    def of(cls, c: Creation) -> CreationSummary:
+        return cls(
+            c.id,
+            c.user_id,
+            c.kind,
+            c.status,
+            c.created_at,
+            c.updated_at,
+            c.error_code,
+            c.queue_error_code,
+            c.refunded,
+        )
+
+
 def claim(c: Creation, claim_id: str, now: datetime) -> Creation | None:
     """pending -> processing, for the one delivery that wins the claim."""
     if c.status is not Status.PENDING:

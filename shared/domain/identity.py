@@ -17,6 +17,7 @@ Firestore); more than 255 UTF-8 bytes (one file name in the local media folder).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from shared.domain.errors import Unauthenticated
 from shared.domain.media_keys import segment_problem
@@ -27,6 +28,15 @@ UNSUPPORTED_UID = (
     "whitespace, and not '.', '..' or '__...__'"
 )
 _RESERVED = re.compile(r"__.*__", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A verified caller: their uid, and whether they may use the operator's routes (a
+    Firebase custom claim `admin: true` in production; ADMIN_UIDS locally)."""
+
+    uid: str
+    admin: bool = False
 
 
 def uid_problem(uid: object) -> str | None:

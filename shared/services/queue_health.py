@@ -88,6 +88,11 @@ class QueueHealth:
                 return cached[1]
             return self._store(self._probe())
 
+    def refresh(self) -> QueueHealthReport:
+        """Probe now, whatever the cache holds (after an operator paused or resumed it)."""
+        with self._lock:
+            return self._store(self._probe())
+
     def report_failure(self, error: QueueError) -> None:
         """A call to the queue just failed: close the gate now if the queue is unreachable."""
         if not error.unreachable:

@@ -160,9 +160,13 @@ def _refund_enqueue_failure(
 
 
 def _created_anyway(deps: Container, task: StepTask) -> bool:
-    """Ask the queue whether the named task exists; when it cannot answer, assume not (the
-    refund below applies only while the creation is unclaimed, so it is safe either way)."""
+    """Ask the queue whether the named task exists, by creating it again: Cloud Tasks keeps
+    a task's name reserved after it ran, so ALREADY_EXISTS (a success for `enqueue`) means
+    the first call did create it. (GetTask cannot tell: a task that already ran is
+    NOT_FOUND.) When the queue cannot answer, assume not: the refund that follows applies
+    only while no worker has claimed the creation, so it is safe either way."""
     try:
-        return deps.queue.task_exists(task)
+        deps.queue.enqueue(task)
     except QueueError:
         return False
+    return True

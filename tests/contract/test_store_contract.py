@@ -467,3 +467,28 @@ def test_the_ledger_pages_the_same_way(store):
     ids = [e.id for e in first] + [e.id for e in rest]
     assert len(ids) == 5 == len(set(ids)) and rest.next is None
     assert ids[-1] == f"grant-{user}-starting_grant"
+
+
+def test_the_overview_reads_recent_creations_and_latest_failures_in_short(store):
+    from shared.ports import QueueChange
+
+    user = uid()
+    store.ensure_account(user, 1000, NOW)
+    later = NOW + timedelta(days=400)  # apart from every other test's creations
+    old, new = video(user, at=later), video(user, at=later + timedelta(minutes=5))
+    for c in (old, new):
+        store.debit_and_create(c, c.created_at)
+    store.refund(old.id, later + timedelta(minutes=9), Refund("generation_failed"))
+
+    recent = store.recent_creations(later + timedelta(minutes=1), 100)
+    assert [c.id for c in recent] == [new.id] and recent[0].user_id == user
+    failures = store.latest_failures(1000)
+    mine = [f for f in failures if f.id == old.id]
+    assert mine and mine[0].error_code == "generation_failed" and mine[0].refunded
+    assert failures == sorted(failures, key=lambda f: f.updated_at, reverse=True)
+
+    first = QueueChange("pause", "admin", later, "quota")
+    second = QueueChange("resume", "admin", later + timedelta(minutes=1), "back")
+    store.record_queue_change(first)
+    store.record_queue_change(second)
+    assert store.last_queue_change() == second

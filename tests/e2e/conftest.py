@@ -8,7 +8,6 @@ import time
 import httpx
 import pytest
 
-from devtools.processes import free_port
 from devtools.stack import LocalStack, Ports
 from tests import waiting
 
@@ -18,17 +17,18 @@ STACK_SETTINGS = {
     "POLL_INITIAL_SECONDS": "0.5",
     "POLL_MAX_SECONDS": "1",
     "QUEUE_HEALTH_TTL_SECONDS": "8",
+    # The emulator on a busy 2-core machine can pause for seconds; production keeps 5 s.
+    "STORE_DEADLINE_SECONDS": "30",
 }
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory) -> LocalStack:
-    ports = Ports(*(free_port() for _ in range(5)))
     with LocalStack(
-        ports=ports,
+        ports=Ports.free(),
         state_dir=tmp_path_factory.mktemp("stack"),
         settings=STACK_SETTINGS,
-        quiet=True,
+        quiet=True,  # the output of each process is in <state_dir>/<name>.log
     ) as running:
         yield running
 

@@ -196,13 +196,21 @@ def test_the_worker_is_not_public(config, functions, evaluator):
     assert not any(str(b.get("member")) in public for b in others)
 
 
-def test_the_api_can_read_the_queue_for_its_health_gate(config, evaluator):
+def test_the_api_can_read_pause_and_resume_the_queue_and_nothing_more(config, evaluator):
+    """The health gate reads the queue; the operator's dashboard pauses and resumes it."""
     grants = {
-        (evaluator.value(b["role"]), b["member"])
+        (str(b["role"]), b["member"])
         for b in config.of_type("google_cloud_tasks_queue_iam_member").values()
     }
-    assert ("roles/cloudtasks.viewer", "${local.runtime_members.api}") in grants
+    role = "${google_project_iam_custom_role.queue_operator.name}"
+    assert (role, "${local.runtime_members.api}") in grants
     assert ("roles/cloudtasks.enqueuer", "${each.value}") in grants
+    [custom] = config.of_type("google_project_iam_custom_role").values()
+    assert sorted(custom["permissions"]) == [
+        "cloudtasks.queues.get",
+        "cloudtasks.queues.pause",
+        "cloudtasks.queues.resume",
+    ]
 
 
 def _seconds(duration: str) -> int:

@@ -48,7 +48,7 @@ def deps(clock: Clock, tmp_path) -> Container:
         images=FakeImages(),
         task_auth=None,
         media=FakeMedia(),
-        identity=DevIdentityVerifier(),
+        identity=DevIdentityVerifier(settings.admin_uids),
     )
 
 

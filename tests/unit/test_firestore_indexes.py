@@ -32,3 +32,8 @@ def test_every_history_query_has_its_index():
     for middle in ((), ("kind",), ("status",), ("kind", "status")):
         fields = (("userId", "ASCENDING"), *((f, "ASCENDING") for f in middle))
         assert ("creations", (*fields, ("createdAt", "DESCENDING"))) in declared(), middle
+
+
+def test_the_latest_failures_query_has_its_index():
+    # FirestoreStore.latest_failures: status ==, order by updatedAt descending
+    assert ("creations", (("status", "ASCENDING"), ("updatedAt", "DESCENDING"))) in declared()

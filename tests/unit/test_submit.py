@@ -133,8 +133,8 @@ def test_a_replay_during_an_outage_leaves_a_running_creation_alone(deps):
 
 
 def test_an_ambiguous_failure_after_the_task_was_created_is_accepted_not_refunded(deps):
-    """A deadline that hits after Cloud Tasks created the task: the queue is asked, the task
-    is there, and the paid generation goes ahead."""
+    """A deadline that hits after Cloud Tasks created the task: the queue is asked (the same
+    named task again: ALREADY_EXISTS), the task is there, and the paid generation goes on."""
     gate_saw_it_running(deps)
     deps.queue.failure_after_create = QueueError("queue_deadline_exceeded")
 
@@ -157,9 +157,6 @@ class ClaimedWhileFailing:
         claim = transitions.claim
         self.deps.store.update_creation(task.creation_id, lambda c: claim(c, "w", c.updated_at))
         raise QueueError("queue_deadline_exceeded")
-
-    def task_exists(self, task):
-        raise QueueError("queue_unavailable")
 
     def info(self):
         return self.deps.queue.info()

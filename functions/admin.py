@@ -1,0 +1,160 @@
+"""The operator's routes on the api: the overview, pause and resume, reconcile now.
+
+Admins only: a Firebase ID token with the custom claim `admin: true` in production, a dev
+uid listed in ADMIN_UIDS locally. Everyone else gets 403 and nothing runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import flask
+
+from functions import schemas
+from functions.http import error, invalid, json_body, reply
+from shared import events
+from shared.domain.errors import QueueError
+
+if TYPE_CHECKING:
+    from shared.bootstrap import Container
+    from shared.ports import QueueChange
+    from shared.services.admin import Overview, Window
+    from shared.services.queue_health import QueueHealthReport
+
+bp = flask.Blueprint("admin", __name__, url_prefix="/api/admin")
+
+
+def _deps() -> Container:
+    return flask.current_app.extensions["deps"]
+
+
+def _operator() -> str:
+    """The admin's uid; answers 403 (and runs nothing) for anyone else."""
+    who = _deps().identity.identify(flask.request.headers.get("Authorization"))
+    if not who.admin:
+        events.emit("admin.refused", logging.WARNING, userId=who.uid, path=flask.request.path)
+        flask.abort(error(403, "forbidden", "This is for operators only."))
+    return who.uid
+
+
+@bp.get("/overview")
+def overview():
+    _operator()
+    deps = _deps()
+    fresh = flask.request.args.get("fresh") == "1"
+    return reply(200, _overview_out(flask.current_app.extensions["overview"].get(deps, fresh)))
+
+
+@bp.post("/queue/pause")
+def pause():
+    return _set_queue("pause")
+
+
+@bp.post("/queue/resume")
+def resume():
+    return _set_queue("resume")
+
+
+def _set_queue(action: str):
+    from pydantic import ValidationError
+
+    from functions.schemas import QueueChangeRequest, field_errors
+    from shared.services.admin import set_queue
+
+    operator = _operator()
+    try:
+        body = QueueChangeRequest.model_validate(json_body())
+    except ValidationError as exc:
+        return invalid(field_errors(exc))
+    deps = _deps()
+    try:
+        report = set_queue(deps, action, operator, body.reason)
+    except QueueError as exc:
+        return error(
+            503,
+            "queue_unavailable",
+            f"The queue could not be {action}d now. Please retry shortly.",
+            {"Retry-After": "10"},
+            queueErrorCode=exc.code,
+        )
+    return reply(
+        200, schemas.AdminQueueAnswer(queue=_queue_out(report, deps.store.last_queue_change()))
+    )
+
+
+@bp.post("/reconcile")
+def reconcile_now():
+    from shared.services.reconcile import reconcile
+
+    operator = _operator()
+    report = reconcile(_deps())
+    events.emit("admin.reconciled", userId=operator, **report.as_json())
+    return reply(200, schemas.ReconcileAnswer(report=schemas.ReconcileOut(**report.as_json())))
+
+
+def _queue_out(report: QueueHealthReport, change: QueueChange | None) -> schemas.AdminQueue:
+    return schemas.AdminQueue(
+        status=report.status,
+        state=report.state,
+        checkedAt=report.checked_at,
+        reason=report.reason,
+        lastChange=schemas.QueueChangeOut(
+            action=change.action, by=change.by, at=change.at, reason=change.reason
+        )
+        if change
+        else None,
+    )
+
+
+def _window_out(w: Window) -> schemas.WindowOut:
+    return schemas.WindowOut(
+        submitted=w.submitted,
+        drafts=w.drafts,
+        inFlight=w.in_flight,
+        enqueueFailed=dict(w.enqueue_failed),
+        refunded=dict(w.refunded),
+        failed=dict(w.failed),
+    )
+
+
+def _overview_out(o: Overview) -> schemas.AdminOverview:
+    return schemas.AdminOverview(
+        generatedAt=o.generated_at,
+        queue=_queue_out(o.queue, o.last_change),
+        windows=schemas.WindowsOut(hour=_window_out(o.hour), day=_window_out(o.day)),
+        perMinute=[
+            schemas.MinuteOut(
+                minute=m.minute,
+                submitted=m.submitted,
+                enqueueFailed=m.enqueue_failed,
+                refunded=m.refunded,
+                drafts=m.drafts,
+                failed=m.failed,
+            )
+            for m in o.per_minute
+        ],
+        stuck=[
+            schemas.StuckOut(
+                creationId=s.creation.id,
+                userId=s.creation.user_id,
+                kind=s.creation.kind.value,
+                status=s.creation.status.value,
+                updatedAt=s.creation.updated_at,
+                stuckForSeconds=s.stuck_for_seconds,
+            )
+            for s in o.stuck
+        ],
+        latestFailures=[
+            schemas.FailureOut(
+                creationId=f.id,
+                userId=f.user_id,
+                kind=f.kind.value,
+                errorCode=f.error_code,
+                queueErrorCode=f.queue_error_code,
+                updatedAt=f.updated_at,
+            )
+            for f in o.latest_failures
+        ],
+        truncated=o.truncated,
+    )

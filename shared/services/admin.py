@@ -1,0 +1,151 @@
+"""The operator's view: the queue, pausing and resuming it, and what happened lately.
+
+The overview reads the last day's creations in short form (no prompts) and counts them by
+outcome: over the last hour and day, and per minute over the last hour. It is cached for a
+few seconds per instance, so a dashboard left open by several operators costs one read of
+the day per period. Counts are of the creations submitted in each window, by the state they
+are in now. Production's figures over longer periods live in Cloud Monitoring (terraform/).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from shared import events
+from shared.domain.creation import TERMINAL, CreationSummary, Status
+from shared.ports import QueueChange
+from shared.services.queue_health import QueueHealthReport
+
+if TYPE_CHECKING:
+    from shared.bootstrap import Container
+
+DAY_LIMIT = 20_000  # creations read for the day's figures (the overview says when it was cut)
+STUCK_LIMIT = 50
+FAILURES_LIMIT = 20
+OVERVIEW_TTL_SECONDS = 5.0
+
+
+@dataclass
+class Window:
+    submitted: int = 0
+    drafts: int = 0
+    in_flight: int = 0
+    enqueue_failed: Counter[str] = field(default_factory=Counter)
+    refunded: Counter[str] = field(default_factory=Counter)
+    failed: Counter[str] = field(default_factory=Counter)
+
+    def add(self, c: CreationSummary) -> None:
+        self.submitted += 1
+        if c.status is Status.DRAFT:
+            self.drafts += 1
+        elif c.status not in TERMINAL:
+            self.in_flight += 1
+        if c.queue_error_code:
+            self.enqueue_failed[c.queue_error_code] += 1
+        if c.refunded:
+            self.refunded[c.error_code or "unknown"] += 1
+        if c.status is Status.FAILED:
+            self.failed[c.error_code or "unknown"] += 1
+
+
+@dataclass
+class Minute:
+    minute: datetime
+    submitted: int = 0
+    enqueue_failed: int = 0
+    refunded: int = 0
+    drafts: int = 0
+    failed: int = 0
+
+
+@dataclass(frozen=True)
+class Stuck:
+    creation: CreationSummary
+    stuck_for_seconds: int
+
+
+@dataclass(frozen=True)
+class Overview:
+    generated_at: datetime
+    queue: QueueHealthReport
+    last_change: QueueChange | None
+    hour: Window
+    day: Window
+    per_minute: list[Minute]
+    stuck: list[Stuck]
+    latest_failures: list[CreationSummary]
+    truncated: bool  # the day had more creations than were read
+
+
+class OverviewCache:
+    """One overview per instance at a time, kept OVERVIEW_TTL_SECONDS."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cached: tuple[float, Overview] | None = None
+
+    def get(self, deps: Container, fresh: bool = False) -> Overview:
+        with self._lock:
+            cached = self._cached
+            if cached and not fresh and time.monotonic() - cached[0] < OVERVIEW_TTL_SECONDS:
+                return cached[1]
+            made = overview(deps)
+            self._cached = (time.monotonic(), made)
+            return made
+
+
+def overview(deps: Container) -> Overview:
+    now = deps.clock()
+    recent = deps.store.recent_creations(now - timedelta(days=1), DAY_LIMIT)
+    hour, day = Window(), Window()
+    start = (now - timedelta(minutes=59)).replace(second=0, microsecond=0)
+    minutes = [Minute(start + timedelta(minutes=n)) for n in range(60)]
+    for c in recent:
+        day.add(c)
+        if c.created_at >= now - timedelta(hours=1):
+            hour.add(c)
+        index = int((c.created_at - start).total_seconds() // 60)
+        if 0 <= index < len(minutes):
+            _count_minute(minutes[index], c)
+    stale_before = now - timedelta(seconds=deps.settings.stale_after_seconds)
+    stuck = [
+        Stuck(CreationSummary.of(c), int((now - c.updated_at).total_seconds()))
+        for c in deps.store.stale_creations(stale_before, STUCK_LIMIT)
+    ]
+    return Overview(
+        generated_at=now,
+        queue=deps.queue_health.check(),
+        last_change=deps.store.last_queue_change(),
+        hour=hour,
+        day=day,
+        per_minute=minutes,
+        stuck=stuck,
+        latest_failures=deps.store.latest_failures(FAILURES_LIMIT),
+        truncated=len(recent) >= DAY_LIMIT,
+    )
+
+
+def _count_minute(m: Minute, c: CreationSummary) -> None:
+    m.submitted += 1
+    m.enqueue_failed += bool(c.queue_error_code)
+    m.refunded += c.refunded
+    m.drafts += c.status is Status.DRAFT
+    m.failed += c.status is Status.FAILED
+
+
+def set_queue(deps: Container, action: str, operator: str, reason: str) -> QueueHealthReport:
+    """Pause or resume the queue, remember who did it, when and why, and refresh the gate
+    of this instance at once (others see it within QUEUE_HEALTH_TTL_SECONDS)."""
+    if action == "pause":
+        deps.queue.pause()
+    else:
+        deps.queue.resume()
+    change = QueueChange(action, operator, deps.clock(), reason)
+    deps.store.record_queue_change(change)
+    events.emit(f"queue.{action}d", userId=operator, reason=reason)
+    return deps.queue_health.refresh()
