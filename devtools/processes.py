@@ -1,14 +1,23 @@
-"""Local processes for the dev stack and the tests: free ports, and stopping a process with
+"""Local processes for the dev stack and the tests: free ports, output with the process's
+name, pid files that are checked before they are trusted, and stopping a process with
 everything it started (each runs in its own process group), so nothing is left behind."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
 import subprocess
+import sys
+import threading
 import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import IO
+
+_say_lock = threading.Lock()
 
 
 def free_port() -> int:
@@ -18,26 +27,222 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def port_in_use(port: int, host: str = "127.0.0.1") -> str | None:
+    """Why `port` cannot be bound on `host` now (e.g. "Address already in use"), or None.
+
+    A plain bind with SO_REUSEADDR, as the servers do: a port in TIME_WAIT counts as free,
+    one with a listener (ours or anyone's) does not."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    finally:
+        probe.close()
+    return None
+
+
+def say(text: str, stream: IO[str] | None = None) -> None:
+    """Print whole lines; the output pumps of every process use the same lock, so lines of
+    different processes never mix."""
+    stream = stream or sys.stdout
+    with _say_lock:
+        stream.write(text if text.endswith("\n") else text + "\n")
+        stream.flush()
+
+
+def spawn(
+    command: list[str], *, cwd: Path | str | None = None, env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """Start `command` in a process group of its own (stop_group stops it with all it
+    starts), stdin closed, stdout and stderr merged into one text pipe for `pump` to drain."""
+    return subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+        start_new_session=True,
+    )
+
+
+def pump(
+    stream: Iterable[str],
+    log_path: Path,
+    name: str,
+    echo: bool,
+    strip: str = "",
+    on_line: Callable[[str], None] | None = None,
+) -> threading.Thread:
+    """Drain a process's output (text lines) in a thread, so the pipe never fills: append each
+    line to `log_path` and, when `echo`, print it on stdout as `[name] line`. A prefix `strip`
+    that the process puts on its own lines is dropped first."""
+
+    def run() -> None:
+        with open(log_path, "a") as log:
+            for raw in stream:
+                line = raw.rstrip("\n")
+                if strip and line.startswith(strip):
+                    line = line[len(strip) :]
+                log.write(line + "\n")
+                log.flush()
+                if echo:
+                    say(f"[{name}] {line}")
+                if on_line:
+                    on_line(line)
+
+    thread = threading.Thread(target=run, name=f"{name}-output", daemon=True)
+    thread.start()
+    return thread
+
+
+# -- which process is this? -----------------------------------------------------------------
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2 :].split()  # fields from the state (3rd) on
+
+
+def process_start(pid: int) -> str | None:
+    """When process `pid` started (an opaque string), or None when there is no live process
+    with that id (a zombie counts as gone). With the pid, it names one process for good."""
+    if pid <= 0:
+        return None
+    fields = _proc_stat(pid)
+    if fields is not None:
+        return None if fields[0] in ("Z", "X") else f"boot+{fields[19]}"
+    if Path("/proc/self/stat").exists():
+        return None  # Linux, and no such process
+    try:  # macOS and other systems without /proc
+        out = subprocess.run(
+            ["ps", "-o", "stat=", "-o", "lstart=", "-p", str(pid)],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if not out or out.startswith("Z"):
+        return None
+    return out.split(None, 1)[1]
+
+
+def process_command(pid: int) -> str:
+    """The command line of process `pid`, space separated ("" when unknown)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        pass
+    try:
+        return subprocess.run(
+            ["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def write_pid_file(path: Path, pid: int) -> None:
+    """Record `pid` with its start time, so that a reader can tell it from a later process
+    that got the same pid."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({"pid": pid, "start": process_start(pid)}) + "\n")
+    tmp.replace(path)
+
+
+def read_pid_file(path: Path, command_contains: Iterable[str] = ()) -> int | None:
+    """The pid recorded in `path` when that very process still runs (same start time) and its
+    command line contains each of `command_contains`; otherwise None."""
+    try:
+        record = json.loads(path.read_text())
+        pid, start = int(record["pid"]), record["start"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if start is None or process_start(pid) != start:
+        return None
+    command = process_command(pid)
+    if not all(part in command for part in command_contains):
+        return None
+    return pid
+
+
+def remove_pid_file(path: Path, pid: int | None = None) -> None:
+    """Remove `path`; with `pid`, only while it still records that pid."""
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        if pid is None or int(json.loads(path.read_text())["pid"]) == pid:
+            path.unlink()
+
+
+# -- stopping -------------------------------------------------------------------------------
+
+
 def stop_group(process: subprocess.Popen, grace: float = 10) -> None:
     """SIGTERM the process's group (it was started with start_new_session=True), SIGKILL what
     is left after `grace` seconds; returns once every process of the group is gone."""
     pgid = process.pid
+
+    def reap() -> None:
+        process.poll()  # reap the leader, or the group never empties
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(-pgid, os.WNOHANG)
+
+    _signal_group(pgid, grace, reap)
+    process.wait()
+
+
+def stop_pid_group(pid: int, grace: float = 10) -> None:
+    """The same for a process that is not our child (found through a pid file): SIGTERM its
+    group when it leads one (else the process alone), SIGKILL after `grace` seconds; returns
+    once it is gone or a zombie that its parent has yet to reap."""
+    start = process_start(pid)
+    if start is None:
+        return
+    try:
+        leads_group = os.getpgid(pid) == pid
+    except ProcessLookupError:
+        return
+    if leads_group:
+        _signal_group(pid, grace, lambda: None, alive=lambda: process_start(pid) == start)
+        return
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5)):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+        end = time.monotonic() + wait
+        while time.monotonic() < end:
+            if process_start(pid) != start:
+                return
+            time.sleep(0.05)
+
+
+def _signal_group(
+    pgid: int,
+    grace: float,
+    reap: Callable[[], None],
+    alive: Callable[[], bool] | None = None,
+) -> None:
+    def group_alive() -> bool:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        return True if alive is None else alive()
+
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5)):
         try:
             os.killpg(pgid, sig)
         except ProcessLookupError:
-            break
+            return
         end = time.monotonic() + wait
         while time.monotonic() < end:
-            process.poll()  # reap the leader, or the group never empties
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(-pgid, os.WNOHANG)
-            try:
-                os.killpg(pgid, 0)
-            except ProcessLookupError:
-                break
+            reap()
+            if not group_alive():
+                return
             time.sleep(0.05)
-        else:
-            continue
-        break
-    process.wait()

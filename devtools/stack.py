@@ -4,28 +4,55 @@
 Used by `make dev` (scripts/dev.py), the end-to-end tests and the benchmarks, so that all
 three run exactly the same thing. Every process is started in its own process group and
 stopped with it; nothing is left behind.
+
+Under `state_dir`:
+    firestore/            the Firestore export, when `durable` (loaded at start, written at stop)
+    cloud-tasks.sqlite3   the Cloud Tasks server's tasks and queues (kept unless `fresh`)
+    media/, generator/    local media and the local video generator's operations
+    <name>.log            each process's output: api, worker, tasks, firestore
+    run/<name>.pid        the pid of each process (and of `make dev`), checked before use
+    run/queue-down        present while `make queue-down` holds the queue down
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import httpx
 
 from devtools.cloud_tasks_server.runner import CloudTasksServer
 from devtools.firestore_emulator import FirestoreEmulator
-from devtools.processes import stop_group
+from devtools.processes import (
+    port_in_use,
+    process_command,
+    pump,
+    read_pid_file,
+    remove_pid_file,
+    say,
+    spawn,
+    stop_group,
+    stop_pid_group,
+    write_pid_file,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "demo-creator"
 LOCATION = "us-central1"
 QUEUE = "video-generation"
 TASKS_SERVICE_ACCOUNT = "tasks-invoker@demo-creator.iam.gserviceaccount.com"  # the default
+TASKS_DB = "cloud-tasks.sqlite3"
+TASKS_COMMAND = "devtools.cloud_tasks_server"  # in the server's command line
+NAMES = ("firestore", "tasks", "api", "worker")  # the processes, in start order
+
+
+class PortTaken(RuntimeError):
+    """A port of the stack cannot be bound; nothing was started."""
 
 
 @dataclass
@@ -36,15 +63,36 @@ class Ports:
     api: int = 8080
     worker: int = 8081
 
+    @staticmethod
+    def variable(name: str) -> str:
+        """The environment variable that moves the port `name`, e.g. API_PORT."""
+        return f"{name.upper()}_PORT"
+
     @classmethod
     def from_env(cls) -> Ports:
-        defaults = cls()
-        return cls(
-            **{
-                name: int(os.environ.get(f"{name.upper()}_PORT", getattr(defaults, name)))
-                for name in ("firestore", "tasks", "tasks_http", "api", "worker")
-            }
-        )
+        """Ports from FIRESTORE_PORT, TASKS_PORT, TASKS_HTTP_PORT, API_PORT and WORKER_PORT;
+        ValueError naming the variable when one is not a port number."""
+        values = {}
+        for port in fields(cls):
+            variable = cls.variable(port.name)
+            raw = os.environ.get(variable, str(port.default))
+            try:
+                values[port.name] = int(raw)
+            except ValueError:
+                raise ValueError(f"{variable}={raw!r} is not a port number") from None
+            if not 0 < values[port.name] < 65536:
+                raise ValueError(f"{variable}={raw} is not a port number (1..65535)")
+        return cls(**values)
+
+    @classmethod
+    def free(cls) -> Ports:
+        """Five ports that were free a moment ago (tests and benchmarks)."""
+        from devtools.processes import free_port
+
+        return cls(*(free_port() for _ in fields(cls)))
+
+    def items(self) -> list[tuple[str, int]]:
+        return [(port.name, getattr(self, port.name)) for port in fields(self)]
 
 
 @dataclass
@@ -52,10 +100,12 @@ class LocalStack:
     ports: Ports = field(default_factory=Ports)
     state_dir: Path = ROOT / ".local"
     settings: dict[str, str] = field(default_factory=dict)  # extra env for the functions
-    fresh: bool = True
-    quiet: bool = False  # send the functions' output to files under state_dir instead
+    fresh: bool = True  # start from empty stores (Firestore, Cloud Tasks, media, generator)
+    durable: bool = False  # keep Firestore's documents in state_dir across stops
+    quiet: bool = False  # output to <state_dir>/<name>.log only, not also `[name] ...` on stdout
 
     def __post_init__(self) -> None:
+        self.state_dir = Path(self.state_dir)
         self.firestore: FirestoreEmulator | None = None
         self.tasks: CloudTasksServer | None = None
         self.functions: dict[str, subprocess.Popen] = {}
@@ -71,6 +121,20 @@ class LocalStack:
     @property
     def worker_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.worker}"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.state_dir / "run"
+
+    @property
+    def queue_down_marker(self) -> Path:
+        return self.run_dir / "queue-down"
+
+    def log_path(self, name: str) -> Path:
+        return self.state_dir / f"{name}.log"
+
+    def pid_file(self, name: str) -> Path:
+        return self.run_dir / f"{name}.pid"
 
     def env(self) -> dict[str, str]:
         return {
@@ -89,11 +153,56 @@ class LocalStack:
             **self.settings,
         }
 
+    def check_ports(self) -> None:
+        """PortTaken, naming the port and the variable that moves it, when two ports of the
+        stack are the same or one cannot be bound; run before anything starts."""
+        seen: dict[int, str] = {}
+        for name, port in self.ports.items():
+            if port in seen:
+                raise PortTaken(
+                    f"{Ports.variable(seen[port])} and {Ports.variable(name)} are both {port}: "
+                    f"give each process a port of its own"
+                )
+            seen[port] = name
+        for name, port in self.ports.items():
+            if (reason := port_in_use(port)) is not None:
+                holder = self._left_over(name)
+                raise PortTaken(
+                    f"port {port} ({name}) is already in use on 127.0.0.1 ({reason}): "
+                    f"{holder or 'stop what holds it'}, or set {Ports.variable(name)} to "
+                    f"another port (e.g. `{Ports.variable(name)}={port + 1000} make dev`)"
+                )
+
+    def _left_over(self, name: str) -> str:
+        """A hint when the process of an earlier run of this stack still holds its port."""
+        owner = "tasks" if name == "tasks_http" else name
+        pid = read_pid_file(self.pid_file(owner))
+        if pid is None:
+            return ""
+        return (
+            f"it is held by PID {pid} ({process_command(pid)[:80]}), left running by an earlier run"
+        )
+
     def start(self) -> LocalStack:
+        self.check_ports()  # before anything starts: nothing to clean up when one is taken
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.run_dir.mkdir(exist_ok=True)
+        self.queue_down_marker.unlink(missing_ok=True)
+        if self.fresh:
+            for part in ("firestore", "media", "generator"):
+                shutil.rmtree(self.state_dir / part, ignore_errors=True)
+        for name in NAMES:  # each run starts its logs anew
+            self.log_path(name).write_text("")
         try:
-            self.firestore = FirestoreEmulator(port=self.ports.firestore, project=PROJECT)
+            self.firestore = FirestoreEmulator(
+                port=self.ports.firestore,
+                project=PROJECT,
+                log_path=self.log_path("firestore"),
+                data_dir=self.state_dir / "firestore" if self.durable else None,
+                echo=not self.quiet,
+            )
             self.firestore.start()
+            self._record("firestore", self.firestore.process)
             self.start_tasks_server(fresh=self.fresh)
             for name, target, port in (
                 ("api", "api", self.ports.api),
@@ -112,11 +221,18 @@ class LocalStack:
         self.tasks = CloudTasksServer(
             port=self.ports.tasks,
             http_port=self.ports.tasks_http,
-            db_path=self.state_dir / "cloud-tasks.sqlite3",
+            db_path=self.state_dir / TASKS_DB,
             queues=[self.queue_path],
             fresh=fresh,
+            log_path=self.log_path("tasks"),
+            on_line=None if self.quiet else (lambda line: say(f"[tasks] {line}")),
         )
-        self.tasks.start()
+        try:
+            self.tasks.start()
+        except BaseException:
+            self.tasks = None
+            raise
+        self._record("tasks", self.tasks.process)
 
     def schedule_reconcile(self) -> None:
         """Cloud Scheduler's part, locally: one reconcile sweep, delivered to the worker by the
@@ -142,12 +258,35 @@ class LocalStack:
     def stop_tasks_server(self) -> None:
         """The outage this project exists to survive."""
         if self.tasks:
+            pid = self.tasks.pid
             self.tasks.stop()
             self.tasks = None
+            remove_pid_file(self.pid_file("tasks"), pid)
+
+    def processes(self) -> dict[str, subprocess.Popen]:
+        """The running processes by name (firestore is gcloud, the Java process beneath it)."""
+        running = {
+            "firestore": self.firestore.process if self.firestore else None,
+            "tasks": self.tasks.process if self.tasks else None,
+            **self.functions,
+        }
+        return {name: process for name, process in running.items() if process is not None}
+
+    def exited(self) -> dict[str, int]:
+        """The processes of the stack that have ended, with their exit codes (negative: the
+        signal that ended them)."""
+        return {
+            name: process.returncode
+            for name, process in self.processes().items()
+            if process.poll() is not None
+        }
+
+    def _record(self, name: str, process: subprocess.Popen | None) -> None:
+        if process is not None:
+            write_pid_file(self.pid_file(name), process.pid)
 
     def _start_function(self, name: str, target: str, port: int) -> subprocess.Popen:
-        out = open(self.state_dir / f"{name}.log", "ab") if self.quiet else None  # noqa: SIM115
-        return subprocess.Popen(
+        process = spawn(
             [
                 sys.executable,
                 "-m",
@@ -163,10 +302,11 @@ class LocalStack:
             ],
             cwd=ROOT,
             env=self.env(),
-            stdout=out,
-            stderr=subprocess.STDOUT if out else None,
-            start_new_session=True,
         )
+        assert process.stdout is not None
+        pump(process.stdout, self.log_path(name), name, echo=not self.quiet)
+        self._record(name, process)
+        return process
 
     def _wait_http(self, name: str, url: str, deadline_seconds: float = 60) -> None:
         deadline = time.monotonic() + deadline_seconds
@@ -175,7 +315,7 @@ class LocalStack:
             if process.poll() is not None:
                 raise RuntimeError(
                     f"the {name} function exited with code {process.returncode}"
-                    f" (see its output above or {self.state_dir}/{name}.log)"
+                    f" (its log: {self.log_path(name)})"
                 )
             try:
                 httpx.get(url + "/ready", timeout=1)
@@ -185,16 +325,82 @@ class LocalStack:
         raise RuntimeError(f"the {name} function did not answer on {url} in {deadline_seconds}s")
 
     def stop(self) -> None:
-        for process in self.functions.values():
+        """Functions first, then the queue, then Firestore (exported last, when durable)."""
+        for name, process in self.functions.items():
             stop_group(process)
+            remove_pid_file(self.pid_file(name), process.pid)
         self.functions.clear()
         self.stop_tasks_server()
         if self.firestore:
+            pid = self.firestore.process.pid if self.firestore.process else None
             self.firestore.stop()
             self.firestore = None
+            remove_pid_file(self.pid_file("firestore"), pid)
 
     def __enter__(self) -> LocalStack:
         return self.start()
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
+
+
+# -- make queue-down / make queue-up: act on this stack's own Cloud Tasks server ------------
+
+
+class QueueControlError(RuntimeError):
+    """Why make queue-down / queue-up did nothing."""
+
+
+def running_tasks_server(state_dir: Path) -> int | None:
+    """The pid of this stack's Cloud Tasks server: the one recorded in run/tasks.pid, still the
+    same process (start time), and serving this state dir's database."""
+    return read_pid_file(
+        state_dir / "run" / "tasks.pid", (TASKS_COMMAND, str(state_dir / TASKS_DB))
+    )
+
+
+def running_dev(state_dir: Path) -> int | None:
+    """The pid of the `make dev` (scripts/dev.py) that runs the stack in state_dir."""
+    return read_pid_file(state_dir / "run" / "dev.pid", ("dev.py",))
+
+
+def queue_down(state_dir: Path, grace: float = 10) -> int:
+    """Stop exactly this stack's Cloud Tasks server (SIGTERM to its pid, checked first) and
+    tell `make dev` it is meant: it keeps the rest running. Returns the pid stopped."""
+    marker = state_dir / "run" / "queue-down"
+    pid = running_tasks_server(state_dir)
+    if pid is None:
+        if marker.exists() and running_dev(state_dir):
+            raise QueueControlError("the queue is already down; `make queue-up` starts it again")
+        raise QueueControlError(
+            f"no Cloud Tasks server of the stack in {state_dir} is running (is `make dev` running?)"
+        )
+    marker.write_text(f"{pid}\n")  # before the signal: make dev must never see an unexplained exit
+    stop_pid_group(pid, grace)
+    return pid
+
+
+def queue_up(state_dir: Path, deadline_seconds: float = 60) -> int:
+    """Ask the running `make dev` to start the Cloud Tasks server again, on the same ports and
+    the same SQLite file (no task lost); returns its new pid once it serves."""
+    run = state_dir / "run"
+    marker = run / "queue-down"
+    if running_dev(state_dir) is None:
+        raise QueueControlError(
+            f"`make dev` is not running the stack in {state_dir}: `make dev` starts the queue"
+        )
+    if (pid := running_tasks_server(state_dir)) is not None and not marker.exists():
+        raise QueueControlError(f"the queue is already up (Cloud Tasks server PID {pid})")
+    failure = run / "queue-up-failed"
+    failure.unlink(missing_ok=True)
+    marker.unlink(missing_ok=True)  # make dev restarts the server once the marker is gone
+    end = time.monotonic() + deadline_seconds
+    while time.monotonic() < end:
+        if failure.exists():
+            raise QueueControlError(failure.read_text().strip())
+        if (pid := running_tasks_server(state_dir)) is not None:
+            return pid
+        if running_dev(state_dir) is None:
+            raise QueueControlError("`make dev` stopped before the queue was up")
+        time.sleep(0.1)
+    raise QueueControlError(f"the Cloud Tasks server was not up in {deadline_seconds:.0f} s")

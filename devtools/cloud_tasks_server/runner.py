@@ -1,4 +1,5 @@
-"""Run the local Cloud Tasks server as a subprocess, for tests, benchmarks and the stack.
+"""Run the local Cloud Tasks server as a subprocess, for `make dev` (devtools/stack.py), the
+tests and the benchmarks.
 
     with CloudTasksServer(queues=["projects/p/locations/l/queues/q"]) as server:
         client = server.client()  # the real tasks_v2.CloudTasksClient, insecure channel
@@ -6,7 +7,8 @@
 
 The server runs as `sys.executable -m devtools.cloud_tasks_server` in its own session, from
 the repository root. Its output (stdout and stderr) is drained by a thread so the pipe never
-fills; the last lines are kept in `lines` (and written to `log_path` when given).
+fills; the last lines are kept in `lines` (and written to `log_path` when given, and passed
+to `on_line` when given).
 """
 
 from __future__ import annotations
@@ -20,14 +22,14 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import grpc
 from google.cloud import tasks_v2
 from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
 
-from devtools.processes import free_port, stop_group
+from devtools.processes import free_port, spawn, stop_group
 
 __all__ = ["CloudTasksServer", "client_for", "insecure_channel"]
 
@@ -67,6 +69,7 @@ class CloudTasksServer:
         *,
         log_path: str | Path | None = None,
         keep_lines: int = 500,
+        on_line: Callable[[str], None] | None = None,
     ) -> None:
         self.port = port or free_port()
         self.http_port = http_port or free_port()
@@ -80,6 +83,7 @@ class CloudTasksServer:
         self.extra_args = list(extra_args)
         self.env = dict(env or {})
         self.log_path = Path(log_path) if log_path else None
+        self.on_line = on_line
         self.lines: collections.deque[str] = collections.deque(maxlen=keep_lines)
         self.process: subprocess.Popen | None = None
         self.returncode: int | None = None  # of the last process stopped
@@ -125,17 +129,7 @@ class CloudTasksServer:
         self._ready.clear()
         self.lines.clear()
         env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
-        self.process = subprocess.Popen(
-            self.command(),
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            text=True,
-            bufsize=1,
-        )
+        self.process = spawn(self.command(), cwd=ROOT, env=env)
         self._reader = threading.Thread(
             target=self._drain, args=(self.process,), name="cloud-tasks-output", daemon=True
         )
@@ -165,6 +159,8 @@ class CloudTasksServer:
                 if sink:
                     sink.write(line)
                     sink.flush()
+                if self.on_line:
+                    self.on_line(line.rstrip("\n"))
                 if line.startswith(READY):
                     self._ready.set()
         finally:
