@@ -1,4 +1,6 @@
-# make dev    the whole stack locally (Firestore emulator, local Cloud Tasks, api, worker)
+# make dev    the whole stack locally (Firestore emulator, local Cloud Tasks, api, worker);
+#             keeps its data in .local/ across runs, `make dev FRESH=1` starts empty
+# make queue-down / queue-up   stop / restart that stack's Cloud Tasks server (the outage)
 # make test   lint + the whole test suite, exactly what CI runs (.ci/run)
 # make bench  the benchmark scripts; they print their figures
 # make plan / make apply   Terraform (terraform/); TF_ARGS=... passes options on
@@ -8,7 +10,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: dev test lint unit bench tasks-server install tools clean
+.PHONY: dev test lint unit bench tasks-server install tools clean queue-down queue-up
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +24,12 @@ tools:
 
 dev: install tools
 	$(PY) scripts/dev.py
+
+queue-down: install
+	$(PY) scripts/dev.py queue-down
+
+queue-up: install
+	$(PY) scripts/dev.py queue-up
 
 test: lint checkov
 	$(PY) -m pytest -q
