@@ -172,20 +172,20 @@ function renderChart(perMinute) {
     data: perMinute.map((m) => m[s.key] ?? 0),
     borderColor: s.color,
     backgroundColor: s.color,
-    borderWidth: 2,
-    pointRadius: 0,
-    tension: 0.2,
   }));
   if (typeof window.Chart !== "function") return; // the vendored library did not load
   if (!board.chart) {
     board.chart = new window.Chart($('[data-testid="chart"]'), {
-      type: "line",
+      type: "bar",
       data: { labels, datasets },
       options: {
         animation: false,
         maintainAspectRatio: false,
         interaction: { mode: "index", intersect: false },
-        scales: { y: { beginAtZero: true, ticks: { precision: 0 } }, x: { ticks: { maxTicksLimit: 12 } } },
+        scales: {
+          y: { beginAtZero: true, ticks: { precision: 0 } },
+          x: { ticks: { maxTicksLimit: 12 } },
+        },
         plugins: { legend: { position: "bottom" } },
       },
     });

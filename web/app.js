@@ -336,7 +336,9 @@ function renderCreation(c, { prepend = false } = {}) {
   const problem = card.querySelector(".problem");
   if (c.status === "failed" || c.status === "cancelled") {
     const why = c.status === "cancelled" ? "Cancelled." : (c.errorMessage ?? "It failed.");
-    problem.textContent = `${why} ${c.refunded ? `Your ${c.cost} token${c.cost === 1 ? " was" : "s were"} refunded.` : ""}`;
+    const refund = `Your ${c.cost} token${c.cost === 1 ? " was" : "s were"} refunded.`;
+    // The api's sentence for an error code may say so already.
+    problem.textContent = c.refunded && !/refund/i.test(why) ? `${why} ${refund}` : why;
   } else {
     problem.textContent = "";
   }

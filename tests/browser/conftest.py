@@ -59,10 +59,18 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
+def _keep_error(page, message) -> None:
+    """A console error the page wrote. Chromium's own "Failed to load resource" lines are
+    left out: they are the 4xx / 5xx answers a test provokes on purpose (a 503 while the
+    queue is paused, a 402), which the page handles."""
+    if message.type == "error" and not message.text.startswith("Failed to load resource"):
+        page.errors.append(f"console.error: {message.text}")
+
+
 @pytest.fixture
 def new_page(browser, request):
     """new_page() opens a page in a fresh browser context (its own storage: its own
-    sign-in). Console errors and uncaught exceptions are kept; on failure every page is
+    sign-in). Its errors (console, uncaught) are kept in page.errors; on failure every page is
     saved as a screenshot and its path and errors are printed."""
     contexts = []
     pages = []
@@ -73,12 +81,7 @@ def new_page(browser, request):
         page = context.new_page()
         page.errors = []
         page.on("pageerror", lambda exc, p=page: p.errors.append(f"uncaught: {exc}"))
-        page.on(
-            "console",
-            lambda msg, p=page: (
-                p.errors.append(f"console.{msg.type}: {msg.text}") if msg.type == "error" else None
-            ),
-        )
+        page.on("console", lambda msg, p=page: _keep_error(p, msg))
         pages.append(page)
         return page
 
