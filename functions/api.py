@@ -135,7 +135,7 @@ def generate_video():
     from pydantic import ValidationError
 
     from functions.schemas import VideoRequest, field_errors
-    from shared.services.submit import EnqueueFailed, QueueClosed, VideoOrder, submit_video
+    from shared.services.videos import EnqueueFailed, QueueClosed, VideoOrder, submit_video
 
     deps = _deps()
     uid = _uid()

@@ -77,8 +77,8 @@ def _store_busy(exc: Exception):
 
 @bp.post("/tasks/video")
 def video_step():
-    from shared.domain.steps import StepTask
-    from shared.services.steps import run_step
+    from shared.domain.step_tasks import StepTask
+    from shared.services.video_steps import run_step
 
     try:
         task = StepTask.from_payload(json_body())

@@ -14,7 +14,7 @@ provider text should be scrubbed with the same `redact`.
 
 Both give each line the source location of the code that logged it (`events.emit` passes its
 caller's frame down): Cloud Logging's `sourceLocation` {file, line, function}, and locally a
-`(shared/services/steps.py:182)` suffix.
+`(shared/services/video_steps.py:182)` suffix.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def source_location(record: logging.LogRecord) -> str:
 
 
 class EventFormatter(logging.Formatter):
-    """`12:00:01 INFO video.submitted creationId=c1 userId=u1 (shared/services/steps.py:182)`,
+    """`12:00:01 INFO video.submitted creationId=c1 userId=u1 (shared/services/videos.py:92)`,
     then the traceback if any; all of it scrubbed."""
 
     def __init__(self, redact: Redactor | None = None) -> None:

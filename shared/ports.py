@@ -1,7 +1,7 @@
 """The ports: what the services need from the outside world, and nothing more.
 
 Production adapters (Firestore, Cloud Tasks, Veo, R2, Firebase) and local ones implement
-these; `tests/fakes.py` holds in-memory versions for the fast unit tests.
+these; `tests/fakes/` holds in-memory versions for the fast unit tests.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from shared.domain.idempotency import IdempotencyKey
 from shared.domain.identity import Identity
 from shared.domain.ledger import Account, LedgerEntry
 from shared.domain.paging import Cursor, Page
-from shared.domain.steps import StepTask
+from shared.domain.step_tasks import StepTask
 
 CreationChange = Callable[[Creation], Creation | None]
 

@@ -18,7 +18,7 @@ from google.cloud import tasks_v2
 from google.protobuf import duration_pb2, timestamp_pb2
 
 from shared.domain.errors import QueueError
-from shared.domain.steps import StepTask
+from shared.domain.step_tasks import StepTask
 from shared.ports import QueueInfo, QueueState
 
 # Most specific first: NotFound is a ClientError, ServiceUnavailable a ServerError.

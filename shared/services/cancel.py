@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from shared import events
 from shared.domain.creation import Creation, Kind, Refund, Status
 from shared.domain.errors import NotCancellable, QueueError
-from shared.domain.steps import Step, StepTask
+from shared.domain.step_tasks import Step, StepTask
 from shared.services.accounts import own_creation
 
 if TYPE_CHECKING:

@@ -26,7 +26,7 @@ from shared.domain.errors import (
 )
 from shared.domain.idempotency import Endpoint
 from shared.domain.media_keys import image_key
-from shared.services.submit import remembered_key
+from shared.services.videos import remembered_key
 
 if TYPE_CHECKING:
     from shared.bootstrap import Container

@@ -18,8 +18,8 @@ from shared import events
 from shared.domain import creation as transitions
 from shared.domain.creation import Creation, Kind, Status
 from shared.domain.errors import QueueError, StoreContention, StoreUnavailable
-from shared.domain.steps import Step, StepTask
-from shared.services.steps import POLL_CHAIN, fail_and_refund
+from shared.domain.step_tasks import Step, StepTask
+from shared.services.video_steps import POLL_CHAIN, fail_and_refund
 
 if TYPE_CHECKING:
     from shared.bootstrap import Container

@@ -53,7 +53,7 @@ from shared.services.accounts import own_creation
 from shared.services.cancel import cancel_creation
 from shared.services.images import ImageFailed, ImageInProgress, ImageOrder, generate_image
 from shared.services.queue_health import QueueHealth
-from shared.services.submit import EnqueueFailed, QueueClosed, VideoOrder, submit_video
+from shared.services.videos import EnqueueFailed, QueueClosed, VideoOrder, submit_video
 from tests.chaos.faults import (
     ChaosImages,
     ChaosMedia,
@@ -64,8 +64,7 @@ from tests.chaos.faults import (
     WorkerDied,
 )
 from tests.chaos.world import SimTasks, World
-from tests.fake_ports import FakeMedia
-from tests.fakes import InMemoryStore
+from tests.fakes import FakeMedia, InMemoryStore
 
 SETTINGS = {
     "APP_ENV": "local",

@@ -23,10 +23,10 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared.domain.errors import QueueError, StoreContention, StoreUnavailable
-from shared.domain.steps import StepTask
+from shared.domain.step_tasks import StepTask
 from shared.ports import QueueInfo, QueueState
 from shared.services.reconcile import reconcile
-from shared.services.steps import run_step
+from shared.services.video_steps import run_step
 from tests.chaos.faults import FaultPlan, WorkerDied
 
 if TYPE_CHECKING:
@@ -228,7 +228,7 @@ class World:
 
 
 def _start_or_poll(creation_id: str, rng: Any) -> StepTask:
-    from shared.domain.steps import Step
+    from shared.domain.step_tasks import Step
 
     if rng.random() < 0.5:
         return StepTask(creation_id, Step.START)

@@ -33,7 +33,7 @@ from shared.adapters.r2_storage import (
 )
 from shared.domain.errors import StorageError
 from shared.ports import Media, MediaStorage
-from tests.fake_ports import FakeMedia
+from tests.fakes import FakeMedia
 
 BUCKET = "media-contract"
 ACCESS_KEY = "AKIDCONTRACTTEST"

@@ -15,9 +15,9 @@ from devtools.cloud_tasks_server.runner import CloudTasksServer
 from devtools.processes import free_port
 from shared.adapters.cloud_tasks_queue import CloudTasksQueue, local_client
 from shared.domain.errors import QueueError
-from shared.domain.steps import Step, StepTask
+from shared.domain.step_tasks import Step, StepTask
 from shared.ports import QueueState
-from tests.fake_ports import FakeQueue
+from tests.fakes import FakeQueue
 from tests.servers.receiver import Receiver
 from tests.waiting import wait_for
 

@@ -9,11 +9,10 @@ import pytest
 from shared.adapters.dev_identity import DevIdentityVerifier
 from shared.bootstrap import Container
 from shared.config import settings_from_env
-from shared.domain.steps import StepTask
+from shared.domain.step_tasks import StepTask
 from shared.services.queue_health import QueueHealth
-from shared.services.steps import run_step
-from tests.fake_ports import FakeImages, FakeMedia, FakeQueue, FakeVideos
-from tests.fakes import InMemoryStore
+from shared.services.video_steps import run_step
+from tests.fakes import FakeImages, FakeMedia, FakeQueue, FakeVideos, InMemoryStore
 
 
 class Clock:

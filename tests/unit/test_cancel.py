@@ -5,8 +5,8 @@ from __future__ import annotations
 from shared.domain import creation as transitions
 from shared.domain.creation import Status
 from shared.domain.errors import QueueError
-from shared.domain.steps import Step, StepTask
-from shared.services.steps import run_step
+from shared.domain.step_tasks import Step, StepTask
+from shared.services.video_steps import run_step
 from tests.contract.invariants import assert_conserved
 
 ALICE = {"Authorization": "Bearer dev:alice"}

@@ -54,8 +54,8 @@ def test_every_end_gives_a_place_back(api_client, deps, clock):
     assert deps.store.get_account("alice").in_flight == 2
     deps.videos.start_error = GenerationError("generation_rejected", "no", transient=False)
     deps.queue.take()  # cids[1]'s start is lost; cids[2] fails below
-    from shared.domain.steps import Step, StepTask
-    from shared.services.steps import run_step
+    from shared.domain.step_tasks import Step, StepTask
+    from shared.services.video_steps import run_step
 
     run_step(deps, StepTask(cids[2], Step.START))  # failed and refunded
     assert deps.store.get_account("alice").in_flight == 1

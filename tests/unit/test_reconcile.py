@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from shared.domain.creation import Status
-from shared.domain.steps import Step
+from shared.domain.step_tasks import Step
 from shared.services.reconcile import reconcile
-from shared.services.steps import POLL_CHAIN
-from shared.services.submit import VideoOrder, submit_video
+from shared.services.video_steps import POLL_CHAIN
+from shared.services.videos import VideoOrder, submit_video
 from tests.contract.invariants import assert_conserved
 from tests.unit.conftest import deliver_all
 
@@ -29,7 +29,7 @@ def test_a_pending_creation_whose_task_was_lost_is_started_again(deps, clock):
 
 def test_a_processing_creation_whose_poll_chain_broke_gets_a_new_chain(deps, clock):
     cid = submit_video(deps, "ivy", ORDER).creation.id
-    from shared.services.steps import run_step
+    from shared.services.video_steps import run_step
 
     run_step(deps, deps.queue.take()[0])
     deps.queue.take()  # poll 1 lost

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from functions import worker
-from shared.services.submit import VideoOrder, submit_video
+from shared.services.videos import VideoOrder, submit_video
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 from functions import worker
 from shared.domain.creation import Status
 from shared.domain.errors import Forbidden, IdentityUnavailable, Unauthenticated
-from shared.services.submit import VideoOrder, submit_video
+from shared.services.videos import VideoOrder, submit_video
 
 
 class FakeTaskAuth:

@@ -29,7 +29,7 @@ from shared.domain.errors import (
     StoreUnavailable,
 )
 from shared.domain.media_keys import video_key
-from shared.domain.steps import Step, StepTask, next_poll_delay
+from shared.domain.step_tasks import Step, StepTask, next_poll_delay
 from shared.ports import VideoSpec
 
 if TYPE_CHECKING:

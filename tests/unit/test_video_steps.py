@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from shared.domain.creation import Status
 from shared.domain.errors import GenerationError, QueueError
-from shared.domain.steps import Step, StepTask
+from shared.domain.step_tasks import Step, StepTask
 from shared.ports import OperationStatus
-from shared.services.steps import run_step
-from shared.services.submit import VideoOrder, submit_video
+from shared.services.video_steps import run_step
+from shared.services.videos import VideoOrder, submit_video
 from tests.contract.invariants import assert_conserved
 from tests.unit.conftest import deliver_all
 

@@ -12,7 +12,7 @@ from shared.domain.errors import InsufficientTokens, QueueError, StoreUnavailabl
 from shared.domain.ledger import EntryType
 from shared.ports import QueueState
 from shared.services.queue_health import QueueHealth
-from shared.services.submit import EnqueueFailed, QueueClosed, VideoOrder, submit_video
+from shared.services.videos import EnqueueFailed, QueueClosed, VideoOrder, submit_video
 from tests.contract.invariants import assert_conserved
 
 ORDER = VideoOrder("a red fox running through snow", {"aspectRatio": "16:9"})

@@ -11,7 +11,7 @@ from shared import events
 from shared.domain.creation import Creation, Kind, Refund, Status
 from shared.domain.errors import DomainError, QueueError, StoreContention, StoreUnavailable
 from shared.domain.idempotency import Endpoint, IdempotencyKey, fingerprint
-from shared.domain.steps import Step, StepTask
+from shared.domain.step_tasks import Step, StepTask
 from shared.services.queue_health import QueueHealthReport
 
 if TYPE_CHECKING:
