@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         TaskQueue,
         VideoGenerator,
     )
+    from shared.services.deps import Policy
     from shared.services.queue_health import QueueHealth
     from shared.services.system_health import SystemHealth
 
@@ -55,9 +56,12 @@ class Container:
         self.__dict__.update(overrides)
 
     @property
-    def starting_grant(self) -> int:
-        """Tokens a new account starts with: the dev grant locally, none in production."""
-        return self.settings.dev_starting_tokens if self.settings.is_local else 0
+    def policy(self) -> Policy:
+        """The business rules the services apply (read from settings at each use, so a
+        test that changes a setting changes the rule)."""
+        from shared.services.deps import Policy
+
+        return Policy.from_settings(self.settings)
 
     @functools.cached_property
     def store(self) -> Store:

@@ -10,10 +10,10 @@ from shared.domain.ledger import Account, LedgerEntry
 from shared.domain.paging import Cursor, Page
 
 if TYPE_CHECKING:
-    from shared.bootstrap import Container
+    from shared.services.deps import Deps
 
 
-def own_creation(deps: Container, uid: str, creation_id: str) -> Creation:
+def own_creation(deps: Deps, uid: str, creation_id: str) -> Creation:
     """The caller's creation; someone else's is as missing as a missing one."""
     creation = deps.store.get_creation(creation_id)
     if creation is None or creation.user_id != uid:
@@ -21,13 +21,13 @@ def own_creation(deps: Container, uid: str, creation_id: str) -> Creation:
     return creation
 
 
-def account(deps: Container, uid: str) -> Account:
+def account(deps: Deps, uid: str) -> Account:
     """The caller's account, opened with the starting grant on first use."""
-    return deps.store.ensure_account(uid, deps.starting_grant, deps.clock())
+    return deps.store.ensure_account(uid, deps.policy.starting_grant, deps.clock())
 
 
 def history(
-    deps: Container,
+    deps: Deps,
     uid: str,
     *,
     kind: str | None = None,
@@ -38,7 +38,5 @@ def history(
     return deps.store.creations(uid, kind=kind, status=status, limit=limit, after=after)
 
 
-def ledger(
-    deps: Container, uid: str, limit: int = 20, after: Cursor | None = None
-) -> Page[LedgerEntry]:
+def ledger(deps: Deps, uid: str, limit: int = 20, after: Cursor | None = None) -> Page[LedgerEntry]:
     return deps.store.ledger(uid, limit, after)

@@ -22,7 +22,7 @@ from shared.ports import QueueChange
 from shared.services.queue_health import QueueHealthReport
 
 if TYPE_CHECKING:
-    from shared.bootstrap import Container
+    from shared.services.deps import Deps
 
 DAY_LIMIT = 20_000  # creations read for the day's figures (the overview says when it was cut)
 STUCK_LIMIT = 50
@@ -89,7 +89,7 @@ class OverviewCache:
         self._lock = threading.Lock()
         self._cached: tuple[float, Overview] | None = None
 
-    def get(self, deps: Container, fresh: bool = False) -> Overview:
+    def get(self, deps: Deps, fresh: bool = False) -> Overview:
         with self._lock:
             cached = self._cached
             if cached and not fresh and time.monotonic() - cached[0] < OVERVIEW_TTL_SECONDS:
@@ -99,7 +99,7 @@ class OverviewCache:
             return made
 
 
-def overview(deps: Container) -> Overview:
+def overview(deps: Deps) -> Overview:
     now = deps.clock()
     recent = deps.store.recent_creations(now - timedelta(days=1), DAY_LIMIT)
     hour, day = Window(), Window()
@@ -112,7 +112,7 @@ def overview(deps: Container) -> Overview:
         index = int((c.created_at - start).total_seconds() // 60)
         if 0 <= index < len(minutes):
             _count_minute(minutes[index], c)
-    stale_before = now - timedelta(seconds=deps.settings.stale_after_seconds)
+    stale_before = now - deps.policy.stale_after
     stuck = [
         Stuck(CreationSummary.of(c), int((now - c.updated_at).total_seconds()))
         for c in deps.store.stale_creations(stale_before, STUCK_LIMIT)
@@ -138,7 +138,7 @@ def _count_minute(m: Minute, c: CreationSummary) -> None:
     m.failed += c.status is Status.FAILED
 
 
-def set_queue(deps: Container, action: str, operator: str, reason: str) -> QueueHealthReport:
+def set_queue(deps: Deps, action: str, operator: str, reason: str) -> QueueHealthReport:
     """Pause or resume the queue, remember who did it, when and why, and refresh the gate
     of this instance at once (others see it within QUEUE_HEALTH_TTL_SECONDS)."""
     if action == "pause":

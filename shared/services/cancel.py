@@ -25,7 +25,7 @@ from shared.domain.step_tasks import Step, StepTask
 from shared.services.accounts import own_creation
 
 if TYPE_CHECKING:
-    from shared.bootstrap import Container
+    from shared.services.deps import Deps
 
 CANCEL = Refund("cancelled", status=Status.CANCELLED, only_if_pending=True)
 STARTED = "The generation has started: it is paid for and cannot be stopped."
@@ -38,7 +38,7 @@ class Cancelled:
     cancelled_now: bool  # False: it was cancelled before (cancelling is idempotent)
 
 
-def cancel_creation(deps: Container, uid: str, creation_id: str) -> Cancelled:
+def cancel_creation(deps: Deps, uid: str, creation_id: str) -> Cancelled:
     """Raises CreationNotFound (missing or someone else's) or NotCancellable."""
     creation = own_creation(deps, uid, creation_id)
     if creation.kind is not Kind.VIDEO:
@@ -67,7 +67,7 @@ def _refuse_unless_pending(c: Creation) -> None:
     raise NotCancellable(STARTED, str(c.status))
 
 
-def _delete_start_tasks(deps: Container, c: Creation) -> None:
+def _delete_start_tasks(deps: Deps, c: Creation) -> None:
     """The first start task and the reconciler's re-queued ones (`-start-<requeues>`)."""
     for seq in range(c.requeues + 1):
         try:

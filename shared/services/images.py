@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from shared import events
@@ -29,9 +28,7 @@ from shared.domain.media_keys import image_key
 from shared.services.videos import remembered_key
 
 if TYPE_CHECKING:
-    from shared.bootstrap import Container
-
-IMAGE_DEADLINE_SECONDS = 300
+    from shared.services.deps import Deps
 
 
 @dataclass(frozen=True)
@@ -77,9 +74,9 @@ class ImageFailed(DomainError):
 
 
 def generate_image(
-    deps: Container, uid: str, order: ImageOrder, idempotency_key: str | None = None
+    deps: Deps, uid: str, order: ImageOrder, idempotency_key: str | None = None
 ) -> ImageMade:
-    deps.store.ensure_account(uid, deps.starting_grant, deps.clock())
+    deps.store.ensure_account(uid, deps.policy.starting_grant, deps.clock())
     now = deps.clock()
     creation = Creation(
         id=deps.new_id(),
@@ -87,10 +84,10 @@ def generate_image(
         kind=Kind.IMAGE,
         prompt=order.prompt,
         parameters={"aspectRatio": order.aspect_ratio},
-        cost=deps.settings.image_cost,
+        cost=deps.policy.image_cost,
         created_at=now,
         updated_at=now,
-        deadline_at=now + timedelta(seconds=IMAGE_DEADLINE_SECONDS),
+        deadline_at=now + deps.policy.image_deadline,
     )
     key = remembered_key(deps, uid, idempotency_key, Endpoint.IMAGE, order.as_json())
     debited = deps.store.debit_and_create(creation, now, key)
@@ -142,7 +139,7 @@ def _replay(creation: Creation, balance: int) -> ImageMade:
 
 
 def _refund(
-    deps: Container, creation: Creation, code: str, message: str, transient: bool
+    deps: Deps, creation: Creation, code: str, message: str, transient: bool
 ) -> ImageFailed:
     events.emit(
         "image.failed",

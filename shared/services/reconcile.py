@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from shared import events
@@ -22,7 +21,7 @@ from shared.domain.step_tasks import Step, StepTask
 from shared.services.video_steps import POLL_CHAIN, fail_and_refund
 
 if TYPE_CHECKING:
-    from shared.bootstrap import Container
+    from shared.services.deps import Deps
 
 MAX_REQUEUES = 99
 REPAIR_USERS_PER_SWEEP = 50
@@ -46,11 +45,9 @@ class ReconcileReport:
         }
 
 
-def reconcile(deps: Container, limit: int = 200) -> ReconcileReport:
+def reconcile(deps: Deps, limit: int = 200) -> ReconcileReport:
     now = deps.clock()
-    stale = deps.store.stale_creations(
-        now - timedelta(seconds=deps.settings.stale_after_seconds), limit
-    )
+    stale = deps.store.stale_creations(now - deps.policy.stale_after, limit)
     report = ReconcileReport(scanned=len(stale))
     for creation in stale:
         try:
@@ -63,7 +60,7 @@ def reconcile(deps: Container, limit: int = 200) -> ReconcileReport:
     return report
 
 
-def _repair_in_flight(deps: Container, users: set[str], report: ReconcileReport) -> None:
+def _repair_in_flight(deps: Deps, users: set[str], report: ReconcileReport) -> None:
     """Set each counter that drifted (a limit that refuses wrongly, or too late) to the
     user's videos actually in flight: the users of this sweep's stale creations, and some
     of those whose counter says they have videos in flight."""
@@ -85,7 +82,7 @@ def _repair_in_flight(deps: Container, users: set[str], report: ReconcileReport)
                         was=was, now=now)  # fmt: skip
 
 
-def _settle(deps: Container, creation: Creation, report: ReconcileReport) -> None:
+def _settle(deps: Deps, creation: Creation, report: ReconcileReport) -> None:
     now = deps.clock()
     if creation.kind is Kind.IMAGE:  # synchronous: a stale one lost its request
         fail_and_refund(deps, creation, "image_interrupted", "the image request did not finish")
@@ -97,7 +94,7 @@ def _settle(deps: Container, creation: Creation, report: ReconcileReport) -> Non
         return
     if creation.status is Status.PROCESSING and not creation.operation_name:
         claimed_at = creation.claimed_at or creation.updated_at
-        if now - claimed_at >= timedelta(seconds=deps.settings.start_timeout_seconds):
+        if now - claimed_at >= deps.policy.start_timeout:
             fail_and_refund(deps, creation, "start_interrupted", "generation could not be started")
             report.failed.append(creation.id)
         return

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from shared import events
@@ -33,7 +32,7 @@ from shared.domain.step_tasks import Step, StepTask, next_poll_delay
 from shared.ports import VideoSpec
 
 if TYPE_CHECKING:
-    from shared.bootstrap import Container
+    from shared.services.deps import Deps
 
 # Reconciler-made poll chains start at seq = POLL_CHAIN * k so their task names never meet
 # the names of an earlier chain (ids of executed tasks stay reserved for about an hour).
@@ -58,7 +57,7 @@ def retry(outcome: str) -> StepResult:
     return StepResult(503, outcome)
 
 
-def run_step(deps: Container, task: StepTask) -> StepResult:
+def run_step(deps: Deps, task: StepTask) -> StepResult:
     try:
         creation = deps.store.get_creation(task.creation_id)
         if creation is None:
@@ -81,7 +80,7 @@ def run_step(deps: Container, task: StepTask) -> StepResult:
         return retry("storage_failed")
 
 
-def fail_and_refund(deps: Container, creation: Creation, code: str, detail: str) -> StepResult:
+def fail_and_refund(deps: Deps, creation: Creation, code: str, detail: str) -> StepResult:
     """End the creation as failed and give the tokens back (once, whoever calls). `detail`
     (a provider's own words) goes to the log only; users see the sentence for `code`."""
     try:
@@ -99,7 +98,7 @@ def fail_and_refund(deps: Container, creation: Creation, code: str, detail: str)
     return done(f"failed:{code}")
 
 
-def _start(deps: Container, creation: Creation) -> StepResult:
+def _start(deps: Deps, creation: Creation) -> StepResult:
     if creation.status is Status.PROCESSING:
         return _already_claimed(deps, creation)
     claim_id = uuid.uuid4().hex
@@ -158,13 +157,13 @@ def _start(deps: Container, creation: Creation) -> StepResult:
     return _schedule_poll(deps, creation, 1)
 
 
-def _already_claimed(deps: Container, creation: Creation) -> StepResult:
+def _already_claimed(deps: Deps, creation: Creation) -> StepResult:
     """A start for a creation that some delivery claimed before."""
     if creation.operation_name:
         # Generation runs: make sure its poll chain exists (a named task: no duplicate).
         return _schedule_poll(deps, creation, 1)
     claimed_at = creation.claimed_at or creation.updated_at
-    if deps.clock() - claimed_at >= timedelta(seconds=deps.settings.start_timeout_seconds):
+    if deps.clock() - claimed_at >= deps.policy.start_timeout:
         # Whoever claimed it died between claiming and recording an operation. Starting
         # again could make a second paid operation, so the creation fails and is refunded.
         return fail_and_refund(
@@ -173,7 +172,7 @@ def _already_claimed(deps: Container, creation: Creation) -> StepResult:
     return retry("start_in_progress")
 
 
-def _poll(deps: Container, creation: Creation, seq: int) -> StepResult:
+def _poll(deps: Deps, creation: Creation, seq: int) -> StepResult:
     if creation.status is Status.PENDING or not creation.operation_name:
         return _start(deps, creation)
     try:
@@ -209,8 +208,8 @@ def _poll(deps: Container, creation: Creation, seq: int) -> StepResult:
     return done(str(creation.status))
 
 
-def _schedule_poll(deps: Container, creation: Creation, seq: int) -> StepResult:
-    s = deps.settings
-    delay = next_poll_delay(seq % POLL_CHAIN, s.poll_initial_seconds, s.poll_max_seconds)
+def _schedule_poll(deps: Deps, creation: Creation, seq: int) -> StepResult:
+    p = deps.policy
+    delay = next_poll_delay(seq % POLL_CHAIN, p.poll_initial_seconds, p.poll_max_seconds)
     deps.queue.enqueue(StepTask(creation.id, Step.POLL, seq, delay))
     return done(f"poll_scheduled:{seq}")

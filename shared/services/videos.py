@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared import events
@@ -15,7 +14,7 @@ from shared.domain.step_tasks import Step, StepTask
 from shared.services.queue_health import QueueHealthReport
 
 if TYPE_CHECKING:
-    from shared.bootstrap import Container
+    from shared.services.deps import Deps
 
 
 @dataclass(frozen=True)
@@ -56,26 +55,26 @@ class EnqueueFailed(DomainError):
 
 
 def remembered_key(
-    deps: Container, uid: str, key: str | None, endpoint: Endpoint, body: dict[str, Any]
+    deps: Deps, uid: str, key: str | None, endpoint: Endpoint, body: dict[str, Any]
 ) -> IdempotencyKey | None:
     """The request's key as the store remembers it: scoped to the user and the endpoint,
     with a fingerprint of the normalised body, for IDEMPOTENCY_KEY_TTL_HOURS."""
     if key is None:
         return None
-    ttl = timedelta(hours=deps.settings.idempotency_key_ttl_hours)
+    ttl = deps.policy.idempotency_ttl
     return IdempotencyKey(uid, key, endpoint, fingerprint(body), deps.clock() + ttl)
 
 
 def submit_video(
-    deps: Container, uid: str, order: VideoOrder, idempotency_key: str | None = None
+    deps: Deps, uid: str, order: VideoOrder, idempotency_key: str | None = None
 ) -> Accepted:
     report = deps.queue_health.check()
     if not report.ok:
         events.emit("video.rejected_queue_closed", userId=uid, queueStatus=report.status)
         raise QueueClosed(report)
 
-    settings = deps.settings
-    deps.store.ensure_account(uid, deps.starting_grant, deps.clock())
+    policy = deps.policy
+    deps.store.ensure_account(uid, deps.policy.starting_grant, deps.clock())
     now = deps.clock()  # read after: a new user's grant comes before the debit in the ledger
     creation = Creation(
         id=deps.new_id(),
@@ -83,13 +82,13 @@ def submit_video(
         kind=Kind.VIDEO,
         prompt=order.prompt,
         parameters=order.parameters,
-        cost=settings.video_cost,
+        cost=policy.video_cost,
         created_at=now,
         updated_at=now,
-        deadline_at=now + timedelta(seconds=settings.video_deadline_seconds),
+        deadline_at=now + policy.video_deadline,
     )
     key = remembered_key(deps, uid, idempotency_key, Endpoint.VIDEO, order.as_json())
-    debited = deps.store.debit_and_create(creation, now, key, settings.in_flight_limit)
+    debited = deps.store.debit_and_create(creation, now, key, policy.in_flight_limit)
     creation = debited.creation
     if debited.replayed:
         return _replay(deps, creation, debited.balance)
@@ -106,7 +105,7 @@ def submit_video(
     return Accepted(creation, debited.balance, replayed=False)
 
 
-def _replay(deps: Container, creation: Creation, balance: int) -> Accepted:
+def _replay(deps: Deps, creation: Creation, balance: int) -> Accepted:
     """The same request again (same user, key, endpoint and body): nothing is charged twice.
 
     A creation still pending is enqueued again, which is harmless (the task is named) and
@@ -124,7 +123,7 @@ def _replay(deps: Container, creation: Creation, balance: int) -> Accepted:
 
 
 def _refund_enqueue_failure(
-    deps: Container, creation: Creation, task: StepTask, exc: QueueError
+    deps: Deps, creation: Creation, task: StepTask, exc: QueueError
 ) -> EnqueueFailed | None:
     """Refund a creation whose task could not be created. None: the task exists after all
     (the failure was ambiguous, or a worker has claimed the creation), so it was accepted."""
@@ -159,7 +158,7 @@ def _refund_enqueue_failure(
     return EnqueueFailed(after, exc.code, refunded=after.refunded, balance=refunded.balance)
 
 
-def _created_anyway(deps: Container, task: StepTask) -> bool:
+def _created_anyway(deps: Deps, task: StepTask) -> bool:
     """Ask the queue whether the named task exists, by creating it again: Cloud Tasks keeps
     a task's name reserved after it ran, so ALREADY_EXISTS (a success for `enqueue`) means
     the first call did create it. (GetTask cannot tell: a task that already ran is

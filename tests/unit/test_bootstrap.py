@@ -21,7 +21,7 @@ def test_production_settings_wire_every_production_adapter_without_creating_a_cl
     assert isinstance(deps.media, R2MediaStorage)
     assert isinstance(deps.identity, FirebaseIdentityVerifier)
     assert isinstance(deps.task_auth, TaskOidcVerifier)
-    assert deps.starting_grant == 0
+    assert deps.policy.starting_grant == 0
     assert PRODUCTION["R2_SECRET_ACCESS_KEY"] not in repr(deps.media)
 
 
@@ -40,4 +40,4 @@ def test_local_settings_wire_local_adapters_and_trust_the_local_tasks_server():
     assert isinstance(deps.media, LocalMediaStorage)
     assert isinstance(deps.identity, DevIdentityVerifier)
     assert isinstance(deps.task_auth, TaskOidcVerifier)
-    assert deps.starting_grant == 100
+    assert deps.policy.starting_grant == 100

@@ -1,0 +1,74 @@
+"""What the services need, and nothing more: the ports, the clock, new ids and the Policy.
+
+Services are typed against `Deps`, not against the composition root: they cannot reach a
+setting or a secret they were not given. `shared.bootstrap.Container` satisfies it in
+production and locally; tests pass a Container built from fakes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from shared.config import Settings
+    from shared.ports import ImageGenerator, MediaStorage, Store, TaskQueue, VideoGenerator
+    from shared.services.queue_health import QueueHealth
+
+IMAGE_DEADLINE = timedelta(seconds=300)  # an image is made within its request
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The rules of the business that configuration sets: prices, deadlines, timings."""
+
+    video_cost: int
+    image_cost: int
+    starting_grant: int  # tokens a new account starts with (locally only)
+    video_deadline: timedelta
+    image_deadline: timedelta
+    start_timeout: timedelta
+    stale_after: timedelta
+    poll_initial_seconds: float
+    poll_max_seconds: float
+    idempotency_ttl: timedelta
+    in_flight_limit: int | None  # videos a user may have in flight; None: no limit
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> Policy:
+        return cls(
+            video_cost=s.video_cost,
+            image_cost=s.image_cost,
+            starting_grant=s.dev_starting_tokens if s.is_local else 0,
+            video_deadline=timedelta(seconds=s.video_deadline_seconds),
+            image_deadline=IMAGE_DEADLINE,
+            start_timeout=timedelta(seconds=s.start_timeout_seconds),
+            stale_after=timedelta(seconds=s.stale_after_seconds),
+            poll_initial_seconds=s.poll_initial_seconds,
+            poll_max_seconds=s.poll_max_seconds,
+            idempotency_ttl=timedelta(hours=s.idempotency_key_ttl_hours),
+            in_flight_limit=s.max_in_flight_videos or None,
+        )
+
+
+class Deps(Protocol):
+    @property
+    def store(self) -> Store: ...
+    @property
+    def queue(self) -> TaskQueue: ...
+    @property
+    def queue_health(self) -> QueueHealth: ...
+    @property
+    def videos(self) -> VideoGenerator: ...
+    @property
+    def images(self) -> ImageGenerator: ...
+    @property
+    def media(self) -> MediaStorage: ...
+    @property
+    def policy(self) -> Policy: ...
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+    @property
+    def new_id(self) -> Callable[[], str]: ...
