@@ -1,5 +1,6 @@
 """The whole stack on one machine: Firestore emulator, local Cloud Tasks server, and the
-`api` and `video_worker` functions under functions-framework.
+`api` and `video_worker` functions under functions-framework; with `web_port`, also the web
+console (devtools/web_server.py, a thread of this process).
 
 Used by `make dev` (scripts/dev.py), the end-to-end tests and the benchmarks, so that all
 three run exactly the same thing. Every process is started in its own process group and
@@ -9,7 +10,7 @@ Under `state_dir`:
     firestore/            the Firestore export, when `durable` (loaded at start, written at stop)
     cloud-tasks.sqlite3   the Cloud Tasks server's tasks and queues (kept unless `fresh`)
     media/, generator/    local media and the local video generator's operations
-    <name>.log            each process's output: api, worker, tasks, firestore
+    <name>.log            each process's output: api, worker, tasks, firestore (web: requests)
     run/<name>.pid        the pid of each process (and of `make dev`), checked before use
     run/queue-down        present while `make queue-down` holds the queue down
 """
@@ -23,6 +24,7 @@ import sys
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -40,6 +42,7 @@ from devtools.processes import (
     stop_pid_group,
     write_pid_file,
 )
+from devtools.web_server import WebServer
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "demo-creator"
@@ -103,12 +106,15 @@ class LocalStack:
     fresh: bool = True  # start from empty stores (Firestore, Cloud Tasks, media, generator)
     durable: bool = False  # keep Firestore's documents in state_dir across stops
     quiet: bool = False  # output to <state_dir>/<name>.log only, not also `[name] ...` on stdout
+    web_port: int | None = None  # serve the web console there (make dev: WEB_PORT, 8090)
+    web_config: dict[str, Any] = field(default_factory=dict)  # over its config.json's defaults
 
     def __post_init__(self) -> None:
         self.state_dir = Path(self.state_dir)
         self.firestore: FirestoreEmulator | None = None
         self.tasks: CloudTasksServer | None = None
         self.functions: dict[str, subprocess.Popen] = {}
+        self.web: WebServer | None = None
 
     @property
     def queue_path(self) -> str:
@@ -121,6 +127,10 @@ class LocalStack:
     @property
     def worker_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.worker}"
+
+    @property
+    def web_url(self) -> str | None:
+        return f"http://127.0.0.1:{self.web_port}" if self.web_port else None
 
     @property
     def run_dir(self) -> Path:
@@ -150,21 +160,34 @@ class LocalStack:
             "PUBLIC_BASE_URL": self.api_url,
             "LOCAL_STATE_DIR": str(self.state_dir),
             "PYTHONUNBUFFERED": "1",
+            # The console's origin may call the api (CORS), whatever its port.
+            **self._web_origins(),
             **self.settings,
         }
+
+    def _web_origins(self) -> dict[str, str]:
+        if not self.web_port or "ALLOWED_ORIGINS" in os.environ:
+            return {}
+        return {
+            "ALLOWED_ORIGINS": f"{self.web_url},http://localhost:{self.web_port}",
+        }
+
+    def _ports(self) -> list[tuple[str, int]]:
+        """Every port the stack binds, by name."""
+        return self.ports.items() + ([("web", self.web_port)] if self.web_port else [])
 
     def check_ports(self) -> None:
         """PortTaken, naming the port and the variable that moves it, when two ports of the
         stack are the same or one cannot be bound; run before anything starts."""
         seen: dict[int, str] = {}
-        for name, port in self.ports.items():
+        for name, port in self._ports():
             if port in seen:
                 raise PortTaken(
                     f"{Ports.variable(seen[port])} and {Ports.variable(name)} are both {port}: "
                     f"give each process a port of its own"
                 )
             seen[port] = name
-        for name, port in self.ports.items():
+        for name, port in self._ports():
             if (reason := port_in_use(port)) is not None:
                 holder = self._left_over(name)
                 raise PortTaken(
@@ -179,9 +202,8 @@ class LocalStack:
         pid = read_pid_file(self.pid_file(owner))
         if pid is None:
             return ""
-        return (
-            f"it is held by PID {pid} ({process_command(pid)[:80]}), left running by an earlier run"
-        )
+        command = process_command(pid)[:80]
+        return f"PID {pid} ({command}) holds it, left by an earlier run here: stop it (kill {pid})"
 
     def start(self) -> LocalStack:
         self.check_ports()  # before anything starts: nothing to clean up when one is taken
@@ -211,10 +233,25 @@ class LocalStack:
                 self.functions[name] = self._start_function(name, target, port)
             for name, url in (("api", self.api_url), ("worker", self.worker_url)):
                 self._wait_http(name, url)
+            if self.web_port:
+                self.start_web()
         except BaseException:
             self.stop()
             raise
         return self
+
+    def start_web(self) -> None:
+        """The web console on web_port, a thread of this process; requests go to web.log."""
+        log_path = self.log_path("web")
+        log_path.write_text("")
+
+        def log(line: str) -> None:
+            with open(log_path, "a") as log_file:
+                log_file.write(line + "\n")
+
+        assert self.web_port is not None
+        self.web = WebServer(self.web_port, self.api_url, config=self.web_config, log=log)
+        self.web.start()
 
     def start_tasks_server(self, fresh: bool = False) -> None:
         """(Re)start the local Cloud Tasks server; its SQLite state survives unless fresh."""
@@ -325,7 +362,11 @@ class LocalStack:
         raise RuntimeError(f"the {name} function did not answer on {url} in {deadline_seconds}s")
 
     def stop(self) -> None:
-        """Functions first, then the queue, then Firestore (exported last, when durable)."""
+        """The console and the functions first, then the queue, then Firestore (exported
+        last, when durable)."""
+        if self.web:
+            self.web.stop()
+            self.web = None
         for name, process in self.functions.items():
             stop_group(process)
             remove_pid_file(self.pid_file(name), process.pid)

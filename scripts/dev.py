@@ -4,9 +4,10 @@
     scripts/dev.py queue-down   make queue-down  (stop this stack's Cloud Tasks server)
     scripts/dev.py queue-up     make queue-up    (start it again, with the tasks it had)
 
-Ports come from FIRESTORE_PORT, TASKS_PORT, TASKS_HTTP_PORT, API_PORT and WORKER_PORT; the
-state from LOCAL_STATE_DIR (default .local); every variable of the configuration table
-(README) can be set in the environment too. See docs/local-development.md.
+Ports come from FIRESTORE_PORT, TASKS_PORT, TASKS_HTTP_PORT, API_PORT, WORKER_PORT and
+WEB_PORT (the web console: docs/web-console.md); the state from LOCAL_STATE_DIR (default
+.local); every variable of the configuration table (README) can be set in the environment
+too. See docs/local-development.md.
 
 Every process's output is printed as `[name] line` (and kept in <state>/<name>.log). When a
 process of the stack ends without being asked to, make dev says which, with its exit code
@@ -46,6 +47,7 @@ WHAT = {
     "api": "api function",
     "worker": "video_worker function",
 }
+WEB_PORT = 8090  # the web console; the api allows its origin
 TICK_SECONDS = 0.2  # how often make dev looks at its processes
 
 
@@ -91,19 +93,33 @@ def main(argv: list[str] | None = None) -> int:
     return run(state_dir)
 
 
+def web_port_from_env() -> int:
+    """WEB_PORT (default 8090); ValueError naming it when it is not a port number."""
+    raw = os.environ.get("WEB_PORT", str(WEB_PORT))
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise ValueError(f"WEB_PORT={raw!r} is not a port number (1..65535)")
+    return int(raw)
+
+
 def run(state_dir: Path) -> int:
     if (pid := running_dev(state_dir)) is not None:
         err(f"make dev: already running for {shown(state_dir)} (PID {pid}); Ctrl-C stops it")
         return 1
     try:
         ports = Ports.from_env()
+        web_port = web_port_from_env()
     except ValueError as exc:
         err(f"make dev: {exc}")
         return 1
     settings = {name: os.environ.get(name, value) for name, value in DEV_DEFAULTS.items()}
     fresh = os.environ.get("FRESH", "").lower() not in ("", "0", "false", "no")
     stack = LocalStack(
-        ports=ports, state_dir=state_dir, settings=settings, fresh=fresh, durable=True
+        ports=ports,
+        state_dir=state_dir,
+        settings=settings,
+        fresh=fresh,
+        durable=True,
+        web_port=web_port,
     )
     stopping = threading.Event()
     # Ctrl-C (SIGINT), SIGTERM and a closed terminal (SIGHUP) all stop everything cleanly (and
@@ -121,7 +137,8 @@ def run(state_dir: Path) -> int:
             err(f"make dev: {exc}")
             return 1
         try:
-            print_welcome(stack)
+            if not stopping.is_set():  # Ctrl-C during the start: stop without the welcome
+                print_welcome(stack)
             return watch(stack, stopping)
         finally:
             say("\nstopping the local stack ...")
@@ -204,13 +221,15 @@ def print_welcome(stack: LocalStack) -> None:
     say(
         f"""
 Local stack running (Ctrl-C stops everything):
+  web console     {stack.web_url}/  (operator dashboard {stack.web_url}/admin)
   api             {api}
   video_worker    {stack.worker_url}
   Cloud Tasks     127.0.0.1:{stack.ports.tasks} (gRPC), JWKS {jwks}, PID {tasks}
   Firestore       127.0.0.1:{stack.ports.firestore} (emulator)
   state, logs     {state}/ ({kept})
 
-Try it (dev identity 'alice' starts with 100 tokens):
+In the web console, sign in with any dev identity (a new one starts with 100 tokens);
+`admin` is an operator. Or try it with curl (dev identity 'alice'):
   {submit}
   curl -s {api}/api/creations/CREATION_ID {who}
   curl -s {api}/api/tokens {who}

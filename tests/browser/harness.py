@@ -19,7 +19,6 @@ import httpx
 
 from devtools.processes import free_port
 from devtools.stack import LocalStack, Ports
-from devtools.web_server import WebServer
 from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,12 +108,12 @@ class TaskGate:
 @dataclass
 class Console:
     stack: LocalStack
-    web: WebServer
     gate: TaskGate
 
     @property
     def url(self) -> str:
-        return self.web.url
+        assert self.stack.web_url is not None
+        return self.stack.web_url
 
     @property
     def api_url(self) -> str:
@@ -130,23 +129,21 @@ class Console:
 def running_console(
     state_dir: Path, settings: dict[str, str] | None = None, config: dict[str, Any] | None = None
 ) -> Iterator[Console]:
-    """The whole local stack, and the web console on another origin that the api allows."""
-    web_port = free_port()
-    origin = f"http://127.0.0.1:{web_port}"
+    """The whole local stack with its web console (on another origin, which the stack lets
+    call the api), as make dev runs them; the worker's deliveries pass through a TaskGate."""
     ports = Ports.free()
     gate = TaskGate(f"http://127.0.0.1:{ports.worker}")
-    settings = {
-        **STACK_SETTINGS,
-        "ALLOWED_ORIGINS": origin,
-        "WORKER_URL": gate.url,
-        **(settings or {}),
-    }
+    settings = {**STACK_SETTINGS, "WORKER_URL": gate.url, **(settings or {})}
     try:
-        with (
-            LocalStack(ports=ports, state_dir=state_dir, settings=settings, quiet=True) as stack,
-            WebServer(web_port, stack.api_url, config=config or CONSOLE_CONFIG) as web,
-        ):
-            console = Console(stack, web, gate)
+        with LocalStack(
+            ports=ports,
+            state_dir=state_dir,
+            settings=settings,
+            quiet=True,
+            web_port=free_port(),
+            web_config=config or CONSOLE_CONFIG,
+        ) as stack:
+            console = Console(stack, gate)
             # The api's first store calls (clients made lazily, a cold emulator) are slow and
             # may answer 503 (a store deadline): not in a test's time.
             wait_for(
