@@ -8,6 +8,7 @@ setting (a local convenience in production) refuses to start with a message nami
 Each function's app is built on its first request, from the process's container.
 """
 
+import flask
 import functions_framework
 
 from functions.http import LazyApp
@@ -20,13 +21,13 @@ configure_logging(_settings)
 startup_warnings(_settings)
 
 
-def _api_app():
+def _api_app() -> flask.Flask:
     from functions.api import create_app
 
     return create_app(container())
 
 
-def _worker_app():
+def _worker_app() -> flask.Flask:
     from functions.worker import create_app
 
     return create_app(container())
@@ -37,10 +38,10 @@ _worker = LazyApp(_worker_app)
 
 
 @functions_framework.http
-def api(request):
+def api(request: flask.Request) -> flask.Response:
     return _api(request)
 
 
 @functions_framework.http
-def video_worker(request):
+def video_worker(request: flask.Request) -> flask.Response:
     return _worker(request)

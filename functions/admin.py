@@ -26,7 +26,8 @@ bp = flask.Blueprint("admin", __name__, url_prefix="/api/admin")
 
 
 def _deps() -> Container:
-    return flask.current_app.extensions["deps"]
+    deps: Container = flask.current_app.extensions["deps"]
+    return deps
 
 
 def _operator() -> str:
@@ -39,7 +40,7 @@ def _operator() -> str:
 
 
 @bp.get("/overview")
-def overview():
+def overview() -> flask.Response:
     _operator()
     deps = _deps()
     fresh = flask.request.args.get("fresh") == "1"
@@ -47,16 +48,16 @@ def overview():
 
 
 @bp.post("/queue/pause")
-def pause():
+def pause() -> flask.Response:
     return _set_queue("pause")
 
 
 @bp.post("/queue/resume")
-def resume():
+def resume() -> flask.Response:
     return _set_queue("resume")
 
 
-def _set_queue(action: str):
+def _set_queue(action: str) -> flask.Response:
     from pydantic import ValidationError
 
     from functions.schemas import QueueChangeRequest, field_errors
@@ -84,7 +85,7 @@ def _set_queue(action: str):
 
 
 @bp.post("/reconcile")
-def reconcile_now():
+def reconcile_now() -> flask.Response:
     from shared.services.reconcile import reconcile
 
     operator = _operator()

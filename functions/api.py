@@ -73,7 +73,8 @@ def create_app(deps: Container) -> flask.Flask:
 
 
 def _deps() -> Container:
-    return flask.current_app.extensions["deps"]
+    deps: Container = flask.current_app.extensions["deps"]
+    return deps
 
 
 def _identity() -> Identity:
@@ -86,12 +87,12 @@ def _uid() -> str:
 
 def _install_domain_error_handlers(app: flask.Flask) -> None:
     @app.errorhandler(Unauthenticated)
-    def _unauthenticated(exc: Unauthenticated):
+    def _unauthenticated(exc: Unauthenticated) -> flask.Response:
         message = str(exc) or "authentication required"
         return error(401, "unauthenticated", message, {"WWW-Authenticate": "Bearer"})
 
     @app.errorhandler(IdentityUnavailable)
-    def _identity_unavailable(_exc: IdentityUnavailable):
+    def _identity_unavailable(_exc: IdentityUnavailable) -> flask.Response:
         return error(
             503,
             "identity_unavailable",
@@ -100,11 +101,11 @@ def _install_domain_error_handlers(app: flask.Flask) -> None:
         )
 
     @app.errorhandler(CreationNotFound)
-    def _not_found(_exc: CreationNotFound):
+    def _not_found(_exc: CreationNotFound) -> flask.Response:
         return error(404, "not_found", "creation not found")
 
     @app.errorhandler(StoreContention)
-    def _contention(_exc: StoreContention):
+    def _contention(_exc: StoreContention) -> flask.Response:
         return error(
             409,
             "busy",
@@ -114,7 +115,7 @@ def _install_domain_error_handlers(app: flask.Flask) -> None:
         )
 
     @app.errorhandler(StoreUnavailable)
-    def _store_unavailable(_exc: StoreUnavailable):
+    def _store_unavailable(_exc: StoreUnavailable) -> flask.Response:
         return error(
             503,
             "service_unavailable",
@@ -126,12 +127,12 @@ def _install_domain_error_handlers(app: flask.Flask) -> None:
         )
 
     @app.errorhandler(IdempotencyConflict)
-    def _idempotency_conflict(exc: IdempotencyConflict):
+    def _idempotency_conflict(exc: IdempotencyConflict) -> flask.Response:
         return error(422, "idempotency_conflict", exc.message)
 
 
 @bp.post("/api/generate/video")
-def generate_video():
+def generate_video() -> flask.Response:
     from pydantic import ValidationError
 
     from functions.schemas import VideoRequest, field_errors
@@ -210,7 +211,7 @@ def generate_video():
 
 
 @bp.post("/api/generate/image")
-def generate_image():
+def generate_image() -> flask.Response:
     from pydantic import ValidationError
 
     from functions.schemas import ImageRequest, field_errors
@@ -261,7 +262,7 @@ def generate_image():
     )
 
 
-def _image_failed(exc: Any):
+def _image_failed(exc: Any) -> flask.Response:
     headers: dict[str, str] = {}
     if exc.code == "content_filtered":
         status, message = 422, "The prompt was blocked by the safety filter."
@@ -296,7 +297,7 @@ def _idempotency_key() -> str | None:
 
 
 @bp.get("/api/creations/<creation_id>")
-def get_creation(creation_id: str):
+def get_creation(creation_id: str) -> flask.Response:
     from shared.services.accounts import own_creation
 
     uid = _uid()
@@ -307,7 +308,7 @@ def get_creation(creation_id: str):
 
 
 @bp.get("/api/tokens")
-def get_tokens():
+def get_tokens() -> flask.Response:
     from shared.services import accounts
 
     uid = _uid()
@@ -338,7 +339,7 @@ def get_tokens():
 
 
 @bp.get("/api/creations")
-def list_creations():
+def list_creations() -> flask.Response:
     from shared.domain.creation import Kind, Status
     from shared.services import accounts
 
@@ -358,7 +359,7 @@ def list_creations():
 
 
 @bp.post("/api/creations/<creation_id>/cancel")
-def cancel(creation_id: str):
+def cancel(creation_id: str) -> flask.Response:
     from shared.services.cancel import cancel_creation
 
     uid = _uid()
@@ -380,7 +381,7 @@ def cancel(creation_id: str):
 
 
 @bp.get("/api/me")
-def me():
+def me() -> flask.Response:
     from shared.services import accounts
 
     who = _identity()
@@ -416,7 +417,7 @@ def _choice(name: str, options: list[str]) -> str | None:
 
 
 @bp.get("/api/health/queue")
-def queue_health():
+def queue_health() -> flask.Response:
     report = _deps().queue_health.check()
     body = schemas.QueueHealthOut.model_validate(report.as_json())
     if report.ok:
@@ -425,7 +426,7 @@ def queue_health():
 
 
 @bp.get("/api/health")
-def health():
+def health() -> flask.Response:
     report = _deps().system_health.check()
     body = schemas.SystemHealthOut.model_validate(report.as_json())
     if report.ok:
@@ -434,14 +435,14 @@ def health():
 
 
 @bp.get("/api/openapi.json")
-def openapi():
+def openapi() -> flask.Response:
     from functions.openapi import document
 
     return reply(200, document())
 
 
 @bp.get("/media/<path:key>")
-def media(key: str):
+def media(key: str) -> flask.Response:
     """Local mode only: serve what LocalMediaStorage wrote (R2 serves it in production)."""
     deps = _deps()
     if not deps.settings.is_local:

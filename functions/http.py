@@ -29,7 +29,9 @@ _HTTP_CODES = {
 }
 
 
-def reply(status: int, body: BaseModel | dict[str, Any], headers: dict[str, str] | None = None):
+def reply(
+    status: int, body: BaseModel | dict[str, Any], headers: dict[str, str] | None = None
+) -> flask.Response:
     """A JSON answer; the api's are built through their models (functions/schemas.py), as
     its OpenAPI document says."""
     data = body.model_dump(mode="json") if isinstance(body, BaseModel) else body
@@ -46,14 +48,14 @@ def error(
     message: str,
     headers: dict[str, str] | None = None,
     **extra: Any,
-):
+) -> flask.Response:
     from functions.schemas import ErrorBody
 
     body = ErrorBody(code=code, error=message, **extra)
     return reply(status, body.model_dump(mode="json", exclude_none=True), headers)
 
 
-def invalid(fields: dict[str, str]):
+def invalid(fields: dict[str, str]) -> flask.Response:
     """400 naming each field that is wrong."""
     return error(400, "invalid_request", "invalid request", fields=fields)
 
@@ -104,9 +106,9 @@ def _depth(value: Any) -> int:
 
 def install_error_handlers(app: flask.Flask) -> None:
     @app.errorhandler(HTTPException)
-    def _http(exc: HTTPException):
-        if exc.response is not None:
-            return exc.response
+    def _http(exc: HTTPException) -> flask.Response:
+        if isinstance(exc.response, flask.Response):
+            return exc.response  # an answer of ours, carried by flask.abort
         status = exc.code or 500
         code, message = _HTTP_CODES.get(status, ("http_error", exc.name))
         # Keep what the exception says about itself, e.g. `Allow` on a 405.
@@ -114,12 +116,12 @@ def install_error_handlers(app: flask.Flask) -> None:
         return error(status, code, message, headers)
 
     @app.errorhandler(Exception)
-    def _unexpected(exc: Exception):
+    def _unexpected(exc: Exception) -> flask.Response:
         events.emit("http.unhandled", logging.ERROR, exc_info=True, error=type(exc).__name__)
         return error(500, "internal", "internal error")
 
 
-def dispatch(app: flask.Flask, request: flask.Request):
+def dispatch(app: flask.Flask, request: flask.Request) -> flask.Response:
     """Run a Flask app for the request functions-framework hands to an entry point."""
     with app.request_context(request.environ):
         return app.full_dispatch_request()
@@ -141,5 +143,5 @@ class LazyApp:
                     self._app = self._build()
         return self._app
 
-    def __call__(self, request: flask.Request):
+    def __call__(self, request: flask.Request) -> flask.Response:
         return dispatch(self.app, request)

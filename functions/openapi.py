@@ -164,7 +164,7 @@ OPERATIONS: tuple[Operation, ...] = (
 )  # fmt: skip
 
 # Answers whose schema differs from the error body.
-_SPECIAL = {
+_SPECIAL: dict[tuple[str, int], type[BaseModel]] = {
     ("getQueueHealth", 503): schemas.QueueHealthOut,
     ("getHealth", 503): schemas.SystemHealthOut,
 }
@@ -183,7 +183,7 @@ def _ref(model: type[BaseModel]) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
-def _answer(op: Operation, status: int, model: type[BaseModel] | None, text: str) -> dict:
+def _answer(op: Operation, status: int, model: type[BaseModel] | None, text: str) -> dict[str, Any]:
     answer: dict[str, Any] = {"description": text}
     if model is not None:
         answer["content"] = {"application/json": {"schema": _ref(model)}}

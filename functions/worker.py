@@ -37,11 +37,12 @@ def create_app(deps: Container) -> flask.Flask:
 
 
 def _deps() -> Container:
-    return flask.current_app.extensions["deps"]
+    deps: Container = flask.current_app.extensions["deps"]
+    return deps
 
 
 @bp.before_app_request
-def _only_cloud_tasks():
+def _only_cloud_tasks() -> flask.Response | None:
     """Defence in depth behind the platform's IAM check: the request must carry a valid OIDC
     token for this worker from the tasks (or scheduler) service account. Nothing runs, and
     nothing changes, otherwise."""
@@ -67,7 +68,7 @@ def _only_cloud_tasks():
     return None
 
 
-def _store_busy(exc: Exception):
+def _store_busy(exc: Exception) -> flask.Response:
     """The store failed (e.g. during a reconcile sweep): answer 503 so the caller retries."""
     events.emit("worker.store_unavailable", logging.WARNING, error=type(exc).__name__)
     return error(
@@ -76,7 +77,7 @@ def _store_busy(exc: Exception):
 
 
 @bp.post("/tasks/video")
-def video_step():
+def video_step() -> flask.Response:
     from shared.domain.step_tasks import StepTask
     from shared.services.video_steps import run_step
 
@@ -102,7 +103,7 @@ def video_step():
 
 
 @bp.post("/tasks/reconcile")
-def reconcile():
+def reconcile() -> flask.Response:
     from shared.services.reconcile import reconcile as sweep
 
     return reply(200, sweep(_deps()).as_json())

@@ -22,9 +22,9 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from shared.config import Settings
@@ -53,7 +53,7 @@ class Redactor:
         for secret in self.secrets:
             text = text.replace(secret, REDACTED)
         for pattern, keep in _PATTERNS:
-            text = pattern.sub(lambda m, k=keep: (m.group(k) if k else "") + REDACTED, text)
+            text = pattern.sub(_keeping(keep), text)
         return text
 
 
@@ -93,7 +93,12 @@ class EventFormatter(logging.Formatter):
         return self.redact(super().format(record))
 
 
-def structured_handler(settings: Settings, stream=None) -> logging.Handler:
+def _keeping(group: int) -> Callable[[re.Match[str]], str]:
+    """A replacement that keeps the match's `group` (0: nothing) before the redaction."""
+    return lambda m: (m.group(group) if group else "") + REDACTED
+
+
+def structured_handler(settings: Settings, stream: TextIO | None = None) -> logging.Handler:
     """Cloud Logging's JSON lines, scrubbed like the local ones."""
     from google.cloud.logging_v2.handlers import StructuredLogHandler
 
@@ -101,12 +106,15 @@ def structured_handler(settings: Settings, stream=None) -> logging.Handler:
 
     class ScrubbedStructuredLogHandler(StructuredLogHandler):
         def format(self, record: logging.LogRecord) -> str:
-            return redact(super().format(record))
+            return redact(str(super().format(record)))  # type: ignore[no-untyped-call]
 
-    return ScrubbedStructuredLogHandler(project_id=settings.project, stream=stream or sys.stdout)
+    handler: logging.Handler = ScrubbedStructuredLogHandler(  # type: ignore[no-untyped-call]
+        project_id=settings.project, stream=stream or sys.stdout
+    )
+    return handler
 
 
-def text_handler(settings: Settings | None = None, stream=None) -> logging.Handler:
+def text_handler(settings: Settings | None = None, stream: TextIO | None = None) -> logging.Handler:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(EventFormatter(Redactor(settings.secrets if settings else ())))
     return handler

@@ -22,7 +22,7 @@ from shared.domain.step_tasks import StepTask
 from shared.ports import QueueInfo, QueueState
 
 # Most specific first: NotFound is a ClientError, ServiceUnavailable a ServerError.
-_CODES: tuple[tuple[type[Exception], str], ...] = (
+_CODES: tuple[tuple[type[gexc.GoogleAPICallError], str], ...] = (
     (gexc.ServiceUnavailable, "queue_unavailable"),
     (gexc.DeadlineExceeded, "queue_deadline_exceeded"),
     (gexc.NotFound, "queue_not_found"),

@@ -80,7 +80,7 @@ class FirebaseIdentityVerifier:
             raise Unauthenticated(UNSUPPORTED_UID)
         return Identity(uid, admin=claims.get("admin") is True)
 
-    def _uid(self, token: str) -> tuple[str, dict]:
+    def _uid(self, token: str) -> tuple[str, dict[str, object]]:
         claims = verified_claims(token, self._keys)
         if claims.get("aud") != self.project_id:
             raise InvalidToken("wrong audience")

@@ -77,16 +77,51 @@ def creation_changes(before: Creation, after: Creation) -> dict[str, Any]:
 
 
 def creation_from_doc(creation_id: str, doc: dict[str, Any]) -> Creation:
-    values = {attr: doc.get(field) for attr, field in _CREATION_FIELDS.items() if field in doc}
-    values["kind"] = Kind(values["kind"])
-    values["status"] = Status(values["status"])
-    values["parameters"] = dict(values.get("parameters") or {})
-    values["extra"] = dict(values.get("extra") or {})
-    for attr in ("refunded",):
-        values[attr] = bool(values.get(attr))
-    for attr in ("attempts", "progress", "requeues"):
-        values[attr] = int(values.get(attr) or 0)
-    return Creation(id=creation_id, **values)
+    """A stored creation, field by field: a document of another shape raises (KeyError,
+    ValueError) instead of becoming a Creation with wrong types."""
+
+    def text(name: str) -> str | None:
+        value = doc.get(name)
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"creation {creation_id}: {name} is not text")
+        return value
+
+    def when(name: str) -> datetime | None:
+        value = doc.get(name)
+        if value is not None and not isinstance(value, datetime):
+            raise ValueError(f"creation {creation_id}: {name} is not a timestamp")
+        return value
+
+    def required_when(name: str) -> datetime:
+        value = when(name)
+        if value is None:
+            raise ValueError(f"creation {creation_id}: {name} is missing")
+        return value
+
+    return Creation(
+        id=creation_id,
+        user_id=str(doc["userId"]),
+        kind=Kind(doc["kind"]),
+        prompt=str(doc.get("prompt", "")),
+        parameters=dict(doc.get("parameters") or {}),
+        cost=int(doc["cost"]),
+        created_at=required_when("createdAt"),
+        updated_at=required_when("updatedAt"),
+        deadline_at=required_when("deadlineAt"),
+        status=Status(doc["status"]),
+        operation_name=text("operationName"),
+        media_key=text("mediaKey"),
+        error_code=text("errorCode"),
+        error_message=text("errorMessage"),
+        refunded=bool(doc.get("refunded")),
+        queue_error_code=text("queueErrorCode"),
+        attempts=int(doc.get("attempts") or 0),
+        progress=int(doc.get("progress") or 0),
+        claim_id=text("claimId"),
+        claimed_at=when("claimedAt"),
+        requeues=int(doc.get("requeues") or 0),
+        extra=dict(doc.get("extra") or {}),
+    )
 
 
 def account_to_doc(a: Account, now: datetime, *, created: bool = False) -> dict[str, Any]:

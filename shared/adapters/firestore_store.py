@@ -150,7 +150,8 @@ class FirestoreStore:
             try:
                 with _sdk_errors():
                     transaction = self.client.transaction(max_attempts=self._max_attempts)
-                    return firestore.transactional(body)(transaction, *args)
+                    result: T = firestore.transactional(body)(transaction, *args)
+                    return result
             except StoreContention:
                 pause = min(0.5, 0.02 * 2**attempt) * random.uniform(0.5, 1.5)
                 if time.monotonic() + pause > deadline:

@@ -9,6 +9,7 @@ import hashlib
 import math
 import subprocess
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +122,7 @@ def _accent(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
     return yellow if distance > 150 else (40, 80, 220)
 
 
-def _frames(prompt: str, size: tuple[int, int], count: int):
+def _frames(prompt: str, size: tuple[int, int], count: int) -> Iterator[bytes]:
     from PIL import ImageDraw
 
     base = _base(prompt, size)

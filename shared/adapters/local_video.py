@@ -94,7 +94,7 @@ class LocalVideoGenerator:
             self._write(op_id, record)
         except OSError as exc:
             raise GenerationError("generator_unavailable", str(exc), transient=True) from exc
-        return record["name"]
+        return str(record["name"])
 
     def poll(self, operation_name: str) -> OperationStatus:
         op_id, record = self._read(operation_name)

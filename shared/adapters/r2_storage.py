@@ -222,10 +222,12 @@ class R2MediaStorage:
         check_key(key)
         client = self._get_client()
         try:
-            return client.generate_presigned_url(
-                "get_object",
-                Params={"Bucket": self.bucket, "Key": key},
-                ExpiresIn=self.presign_expiry_seconds,
+            return str(
+                client.generate_presigned_url(
+                    "get_object",
+                    Params={"Bucket": self.bucket, "Key": key},
+                    ExpiresIn=self.presign_expiry_seconds,
+                )
             )
         except _sdk_errors() as exc:
             raise self._fail("presign", exc, key) from exc

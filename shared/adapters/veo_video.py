@@ -78,7 +78,7 @@ class VeoVideoGenerator:
             raise GenerationError(
                 "generator_bad_response", "veo start: no operation name", transient=True
             )
-        return operation.name
+        return str(operation.name)
 
     def poll(self, operation_name: str) -> OperationStatus:
         from google.genai import types
@@ -90,7 +90,9 @@ class VeoVideoGenerator:
             )  # fmt: skip
         client = self._get_client()
         try:
-            operation = client.operations.get(types.GenerateVideosOperation(name=operation_name))
+            operation = client.operations.get(
+                types.GenerateVideosOperation.model_validate({"name": operation_name})
+            )
         except Exception as exc:
             raise to_generation_error(
                 exc, what="veo poll", not_found_code="operation_not_found"

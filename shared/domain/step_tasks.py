@@ -42,10 +42,10 @@ class StepTask:
         creation_id = data.get("creationId")
         if not isinstance(creation_id, str) or not _ID.match(creation_id):
             raise ValueError("creationId: expected an id of letters, digits, - and _")
-        try:
-            step = Step(data.get("step"))
-        except ValueError:
-            raise ValueError("step: expected 'start' or 'poll'") from None
+        raw_step = data.get("step")
+        if raw_step not in tuple(Step):
+            raise ValueError("step: expected 'start' or 'poll'")
+        step = Step(raw_step)
         seq = data.get("seq", 0)
         if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq < 100_000:
             raise ValueError("seq: expected an integer from 0 to 99999")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shared import events
 from shared.domain import creation as transitions
@@ -35,7 +35,7 @@ class ReconcileReport:
     errors: list[str] = field(default_factory=list)
     repaired: list[str] = field(default_factory=list)  # users whose in-flight count drifted
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         return {
             "scanned": self.scanned,
             "requeued": len(self.requeued),

@@ -18,7 +18,7 @@ class FakeVideos:
             OperationStatus(done=True, media=Media(b"\x00\x00\x00\x18ftypmp42", "video/mp4", "mp4"))
         ]
         self.start_error: GenerationError | None = None
-        self._polls: dict[str, deque] = {}
+        self._polls: dict[str, deque[OperationStatus | GenerationError]] = {}
         self._ids = itertools.count(1)
 
     def start(self, spec: VideoSpec) -> str:

@@ -214,8 +214,10 @@ class InMemoryStore:
 
 
 class _Dated(Protocol):
-    id: str
-    created_at: datetime
+    @property
+    def id(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
 
 
 D = TypeVar("D", bound=_Dated)
