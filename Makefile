@@ -3,6 +3,7 @@
 # make queue-down / queue-up   stop / restart that stack's Cloud Tasks server (the outage)
 # make test   lint + the whole test suite, exactly what CI runs (.ci/run)
 # make bench  the benchmark scripts; they print their figures
+# make fuzz   schemathesis against the local stack, longer than make test's run
 # make plan / make apply   Terraform (terraform/); TF_ARGS=... passes options on
 # make deploy ships the code to both functions; `make deploy DRY_RUN=1` prints the gcloud commands
 
@@ -10,7 +11,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: dev test lint unit bench tasks-server install tools clean queue-down queue-up
+.PHONY: dev test lint unit fuzz bench tasks-server install tools clean queue-down queue-up
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,9 +38,14 @@ test: lint checkov
 unit: install
 	$(PY) -m pytest -q tests/unit
 
+fuzz: install tools
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-100} FUZZ_MAX_TIME=$${FUZZ_MAX_TIME:-1200} \
+	  $(PY) -m pytest -q -s tests/e2e/test_api_contract.py
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	@if [ -d terraform ] && command -v terraform >/dev/null; then terraform fmt -check -recursive terraform; \
 	elif [ -d terraform ]; then echo "terraform is not installed: terraform fmt -check skipped" >&2; fi
 
@@ -49,6 +55,7 @@ tasks-server: install
 bench: install tools
 	$(PY) benchmarks/cloud_tasks_server.py
 	$(PY) benchmarks/pipeline.py
+	$(PY) benchmarks/outage.py
 	$(PY) benchmarks/cold_start.py
 
 clean:

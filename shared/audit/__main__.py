@@ -74,7 +74,7 @@ def run_audit(args: argparse.Namespace) -> tuple[AuditReport, ReadFigures]:
         )
         return auditor.finish(now, timedelta(minutes=args.grace_minutes)), figures
     finally:
-        client.close()
+        client.close()  # type: ignore[no-untyped-call]
 
 
 def main(argv: list[str] | None = None) -> int:

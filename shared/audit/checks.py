@@ -76,16 +76,16 @@ class AuditReport:
     users: int = 0
     creations: int = 0
     entries: int = 0
-    by_status: Counter = field(default_factory=Counter)  # "video/draft" -> n
-    by_entry_type: Counter = field(default_factory=Counter)  # grant/debit/refund -> n
-    tokens: Counter = field(default_factory=Counter)  # granted/debited/refunded/balance
+    by_status: Counter[str] = field(default_factory=Counter)  # "video/draft" -> n
+    by_entry_type: Counter[str] = field(default_factory=Counter)  # grant/debit/refund -> n
+    tokens: Counter[str] = field(default_factory=Counter)  # granted/debited/refunded/balance
     violations: list[Violation] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.violations
 
-    def counts(self) -> Counter:
+    def counts(self) -> Counter[str]:
         return Counter(v.kind for v in self.violations)
 
     def as_json(self) -> dict[str, Any]:
@@ -122,7 +122,7 @@ class AuditReport:
             "violations: "
             + (", ".join(f"{k} {n}" for k, n in sorted(counts.items())) if counts else "0")
         )
-        shown: Counter = Counter()
+        shown: Counter[str] = Counter()
         for v in self.violations:
             shown[v.kind] += 1
             if shown[v.kind] <= limit:
@@ -150,7 +150,7 @@ class Auditor:
         self._debits: dict[str, list[LedgerEntry]] = defaultdict(list)
         self._refunds: dict[str, list[LedgerEntry]] = defaultdict(list)
         self._entries = 0
-        self._entry_types: Counter = Counter()
+        self._entry_types: Counter[str] = Counter()
         self._unreadable: list[Violation] = []
 
     def add_account(self, account: Account, in_flight: int | None = None) -> None:
@@ -191,7 +191,7 @@ class Auditor:
         found.extend(self._unreadable)
         found.extend(_check_accounts(self._accounts, self._money, report))
         found.extend(self._check_entries())
-        in_flight: Counter = Counter()
+        in_flight: Counter[str] = Counter()
         for c in self._creations.values():
             report.by_status[f"{c.kind}/{c.status}"] += 1
             debits, refunds = self._debits.get(c.id, []), self._refunds.get(c.id, [])
