@@ -6,6 +6,8 @@
 # make fuzz   schemathesis against the local stack, longer than make test's run
 # make plan / make apply   Terraform (terraform/); TF_ARGS=... passes options on
 # make deploy ships the code to both functions; `make deploy DRY_RUN=1` prints the gcloud commands
+# make screenshots   docs/screenshots/ again, from the local stack in Chromium
+# make web-vendor    web/vendor/ again from web/package-lock.json (needs npm; docs/web-console.md)
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -32,7 +34,7 @@ queue-down: install
 queue-up: install
 	$(PY) scripts/dev.py queue-up
 
-test: lint checkov
+test: lint checkov chromium
 	$(PY) -m pytest -q
 
 unit: install
@@ -117,3 +119,18 @@ audit: install
 	  echo "make audit: make dev's Firestore emulator ($$FIRESTORE_EMULATOR_HOST);" \
 	       "set GOOGLE_CLOUD_PROJECT to audit Firestore"; \
 	fi; $(PY) -m shared.audit audit $(AUDIT_ARGS)
+
+# The web console (docs/web-console.md). Its browser tests (tests/browser) run in make test,
+# in Debian's Chromium driven by Playwright: `apt-get install chromium` (.ci/run does).
+.PHONY: chromium web-vendor screenshots
+
+chromium:
+	@command -v chromium >/dev/null || { echo "missing: chromium, for the browser tests" \
+	  "(tests/browser) — install it with: apt-get install chromium" >&2; exit 1; }
+
+web-vendor:
+	npm ci --prefix web --no-audit --no-fund --ignore-scripts
+	node web/vendor.mjs
+
+screenshots: install chromium
+	$(PY) -m tests.browser.screenshots
