@@ -165,6 +165,7 @@ class Run:
         was_disabled, events_log.disabled = events_log.disabled, True
         try:
             for i in range(self.requests):
+                world.maybe_jump()
                 world.run_until(world.seconds + self.rng.expovariate(1 / MEAN_GAP))
                 self.act(i)
                 if self.rng.random() < 0.5:  # replays, cancels and reads between creations

@@ -60,6 +60,7 @@ class Rates:
     task_late: float = 0.03
     task_lost: float = 0.003
     clock_skew: float = 0.01  # one request or step runs on a clock ahead (or behind)
+    clock_jump: float = 0.002  # between requests: minutes pass with nothing running at all
     video_start_refused: float = 0.01  # permanent
     video_start_not_started: float = 0.03  # transient, certainly nothing started
     video_start_maybe_started: float = 0.02  # transient after the operation exists

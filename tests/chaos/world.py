@@ -83,6 +83,15 @@ class World:
     def advance(self, seconds: float) -> None:
         self.seconds += max(0.0, seconds)
 
+    def maybe_jump(self) -> None:
+        """Now and then the clock jumps: 5 to 40 minutes pass with nothing running (every
+        process paused, the scheduler's runs missed); then everything due runs at once."""
+        if self.plan.hit("clock_jump"):
+            jump = self.plan.rng.uniform(300, 2400)
+            self.seconds += jump
+            self.next_sweep = self.seconds + self.plan.rng.uniform(0, SWEEP_EVERY)
+            self.outcomes["clock jumps (s)"] += int(jump)
+
     def draw_skew(self) -> None:
         """Each request or step: usually the true time; now and then a clock ahead (up to
         25 min: an instance whose clock jumped) or a little behind."""
