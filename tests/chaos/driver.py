@@ -245,6 +245,7 @@ class Run:
         (ANSWERS); anything else would be a 500, a violation."""
         world = self.world
         world.context.append(creation_id or world.peek_id())
+        world.note(f"api request: {label}")
         world.draw_skew()
         try:
             return call(), None
