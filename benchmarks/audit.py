@@ -20,7 +20,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 from devtools.firestore_emulator import FirestoreEmulator  # noqa: E402
 from devtools.processes import free_port  # noqa: E402
@@ -129,7 +130,7 @@ def main() -> int:
         command = [sys.executable, "-m", "shared.audit", "audit", "--project", PROJECT]
         for extra in ([], ["--live"]):
             started = time.perf_counter()
-            done = subprocess.run([*command, *extra], capture_output=True, text=True)
+            done = subprocess.run([*command, *extra], capture_output=True, text=True, cwd=ROOT)
             wall = time.perf_counter() - started
             last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr
             print(

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from devtools.stack import ROOT
 from shared.audit.checks import Auditor
 from shared.audit.firestore_reader import pages, read_store
 from shared.domain.creation import Creation, Kind, Refund
@@ -73,6 +74,7 @@ def run_cli(firestore_emulator, project: str, *args: str) -> subprocess.Complete
         text=True,
         env=env,
         timeout=120,
+        cwd=ROOT,
     )
 
 
@@ -129,6 +131,7 @@ def test_an_unreachable_store_exits_2(project):
         text=True,
         env=env,
         timeout=120,
+        cwd=ROOT,
     )
     assert done.returncode == 2, done.stdout + done.stderr
     assert "could not be read" in done.stderr

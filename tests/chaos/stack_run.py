@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from devtools.processes import free_port
-from devtools.stack import PROJECT, Ports
+from devtools.stack import PROJECT, ROOT, Ports
 from tests.chaos.stack import ChaosStack
 
 STACK_SETTINGS = {
@@ -224,13 +224,13 @@ def run_audit(stack: ChaosStack) -> tuple[dict[str, Any], list[str]]:
     env = {**os.environ, "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{stack.ports.firestore}"}
     command = [sys.executable, "-m", "shared.audit", "audit", "--project", PROJECT, "--live"]
     command += ["--grace-minutes", "0"]
-    done = subprocess.run([*command, "--json"], capture_output=True, text=True, env=env)
+    done = subprocess.run([*command, "--json"], capture_output=True, text=True, env=env, cwd=ROOT)
     if done.returncode not in (0, 1):
         return {}, [f"the audit could not run: {done.stderr.strip()[-500:]}"]
     figures = json.loads(done.stdout)
     if done.returncode == 0:
         return figures, []
-    listed = subprocess.run(command, capture_output=True, text=True, env=env).stdout
+    listed = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT).stdout
     return figures, [line.strip() for line in listed.splitlines() if line.startswith("  ")]
 
 
@@ -263,6 +263,7 @@ def run(
             [sys.executable, "-m", "tests.chaos.load", "--host", stack.api_url,
              "--users", str(users), "--seconds", str(seconds), "--out", str(out)],
             stdout=subprocess.DEVNULL, stderr=open(state_dir / "load.log", "w"),  # noqa: SIM115
+            cwd=ROOT,
         )  # fmt: skip
         stop = threading.Event()
         monkey = threading.Thread(
