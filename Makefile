@@ -4,6 +4,7 @@
 # make test   lint + the whole test suite, exactly what CI runs (.ci/run)
 # make bench  the benchmark scripts; they print their figures
 # make fuzz   schemathesis against the local stack, longer than make test's run
+# make lock   re-compile requirements*.txt (pinned, hashed) from requirements*.in
 # make plan / make apply   Terraform (terraform/); TF_ARGS=... passes options on
 # make deploy ships the code to both functions; `make deploy DRY_RUN=1` prints the gcloud commands
 # make screenshots   docs/screenshots/ again, from the local stack in Chromium
@@ -13,14 +14,25 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: dev test lint unit fuzz bench tasks-server install tools clean queue-down queue-up
+.PHONY: dev test lint lock unit fuzz bench tasks-server install tools clean queue-down queue-up
 
+# requirements*.txt are locks compiled from requirements*.in (`make lock`): every package
+# pinned, with hashes, installed exactly (the functions' build installs requirements.txt).
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.txt
 	@touch $@
 
 install: $(VENV)/.installed
+
+UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 \
+	--generate-hashes --no-header --annotation-style line
+
+# Re-lock after editing requirements.in or requirements-dev.in (UPGRADE=1: newest versions
+# of what the .in files leave free).
+lock: install
+	$(UV_COMPILE) $(if $(UPGRADE),--upgrade) requirements.in -o requirements.txt
+	$(UV_COMPILE) $(if $(UPGRADE),--upgrade) requirements-dev.in -o requirements-dev.txt
 
 tools:
 	@scripts/check-tools.sh
