@@ -172,13 +172,13 @@ def sweep_ahead(stack: ChaosStack, seconds: float) -> Counter:
     settings = settings_from_env(stack.env())
     deps = Container(settings, clock=lambda: datetime.now(UTC) + timedelta(seconds=seconds))
     done: Counter = Counter()
-    for _ in range(20):
+    for _ in range(10):
         report = reconcile(deps, limit=500)
         done["requeued"] += len(report.requeued)
         done["failed"] += len(report.failed)
         done["errors"] += len(report.errors)
-        if not (report.requeued or report.failed or report.errors):
-            break
+        if not (report.requeued or report.failed):
+            break  # errors alone: a transaction left open by a killed api holds a lock
     return done
 
 
@@ -188,13 +188,14 @@ def settle(stack: ChaosStack, client: Any) -> dict[str, Any]:
     deadline = float(settings["VIDEO_DEADLINE_SECONDS"]) + stale
     started = time.monotonic()
     result: dict[str, Any] = {"open at the end of the load": open_creations(client)}
-    result["open after waiting"] = wait_settled(client, limit=40, quiet_for=10)
+    result["open after waiting"] = wait_settled(client, limit=40, quiet_for=6)
     requeued = sweep_ahead(stack, stale)
     result["re-queued by a sweep past STALE_AFTER"] = requeued["requeued"]
     result["ended by that sweep"] = requeued["failed"]
-    result["open after the re-queued ran"] = wait_settled(client, limit=30, quiet_for=8)
+    result["open after the re-queued ran"] = wait_settled(client, limit=30, quiet_for=6)
     ended = sweep_ahead(stack, deadline)
     result["failed + refunded by a sweep past the deadline"] = ended["failed"]
+    result["sweep errors (retried)"] = requeued["errors"] + ended["errors"]
     result["open at last"] = open_creations(client)
     result["seconds"] = round(time.monotonic() - started, 1)
     return result

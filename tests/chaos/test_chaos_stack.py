@@ -12,7 +12,7 @@ pytestmark = pytest.mark.stack
 
 
 def test_the_stack_keeps_every_invariant_through_kills_and_freezes(tmp_path, capsys):
-    result = run(users=10, seconds=25, every=3.0, freeze_max=3.0, state_dir=tmp_path)
+    result = run(users=10, seconds=20, every=3.0, freeze_max=3.0, state_dir=tmp_path)
     with capsys.disabled():
         print()
         for line in result.lines():
