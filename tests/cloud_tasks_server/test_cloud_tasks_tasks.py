@@ -94,10 +94,11 @@ def test_invalid_task_names_are_invalid_argument(client, make_queue, receiver, t
 def test_valid_task_ids_of_every_allowed_kind(client, make_queue, receiver):
     queue = make_queue()
     for task_id in ["a", "A-b_C-9", "x" * 500]:
-        client.create_task(
-            parent=queue,
-            task=http_task(receiver.url("/x"), f"{queue}/tasks/{task_id}", delay=3600),
+        name = f"{queue}/tasks/{task_id}"
+        created = client.create_task(
+            parent=queue, task=http_task(receiver.url("/x"), name, delay=3600)
         )
+        assert created.name == name and client.get_task(name=name).name == name
 
 
 def test_create_task_rejects_what_the_service_rejects(client, make_queue, receiver):

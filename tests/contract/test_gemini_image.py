@@ -31,18 +31,6 @@ def gemini_api_factory(base_url: str, *, api_key: str = API_KEY, timeout_seconds
 
 
 @pytest.fixture(scope="module")
-def server():
-    with FakeGemini() as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake(server: FakeGemini) -> FakeGemini:
-    server.reset()
-    return server
-
-
-@pytest.fixture(scope="module")
 def images(server: FakeGemini) -> GeminiImageGenerator:
     return GeminiImageGenerator(gemini_api_factory(server.base_url))
 

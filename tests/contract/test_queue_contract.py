@@ -67,17 +67,19 @@ def test_a_running_queue_reports_running(queue):
     assert info.state is QueueState.RUNNING and info.name == QUEUE
 
 
-def test_the_same_step_enqueued_twice_makes_one_task(queue, receiver, request):
+def test_the_same_step_enqueued_twice_makes_one_task(queue):
     step = StepTask(f"c{time.monotonic_ns()}", Step.POLL, 3, delay_seconds=3600)
     queue.enqueue(step)
     queue.enqueue(step)  # AlreadyExists is success
 
-    if isinstance(queue, FakeQueue):
-        assert list(queue.tasks) == [step.task_id]
-        return
-    server = request.getfixturevalue("tasks_server")
-    names = [t.name for t in server.client().list_tasks(parent=QUEUE)]
-    assert names.count(f"{QUEUE}/tasks/{step.task_id}") == 1
+    assert queue.delete(step) is True  # there was one ...
+    assert queue.delete(step) is False  # ... and only one
+
+
+def test_a_paused_queue_holds_its_tasks_and_resumes(queue):
+    assert queue.pause().state is QueueState.PAUSED
+    assert queue.info().state is QueueState.PAUSED
+    assert queue.resume().state is QueueState.RUNNING
 
 
 def test_a_task_that_already_ran_keeps_its_name_so_enqueueing_it_again_succeeds(

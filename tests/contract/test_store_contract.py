@@ -5,6 +5,7 @@ The Firestore side runs on the official emulator, started by the suite (tests/co
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,23 @@ def store(request):
         return InMemoryStore()
     client = request.getfixturevalue("firestore_client")
     return FirestoreStore(lambda: client)
+
+
+@pytest.fixture
+def drift_in_flight(store, request):
+    """Set a user's in-flight counter behind the port's back, as data written before the
+    counter existed (or a bug) would leave it; the port itself never lets it drift."""
+    if request.node.callspec.params["store"] == "memory":
+
+        def drift(user: str, value: int) -> None:
+            store.accounts[user] = dataclasses.replace(store.accounts[user], in_flight=value)
+    else:
+        client = request.getfixturevalue("firestore_client")
+
+        def drift(user: str, value: int) -> None:
+            client.collection("users").document(user).update({"inFlight": value})
+
+    return drift
 
 
 def uid() -> str:
@@ -308,10 +326,6 @@ def test_stale_creations_are_the_non_terminal_ones_not_updated_since(store):
     assert old.id in ids and fresh.id not in ids and done.id not in ids
 
 
-def test_ping_answers(store):
-    store.ping()
-
-
 def test_an_unreachable_store_is_store_unavailable():
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import firestore
@@ -412,26 +426,16 @@ def test_ending_a_video_counts_it_out_of_flight(store):
     assert store.recount_in_flight(user) == (0, 0)
 
 
-def test_a_drifted_counter_is_recounted(store, request):
+def test_a_drifted_counter_is_recounted(store, drift_in_flight):
     user = uid()
     store.ensure_account(user, 100, NOW)
     store.debit_and_create(video(user), NOW)
     store.debit_and_create(video(user), NOW)
     store.refund(store.creations(user)[0].id, NOW, Refund("x"))
-    _set_in_flight(store, request, user, 5)
+    drift_in_flight(user, 5)
     assert user in store.users_in_flight(1000)
     assert store.recount_in_flight(user) == (5, 1)
     assert store.get_account(user).in_flight == 1
-
-
-def _set_in_flight(store, request, user, value):
-    if isinstance(store, InMemoryStore):
-        import dataclasses
-
-        store.accounts[user] = dataclasses.replace(store.accounts[user], in_flight=value)
-    else:
-        client = request.getfixturevalue("firestore_client")
-        client.collection("users").document(user).update({"inFlight": value})
 
 
 def test_creations_page_newest_first_by_kind_and_status(store):

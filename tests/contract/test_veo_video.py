@@ -57,18 +57,6 @@ def closed_port_url() -> str:
 
 
 @pytest.fixture(scope="module")
-def server():
-    with FakeGemini() as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake(server: FakeGemini) -> FakeGemini:
-    server.reset()
-    return server
-
-
-@pytest.fixture(scope="module")
 def veo(server: FakeGemini) -> VeoVideoGenerator:
     return VeoVideoGenerator(vertex_factory(server.base_url), vertex=True)
 

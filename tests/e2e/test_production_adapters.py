@@ -13,7 +13,7 @@ from PIL import Image
 
 from devtools.processes import free_port
 from devtools.stack import LocalStack, Ports
-from tests.e2e.conftest import STACK_SETTINGS, user, wait_for
+from tests.e2e.helpers import STACK_SETTINGS, user, wait_for
 from tests.servers.fake_gemini import API_KEY, FakeGemini
 
 BUCKET = "creator-media"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from google.cloud import tasks_v2
 
 from shared.adapters.cloud_tasks_queue import local_client
-from tests.e2e.conftest import user, wait_for
+from tests.e2e.helpers import user, wait_for
 
 VIDEO = {"prompt": "a lighthouse in a storm"}
 

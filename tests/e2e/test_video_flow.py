@@ -9,7 +9,7 @@ import httpx
 import imageio_ffmpeg
 from google.cloud import tasks_v2
 
-from tests.e2e.conftest import user, wait_for
+from tests.e2e.helpers import user, wait_for
 
 TASKS_ACCOUNT = "tasks-invoker@demo-creator.iam.gserviceaccount.com"
 VIDEO = {"prompt": "a red fox running through snow", "durationSeconds": 4}

@@ -88,7 +88,9 @@ def test_the_deployed_environment_is_accepted_by_production_configuration(output
         f = flags(command)
         env = parse_pairs(f["--set-env-vars"])
         env |= {k: "secret-value" for k in parse_pairs(f["--set-secrets"])}
-        settings_from_env(env)  # raises ConfigError naming every problem
+        settings = settings_from_env(env)  # raises ConfigError naming every problem
+        assert not settings.is_local and settings.worker_url.startswith("https://")
+        assert (settings.identity_provider, settings.media_storage) == ("firebase", "r2")
 
 
 def test_the_entry_points_deployed_are_main_pys(outputs_file):

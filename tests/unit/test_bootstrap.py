@@ -11,7 +11,7 @@ from shared.adapters.task_oidc import TaskOidcVerifier
 from shared.adapters.veo_video import VeoVideoGenerator
 from shared.bootstrap import Container
 from shared.config import settings_from_env
-from tests.unit.test_config import PRODUCTION
+from tests.unit.production_env import PRODUCTION
 
 
 def test_production_settings_wire_every_production_adapter_without_creating_a_client():

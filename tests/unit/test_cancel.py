@@ -80,7 +80,7 @@ def test_a_claimed_creation_whose_start_is_under_way_cannot_be_cancelled(api_cli
 
 
 def test_a_finished_creation_cannot_be_cancelled(api_client, deps, clock):
-    from tests.unit.conftest import deliver_all
+    from tests.unit.simulation import deliver_all
 
     cid = submit(api_client)
     deliver_all(deps, clock)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from shared.config import ConfigError, settings_from_env
+from tests.unit.production_env import PRODUCTION
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,19 +55,6 @@ def test_production_refuses_local_conveniences():
 def test_an_unknown_mode_is_refused():
     with pytest.raises(ConfigError, match="APP_ENV"):
         settings_from_env({"APP_ENV": "staging"})
-
-
-PRODUCTION = {
-    "APP_ENV": "production",
-    "GOOGLE_CLOUD_PROJECT": "creator-prod",
-    "WORKER_URL": "https://video-worker-abc-uc.a.run.app",
-    "TASKS_SERVICE_ACCOUNT": "tasks-invoker@creator-prod.iam.gserviceaccount.com",
-    "R2_ACCOUNT_ID": "0123456789abcdef",
-    "R2_ACCESS_KEY_ID": "r2-access-key-id-0001",
-    "R2_SECRET_ACCESS_KEY": "r2-secret-access-key-0001",
-    "R2_BUCKET": "creator-media",
-    "ALLOWED_ORIGINS": "https://app.example.com,https://www.example.com",
-}
 
 
 def test_a_complete_production_configuration_selects_every_production_adapter():

@@ -7,7 +7,7 @@ import dataclasses
 from shared.domain.errors import GenerationError
 from shared.services.reconcile import reconcile
 from tests.contract.invariants import assert_conserved
-from tests.unit.conftest import deliver_all
+from tests.unit.simulation import deliver_all
 
 ALICE = {"Authorization": "Bearer dev:alice"}
 

@@ -8,7 +8,7 @@ from shared.services.reconcile import reconcile
 from shared.services.video_steps import POLL_CHAIN
 from shared.services.videos import VideoOrder, submit_video
 from tests.contract.invariants import assert_conserved
-from tests.unit.conftest import deliver_all
+from tests.unit.simulation import deliver_all
 
 ORDER = VideoOrder("waves at dusk", {})
 

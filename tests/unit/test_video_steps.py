@@ -9,7 +9,7 @@ from shared.ports import OperationStatus
 from shared.services.video_steps import run_step
 from shared.services.videos import VideoOrder, submit_video
 from tests.contract.invariants import assert_conserved
-from tests.unit.conftest import deliver_all
+from tests.unit.simulation import deliver_all
 
 ORDER = VideoOrder("a lighthouse in a storm", {"durationSeconds": 8})
 

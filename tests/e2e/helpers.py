@@ -1,0 +1,26 @@
+"""What the end-to-end tests share: the stack's fast timings, a patient wait, fresh users."""
+
+from __future__ import annotations
+
+import functools
+import time
+
+from tests import waiting
+
+# Fast timings so a "generation" takes a second and polls come every half second.
+STACK_SETTINGS = {
+    "LOCAL_VIDEO_LATENCY_SECONDS": "1",
+    "POLL_INITIAL_SECONDS": "0.5",
+    "POLL_MAX_SECONDS": "1",
+    "QUEUE_HEALTH_TTL_SECONDS": "8",
+    # The emulator on a busy 2-core machine can pause for seconds; production keeps 5 s.
+    "STORE_DEADLINE_SECONDS": "30",
+}
+
+# The whole stack answers more slowly than one server: a longer deadline, a calmer pace.
+wait_for = functools.partial(waiting.wait_for, timeout=60, interval=0.2)
+
+
+def user(name: str) -> dict[str, str]:
+    """A fresh dev identity per test, so that balances never mix."""
+    return {"Authorization": f"Bearer dev:{name}-{time.monotonic_ns()}"}
