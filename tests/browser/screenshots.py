@@ -4,7 +4,8 @@ user-view-banner.png   a user's console while an operator has paused the queue: 
                        banner, the video button disabled, a finished video and image, a
                        failed and a cancelled video, both refunded
 dashboard.png          the operator dashboard at that moment: the queue paused (who, when,
-                       why), the last hour's figures and chart, the latest failures
+                       why), the last hour's figures and chart, a video stuck (its worker
+                       held back for a minute), the latest failures
 
 python -m tests.browser.screenshots [--out docs/screenshots]
 """
@@ -23,6 +24,9 @@ from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 USER = "maya"
+# A creation is stuck once untouched this long (the least the api accepts: a poll's 60 s
+# heartbeat + POLL_MAX_SECONDS); the script waits that long for one.
+STALE_AFTER_SECONDS = 62
 VIEWPORT = {"width": 1280, "height": 900}
 
 
@@ -69,6 +73,17 @@ def some_activity(console: Console) -> None:
         settled(console, uid, creation_id)
 
 
+def a_stuck_video(console: Console) -> None:
+    """A video whose start is never delivered (the gate answers 503), until it is stuck."""
+    creation_id = submit(console, "kim", "video", "northern lights over a frozen lake")
+
+    def listed() -> bool:
+        overview = console.api("GET", "/api/admin/overview", ADMIN).json()
+        return any(s["creationId"] == creation_id for s in overview.get("stuck", []))
+
+    wait_for(listed, timeout=STALE_AFTER_SECONDS + 60, interval=2)
+
+
 def take(console: Console, out: Path) -> list[Path]:
     reason = "Veo quota incident: holding new videos until the provider recovers"
     answer = console.api("POST", "/api/admin/queue/pause", ADMIN, json={"reason": reason})
@@ -92,6 +107,7 @@ def take(console: Console, out: Path) -> list[Path]:
         sign_in(admin, console, ADMIN, path="/admin")
         expect(admin.get_by_test_id("queue-state")).to_have_text("Paused", timeout=15_000)
         expect(admin.get_by_test_id("failures")).to_contain_text("lee", timeout=15_000)
+        expect(admin.get_by_test_id("stuck")).to_contain_text("kim", timeout=15_000)
         admin.screenshot(path=str(shots[1]), full_page=True)
     console.api("POST", "/api/admin/queue/resume", ADMIN, json={"reason": "screenshots taken"})
     return shots
@@ -104,10 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     with (
         tempfile.TemporaryDirectory(prefix="screenshots-stack-") as state,
-        running_console(Path(state)) as console,
+        running_console(Path(state), {"STALE_AFTER_SECONDS": str(STALE_AFTER_SECONDS)}) as console,
     ):
         some_activity(console)
-        shots = take(console, args.out)
+        with console.gate.holding():
+            a_stuck_video(console)
+            shots = take(console, args.out)
     for shot in shots:
         print(f"wrote {shot.relative_to(ROOT) if shot.is_relative_to(ROOT) else shot}")
     return 0
