@@ -1,0 +1,121 @@
+"""The operator dashboard in a real browser: an admin pauses the queue and a user sees the
+banner and a disabled video button within seconds, then both come back on resume; the
+dashboard's figures, failures and reconcile button; a non-admin is refused."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.harness import ADMIN, fresh_uid, sign_in
+
+pytestmark = pytest.mark.stack
+
+BANNER = "Video generation is temporarily unavailable — nothing will be charged"
+
+
+@contextlib.contextmanager
+def resumed_afterwards(stack):
+    """Whatever happens in the test, the next one finds the queue running."""
+    try:
+        yield
+    finally:
+        queue = stack.api("GET", "/api/health/queue", ADMIN).json()
+        if queue.get("status") != "ok":
+            stack.api("POST", "/api/admin/queue/resume", ADMIN, json={"reason": "test cleanup"})
+
+
+def test_a_non_admin_is_refused_the_dashboard(stack, new_page):
+    page = new_page()
+    uid = fresh_uid("nosy")
+    sign_in(page, stack, uid, path="/admin")
+    refusal = page.get_by_test_id("refusal")
+    expect(refusal).to_be_visible()
+    expect(refusal).to_contain_text("This dashboard is for operators")
+    expect(refusal).to_contain_text(uid)
+    expect(page.get_by_test_id("dashboard")).to_be_hidden()
+    expect(page.get_by_test_id("pause")).to_be_hidden()
+
+
+def test_the_user_view_links_to_the_dashboard_for_admins_only(stack, new_page):
+    user = new_page()
+    sign_in(user, stack, fresh_uid("plain"))
+    expect(user.get_by_test_id("balance")).to_have_text("100")
+    expect(user.get_by_role("link", name="Operator dashboard")).to_be_hidden()
+    admin = new_page()
+    sign_in(admin, stack, ADMIN)
+    expect(admin.get_by_role("link", name="Operator dashboard")).to_be_visible()
+
+
+def test_pause_shows_the_banner_and_disables_video_resume_brings_both_back(stack, new_page):
+    user = new_page()
+    sign_in(user, stack, fresh_uid("watcher"))
+    banner = user.locator("queue-status-banner")
+    submit = user.get_by_test_id("submit")
+    expect(submit).to_have_text("Generate video")
+    expect(submit).to_be_enabled()
+    expect(banner).to_be_hidden()
+
+    admin = new_page()
+    sign_in(admin, stack, ADMIN, path="/admin")
+    state = admin.get_by_test_id("queue-state")
+    expect(state).to_have_text("Running")
+    with resumed_afterwards(stack):
+        admin.get_by_test_id("queue-reason").fill("provider maintenance window")
+        admin.get_by_test_id("pause").click()
+        expect(state).to_have_text("Paused")
+        change = admin.get_by_test_id("queue-change")
+        expect(change).to_contain_text(f"Last paused by {ADMIN}")
+        expect(change).to_contain_text("provider maintenance window")
+
+        # The user view finds out by itself, within its re-check interval.
+        expect(banner).to_be_visible()
+        expect(banner).to_contain_text(BANNER)
+        expect(submit).to_be_disabled()
+        expect(user.get_by_test_id("form-note")).to_contain_text("images still work")
+        user.get_by_label("Image", exact=True).check()
+        expect(submit).to_be_enabled()  # images do not go through the queue
+        user.get_by_label("Video", exact=True).check()
+        expect(submit).to_be_disabled()
+
+        admin.get_by_test_id("queue-reason").fill("maintenance over")
+        admin.get_by_test_id("resume").click()
+        expect(state).to_have_text("Running")
+        expect(admin.get_by_test_id("queue-change")).to_contain_text(f"Last resumed by {ADMIN}")
+
+        expect(banner).to_be_hidden()
+        expect(submit).to_be_enabled()
+    assert user.errors == []
+
+
+def test_a_pause_needs_a_reason(stack, new_page):
+    admin = new_page()
+    sign_in(admin, stack, ADMIN, path="/admin")
+    expect(admin.get_by_test_id("queue-state")).to_have_text("Running")
+    admin.get_by_test_id("pause").click()
+    expect(admin.get_by_test_id("message")).to_contain_text("Say why you pause the queue")
+    expect(admin.get_by_test_id("queue-state")).to_have_text("Running")
+
+
+def test_the_dashboard_counts_what_happened_and_lists_the_failures(stack, new_page):
+    uid = fresh_uid("counted")
+    for prompt in ("a fine video", "a broken video [fail]"):
+        answer = stack.api("POST", "/api/generate/video", uid, json={"prompt": prompt})
+        assert answer.status_code == 202, answer.text
+    admin = new_page()
+    sign_in(admin, stack, ADMIN, path="/admin")
+    expect(admin.get_by_test_id("dashboard")).to_be_visible()
+    # Refreshes by itself: the failure shows up once the worker has recorded it.
+    failures = admin.get_by_test_id("failures")
+    expect(failures).to_contain_text(uid)
+    submitted = admin.locator('[data-testid="windows"] tr[data-metric="submitted"] td').first
+    expect(submitted).not_to_have_text("0")
+    failed = admin.locator('[data-testid="windows"] tr[data-metric="failed"]')
+    expect(failed).to_contain_text("generation_failed")
+    expect(admin.get_by_test_id("chart")).to_be_visible()
+
+    admin.get_by_test_id("reconcile").click()
+    expect(admin.get_by_test_id("reconcile-report")).to_contain_text("Scanned")
+    assert admin.errors == []
