@@ -87,7 +87,7 @@ class _Handler(SimpleHTTPRequestHandler):
         self.path = PAGES.get(path, path)
         return True
 
-    def list_directory(self, path: str | os.PathLike[str]):  # no listings
+    def list_directory(self, path: str | os.PathLike[str]) -> None:  # no listings
         self.send_error(HTTPStatus.NOT_FOUND)
         return None
 
