@@ -32,6 +32,7 @@ PRODUCTION = {
     "R2_ACCESS_KEY_ID": "benchmark-key-id",
     "R2_SECRET_ACCESS_KEY": "benchmark-secret",
     "R2_BUCKET": "creator-media",
+    "ALLOWED_ORIGINS": "https://app.example.com",
 }
 
 

@@ -10,13 +10,15 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import flask
-from pydantic import BaseModel
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from shared import events
+
+if TYPE_CHECKING:  # pydantic is imported by the first request, not at the cold start
+    from pydantic import BaseModel
 
 MAX_JSON_DEPTH = 32  # our bodies are two levels deep; anything deeper is not ours
 
@@ -34,7 +36,7 @@ def reply(
 ) -> flask.Response:
     """A JSON answer; the api's are built through their models (functions/schemas.py), as
     its OpenAPI document says."""
-    data = body.model_dump(mode="json") if isinstance(body, BaseModel) else body
+    data = body if isinstance(body, dict) else body.model_dump(mode="json")
     response = flask.jsonify(data)
     response.status_code = status
     response.headers.update(headers or {})

@@ -40,7 +40,9 @@ CHOICES = {
 }
 GENAI_BACKENDS = ("vertex", "gemini-api")
 WORKER_AUTH_MODES = ("oidc", "none")
-DEFAULT_VIDEO_MODEL = "veo-3.1-generate-001"  # the Vertex AI id of Veo 3.1
+# The one definition of the model defaults (the adapters take them from here). Veo 3.1 on
+# Vertex AI (GA id; the Gemini API spells it "veo-3.1-generate-preview").
+DEFAULT_VIDEO_MODEL = "veo-3.1-generate-001"
 DEFAULT_IMAGE_MODEL = "gemini-2.5-flash-image"
 LOCAL_TASKS_JWKS_URL = "http://127.0.0.1:8124/jwks"
 LOCAL_ALLOWED_ORIGINS = "http://127.0.0.1:8090,http://localhost:8090"  # the local web console

@@ -8,7 +8,6 @@ QueueError with a stable code; no SDK exception escapes.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -17,6 +16,7 @@ from google.api_core import retry as gretry
 from google.cloud import tasks_v2
 from google.protobuf import duration_pb2, timestamp_pb2
 
+from shared.adapters.lazy import Lazy
 from shared.domain.errors import QueueError
 from shared.domain.step_tasks import StepTask
 from shared.ports import QueueInfo, QueueState
@@ -80,8 +80,7 @@ class CloudTasksQueue:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._client_factory = client_factory
-        self._client: tasks_v2.CloudTasksClient | None = None
-        self._lock = threading.Lock()
+        self._client = Lazy(client_factory)
         self.queue_path = queue_path
         self._target_url = target_url
         self._service_account = service_account
@@ -99,11 +98,7 @@ class CloudTasksQueue:
 
     @property
     def client(self) -> tasks_v2.CloudTasksClient:
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    self._client = self._client_factory()
-        return self._client
+        return self._client.get()
 
     def build_task(self, step: StepTask) -> tasks_v2.Task:
         http_request = tasks_v2.HttpRequest(

@@ -37,6 +37,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from shared import events
 from shared.adapters import firestore_documents as docs
+from shared.adapters.lazy import Lazy
 from shared.domain import creation as transitions
 from shared.domain.creation import Creation, CreationSummary, Refund, Status
 from shared.domain.errors import (
@@ -106,8 +107,7 @@ class FirestoreStore:
         self._client_factory = client_factory
         self._max_attempts = max_attempts
         self.deadline_seconds = deadline_seconds
-        self._client: Any = None
-        self._lock = threading.Lock()
+        self._client = Lazy(client_factory)
         self._locks = [threading.Lock() for _ in range(LOCK_STRIPES)]
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=POOL_THREADS, thread_name_prefix="firestore"
@@ -115,11 +115,7 @@ class FirestoreStore:
 
     @property
     def client(self) -> Any:
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    self._client = self._client_factory()
-        return self._client
+        return self._client.get()
 
     def _ref(self, collection: str, doc_id: str) -> Any:
         return self.client.collection(collection).document(doc_id)

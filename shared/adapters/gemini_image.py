@@ -24,11 +24,11 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from shared.adapters.genai_client import LazyClient, shorten, to_generation_error
+from shared.adapters.genai_client import shorten, to_generation_error
+from shared.adapters.lazy import Lazy
+from shared.config import DEFAULT_IMAGE_MODEL
 from shared.domain.errors import GenerationError
 from shared.ports import Media
-
-DEFAULT_IMAGE_MODEL = "gemini-2.5-flash-image"
 
 # The raster types we store and serve. Anything else (e.g. SVG, which can carry scripts) is
 # refused as `unsupported_output`, never stored under our domain.
@@ -90,7 +90,7 @@ class GeminiImageGenerator:
         """`client_factory` returns a google-genai Client (see genai_client_factory); it is
         called on first use only."""
         self.model = model
-        self._client = LazyClient(client_factory)
+        self._client: Lazy[Any] = Lazy(client_factory)
 
     def generate(self, prompt: str, aspect_ratio: str = "1:1") -> Media:
         from google.genai import types

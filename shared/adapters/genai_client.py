@@ -16,36 +16,15 @@ Note: google-genai 3.4.0 generates videos (Veo) on Vertex AI only; see veo_video
 from __future__ import annotations
 
 import importlib
-import re
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from shared.adapters.lazy import Lazy
 from shared.domain.errors import GenerationError
+from shared.logs import redact
 
 if TYPE_CHECKING:  # pragma: no cover - typing only, never imported at runtime here
     from google import genai
-
-# Secrets that must never reach a log line or an error message.
-_SECRET_PATTERNS = (
-    re.compile(r"AIza[0-9A-Za-z_\-]{20,}"),  # Google API keys
-    re.compile(r"ya29\.[0-9A-Za-z_\-.]+"),  # OAuth access tokens
-    re.compile(r"(?i)(bearer\s+)[0-9A-Za-z_\-.~+/]+=*"),
-    re.compile(r"(?i)(key=)[^&\s\"']+"),
-)
-
-
-def redact(text: str, *secrets: str | None) -> str:
-    """`text` with API keys and tokens (the given ones and any that look like one) masked."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
-    for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(
-            lambda m: (m.group(1) if m.groups() else "") + "[redacted]",
-            text,
-        )
-    return text
 
 
 def genai_client_factory(
@@ -74,8 +53,6 @@ def genai_client_factory(
     if timeout_seconds <= 0:
         raise ValueError("timeout_seconds must be positive")
     timeout_ms = max(1, int(timeout_seconds * 1000))
-    lock = threading.Lock()
-    cache: list[genai.Client] = []
 
     def build() -> genai.Client:
         from google import genai
@@ -98,33 +75,7 @@ def genai_client_factory(
             http_options=http_options,
         )
 
-    def factory() -> genai.Client:
-        if cache:
-            return cache[0]
-        with lock:
-            if not cache:
-                cache.append(build())
-            return cache[0]
-
-    return factory
-
-
-class LazyClient:
-    """Calls a client factory once, on first use, and keeps the client (thread-safe)."""
-
-    def __init__(self, factory: Callable[[], Any]) -> None:
-        self._factory = factory
-        self._client: Any = None
-        self._lock = threading.Lock()
-
-    def get(self) -> Any:
-        client = self._client
-        if client is None:
-            with self._lock:
-                if self._client is None:
-                    self._client = self._factory()
-                client = self._client
-        return client
+    return Lazy(build).get
 
 
 MESSAGE_LIMIT = 300

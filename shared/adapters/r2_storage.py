@@ -9,10 +9,10 @@ error code; no SDK exception escapes, and no message or repr carries the credent
 from __future__ import annotations
 
 import io
-import threading
 from collections.abc import Callable
 from typing import Any
 
+from shared.adapters.lazy import Lazy
 from shared.domain.errors import StorageError
 from shared.domain.media_keys import check_key, quote_key
 from shared.ports import Media
@@ -168,23 +168,19 @@ class R2MediaStorage:
         self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
         self.presign_expiry_seconds = presign_expiry_seconds
         self.multipart_threshold_bytes = multipart_threshold_bytes
-        self._client: S3Client | None = None
-        self._lock = threading.Lock()
+        self._client: Lazy[S3Client] = Lazy(self._build_client)
 
     def __repr__(self) -> str:
         return f"R2MediaStorage(bucket={self.bucket!r}, public_base_url={self.public_base_url!r})"
 
+    def _build_client(self) -> S3Client:
+        try:
+            return self._factory()
+        except Exception as exc:  # a bad endpoint or config: storage is unusable
+            raise StorageError(f"r2 client setup failed: {type(exc).__name__}") from exc
+
     def _get_client(self) -> S3Client:
-        client = self._client
-        if client is not None:
-            return client
-        with self._lock:
-            if self._client is None:
-                try:
-                    self._client = self._factory()
-                except Exception as exc:  # a bad endpoint or config: storage is unusable
-                    raise StorageError(f"r2 client setup failed: {type(exc).__name__}") from exc
-            return self._client
+        return self._client.get()
 
     def _fail(self, operation: str, exc: BaseException, key: str | None = None) -> StorageError:
         where = f"{self.bucket}/{key}" if key is not None else self.bucket

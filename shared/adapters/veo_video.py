@@ -22,12 +22,11 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from shared.adapters.genai_client import LazyClient, shorten, to_generation_error
+from shared.adapters.genai_client import shorten, to_generation_error
+from shared.adapters.lazy import Lazy
+from shared.config import DEFAULT_VIDEO_MODEL
 from shared.domain.errors import GenerationError
 from shared.ports import Media, OperationStatus, VideoSpec
-
-# Veo 3.1 on Vertex AI (GA id). The Gemini API spells the same model "veo-3.1-generate-preview".
-DEFAULT_VIDEO_MODEL = "veo-3.1-generate-001"
 
 _EXTENSIONS = {"video/mp4": "mp4", "video/webm": "webm", "video/quicktime": "mov"}
 _PROGRESS_KEYS = ("progressPercent", "progress_percent", "progressPercentage", "progress")
@@ -48,7 +47,7 @@ class VeoVideoGenerator:
         self.model = model
         self.vertex = vertex
         self.generate_audio = generate_audio
-        self._client = LazyClient(client_factory)
+        self._client: Lazy[Any] = Lazy(client_factory)
         self._checked = False
         self._check_lock = threading.Lock()
 

@@ -9,12 +9,9 @@ import warnings
 import pytest
 
 from devtools.processes import free_port
-from shared.adapters.gemini_image import (
-    DEFAULT_IMAGE_MODEL,
-    GeminiImageGenerator,
-    finish_outcomes,
-)
+from shared.adapters.gemini_image import GeminiImageGenerator, finish_outcomes
 from shared.adapters.genai_client import genai_client_factory
+from shared.config import DEFAULT_IMAGE_MODEL
 from shared.domain.errors import GenerationError
 from tests.servers.fake_gemini import API_KEY, TOKEN, FakeGemini, ImageScript
 

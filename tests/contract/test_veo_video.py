@@ -17,7 +17,8 @@ import pytest
 
 from devtools.processes import free_port
 from shared.adapters.genai_client import genai_client_factory
-from shared.adapters.veo_video import DEFAULT_VIDEO_MODEL, VeoVideoGenerator
+from shared.adapters.veo_video import VeoVideoGenerator
+from shared.config import DEFAULT_VIDEO_MODEL
 from shared.domain.errors import GenerationError
 from shared.ports import VideoSpec
 from tests.servers.fake_gemini import API_KEY, TOKEN, FakeGemini, VideoScript, fake_mp4
