@@ -1,4 +1,5 @@
-"""Ship the code to both Cloud Functions: `make deploy` (`make deploy DRY_RUN=1` prints only).
+"""Ship the code to both Cloud Functions and the audit job: `make deploy` (`DRY_RUN=1`
+prints the commands only).
 
 Every setting of `gcloud functions deploy --gen2` comes from `terraform output -json`
 (terraform/outputs.tf): region, runtime, entry point, service accounts, environment,
@@ -99,16 +100,40 @@ def deploy_command(fn: dict, project: str, region: str) -> list[str]:
     ]
 
 
+def audit_job_command(job: dict, project: str, region: str) -> list[str]:
+    """The daily audit's job (terraform/audit.tf), built from the same source."""
+    return [
+        "gcloud",
+        "run",
+        "jobs",
+        "deploy",
+        job["name"],
+        f"--project={project}",
+        f"--region={region}",
+        "--source=.",
+        f"--service-account={job['service_account']}",
+        "--command=python",
+        "--args=-m,shared.audit,audit,--json",
+        f"--set-env-vars=GOOGLE_CLOUD_PROJECT={project}",
+        "--quiet",
+    ]
+
+
 def commands(outputs: dict) -> list[list[str]]:
     functions = outputs["functions"]
     unknown = set(functions) - set(ORDER)
     if unknown:
         raise SystemExit(f"unknown functions in the terraform outputs: {sorted(unknown)}")
-    return [
+    found = [
         deploy_command(functions[key], outputs["project_id"], outputs["region"])
         for key in ORDER
         if key in functions
     ]
+    if "audit_job" in outputs:
+        found.append(
+            audit_job_command(outputs["audit_job"], outputs["project_id"], outputs["region"])
+        )
+    return found
 
 
 def stub_zip() -> bytes:

@@ -35,3 +35,11 @@ output "secrets_to_fill" {
   description = "Secrets whose values you add once, outside Terraform (docs/deploy.md)."
   value       = values(local.secret_env)
 }
+
+output "audit_job" {
+  description = "The daily audit's Cloud Run job: name and service account, for `gcloud run jobs deploy --source` (make deploy)."
+  value = {
+    name            = google_cloud_run_v2_job.audit.name
+    service_account = google_service_account.auditor.email
+  }
+}

@@ -330,3 +330,21 @@ def test_settings_dataclass_still_equal_with_replace(functions):
     """A guard for the equality the defaults test relies on (Settings is a frozen dataclass)."""
     settings = settings_from_env(deployed_env(functions["api"]))
     assert replace(settings) == settings
+
+
+def test_the_daily_audit_reads_the_store_and_nothing_else(config):
+    """Its account may read Firestore (datastore.viewer) and nothing more; only the
+    scheduler's account may start it; a failed run alerts."""
+    grants = [
+        b for b in config.of_type("google_project_iam_member").values()
+        if "auditor" in str(b["member"])
+    ]  # fmt: skip
+    assert [b["role"] for b in grants] == ["roles/datastore.viewer"]
+    [runner] = config.of_type("google_cloud_run_v2_job_iam_member").values()
+    assert runner["role"] == "roles/run.invoker" and "invoker" in str(runner["member"])
+    [schedule] = [
+        j for name, j in config.of_type("google_cloud_scheduler_job").items() if name == "audit"
+    ]
+    [target] = schedule["http_target"]
+    assert target["uri"].endswith(":run") and "oauth_token" in target
+    assert "audit_failed" in config.of_type("google_monitoring_alert_policy")

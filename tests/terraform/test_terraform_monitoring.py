@@ -126,7 +126,7 @@ def test_alerts_and_the_dashboard_use_metrics_that_exist(config, evaluator):
     assert set(alerts) >= {"worker_errors", "stuck_creations"}
     for alert in alerts.values():
         assert alert["runbook"] and alert["threshold"] > 0
-    (policy,) = config.of_type("google_monitoring_alert_policy").values()
+    policy = config.of_type("google_monitoring_alert_policy")["alert"]
     assert policy["notification_channels"] == "${var.notification_channels}"
     texts = json.dumps([evaluator.value(config.locals["charts"]), alerts])
     used = set(re.findall(r'metric\.type=\\"([^"\\]+)\\"', texts))

@@ -1,0 +1,120 @@
+# The daily audit (shared/audit, docs/chaos-and-audit.md): a Cloud Run job that reads the
+# whole store, read-only, and exits 1 on any broken money invariant (balance != ledger, two
+# debits or refunds for one creation, a creation past its deadline, a draft without media,
+# a failed creation not refunded...). Cloud Scheduler starts it every night; an alert fires
+# when an execution fails. A job, not a function: it reads every document, which outgrows a
+# request's timeout as the store grows.
+#
+# Terraform creates the job from a placeholder image and ignores the image afterwards:
+# `make deploy` builds it from this repository's source (gcloud run jobs deploy --source),
+# as it ships the functions.
+
+resource "google_service_account" "auditor" {
+  account_id   = "${var.name_prefix}-auditor"
+  display_name = "${var.name_prefix} daily audit of the store (read-only)"
+  depends_on   = [google_project_service.enabled]
+}
+
+# Read every document, write none: the smallest predefined Firestore role that reads.
+resource "google_project_iam_member" "auditor_reads_firestore" {
+  project = var.project_id
+  role    = "roles/datastore.viewer"
+  member  = "serviceAccount:${google_service_account.auditor.email}"
+}
+
+resource "google_cloud_run_v2_job" "audit" {
+  name                = "${var.name_prefix}-audit"
+  location            = var.region
+  deletion_protection = false
+  labels              = var.labels
+
+  template {
+    task_count = 1
+    template {
+      service_account = google_service_account.auditor.email
+      max_retries     = 0 # a failed audit is a finding, not a flake: it alerts
+      timeout         = "3600s"
+      containers {
+        image   = "us-docker.pkg.dev/cloudrun/container/job:latest" # placeholder, see above
+        command = ["python"]
+        args    = ["-m", "shared.audit", "audit", "--json"]
+        env {
+          name  = "GOOGLE_CLOUD_PROJECT"
+          value = var.project_id
+        }
+        resources {
+          limits = {
+            cpu    = "1"
+            memory = "1Gi"
+          }
+        }
+      }
+    }
+  }
+
+  lifecycle {
+    ignore_changes = [template[0].template[0].containers[0].image, client, client_version]
+  }
+
+  depends_on = [google_project_service.enabled]
+}
+
+# Only the scheduler's account may start the job.
+resource "google_cloud_run_v2_job_iam_member" "scheduler_runs_audit" {
+  name     = google_cloud_run_v2_job.audit.name
+  location = google_cloud_run_v2_job.audit.location
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.invoker.email}"
+}
+
+resource "google_cloud_scheduler_job" "audit" {
+  name        = "${var.name_prefix}-audit"
+  region      = var.region
+  description = "Runs the read-only audit of every money invariant, daily"
+  schedule    = "30 4 * * *"
+  time_zone   = "Etc/UTC"
+
+  retry_config {
+    retry_count = 1
+  }
+
+  http_target {
+    http_method = "POST"
+    uri         = "https://run.googleapis.com/v2/projects/${var.project_id}/locations/${var.region}/jobs/${google_cloud_run_v2_job.audit.name}:run"
+
+    # The Cloud Run Admin API takes an OAuth access token (not an OIDC identity token).
+    oauth_token {
+      service_account_email = google_service_account.invoker.email
+      scope                 = "https://www.googleapis.com/auth/cloud-platform"
+    }
+  }
+
+  depends_on = [google_cloud_run_v2_job_iam_member.scheduler_runs_audit]
+}
+
+resource "google_monitoring_alert_policy" "audit_failed" {
+  display_name          = "${var.name_prefix}: the daily audit found violations or could not run"
+  combiner              = "OR"
+  severity              = "CRITICAL"
+  notification_channels = var.notification_channels
+
+  conditions {
+    display_name = "a failed audit execution"
+    condition_threshold {
+      filter          = "metric.type=\"run.googleapis.com/job/completed_execution_count\" AND resource.type=\"cloud_run_job\" AND resource.labels.job_name=\"${google_cloud_run_v2_job.audit.name}\" AND metric.labels.result=\"failed\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+      aggregations {
+        alignment_period     = "3600s"
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+    }
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = "The audit exits 1 when an invariant is broken (its log lists every violation, with the JSON figures) and 2 when the store could not be read. Rerun it by hand: `gcloud run jobs execute ${google_cloud_run_v2_job.audit.name} --region=${var.region}`; locally against production: `GOOGLE_CLOUD_PROJECT=${var.project_id} make audit`."
+  }
+}
