@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from shared.domain.creation import Creation, CreationSummary, Refund
+from shared.domain.creation import Creation, CreationSummary, Refund, Status
 from shared.domain.idempotency import IdempotencyKey
 from shared.domain.identity import Identity
 from shared.domain.ledger import Account, LedgerEntry
@@ -111,8 +111,15 @@ class Store(Protocol):
     def users_in_flight(self, limit: int = 100) -> list[str]:
         """Users whose `inFlight` counter is above zero."""
 
-    def recent_creations(self, since: datetime, limit: int) -> list[CreationSummary]:
-        """Creations made since `since` (everyone's), newest first, in short form."""
+    def recent_creations(
+        self, since: datetime, limit: int, statuses: tuple[Status, ...] | None = None
+    ) -> list[CreationSummary]:
+        """Creations made since `since` (everyone's; only in `statuses` if given), newest
+        first, in short form."""
+
+    def count_creations(self, since: datetime, status: Status | None = None) -> int:
+        """How many creations were made since `since` (only in `status` if given), counted
+        by the store without reading them."""
 
     def latest_failures(self, limit: int) -> list[CreationSummary]:
         """The most recently failed creations (everyone's), newest first."""

@@ -383,18 +383,35 @@ class FirestoreStore:
             return [s.id for s in query.stream(retry=_read_retry(), timeout=CALL_TIMEOUT)]
 
     @_bounded
-    def recent_creations(self, since: datetime, limit: int) -> list[CreationSummary]:
+    def recent_creations(
+        self, since: datetime, limit: int, statuses: tuple[Status, ...] | None = None
+    ) -> list[CreationSummary]:
         from google.cloud.firestore import Query
-        from google.cloud.firestore_v1.base_query import FieldFilter
 
         query = (
-            self.client.collection(docs.CREATIONS)
-            .where(filter=FieldFilter("createdAt", ">=", since))
+            self._since(since, statuses)
             .order_by("createdAt", direction=Query.DESCENDING)
             .select(docs.SUMMARY_FIELDS)
             .limit(limit)
         )
         return self._summaries(query)
+
+    @_bounded
+    def count_creations(self, since: datetime, status: Status | None = None) -> int:
+        query = self._since(since, (status,) if status else None)
+        with _sdk_errors():
+            [[result]] = query.count().get(retry=_read_retry(), timeout=CALL_TIMEOUT)
+        return int(result.value)
+
+    def _since(self, since: datetime, statuses: tuple[Status, ...] | None) -> Any:
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = self.client.collection(docs.CREATIONS).where(
+            filter=FieldFilter("createdAt", ">=", since)
+        )
+        if statuses:
+            query = query.where(filter=FieldFilter("status", "in", [str(s) for s in statuses]))
+        return query
 
     @_bounded
     def latest_failures(self, limit: int) -> list[CreationSummary]:

@@ -100,18 +100,26 @@ class OverviewCache:
 
 
 def overview(deps: Deps) -> Overview:
+    """The last hour is read whole (it feeds the per-minute chart); of the day, the store
+    counts the creations and the drafts, and only the others (failed, cancelled, in flight:
+    the ones whose codes are shown) are read."""
     now = deps.clock()
-    recent = deps.store.recent_creations(now - timedelta(days=1), DAY_LIMIT)
+    day_start = now - timedelta(days=1)
+    hour_recent = deps.store.recent_creations(now - timedelta(hours=1), DAY_LIMIT)
+    not_drafts = tuple(s for s in Status if s is not Status.DRAFT)
+    day_rest = deps.store.recent_creations(day_start, DAY_LIMIT, not_drafts)
     hour, day = Window(), Window()
     start = (now - timedelta(minutes=59)).replace(second=0, microsecond=0)
     minutes = [Minute(start + timedelta(minutes=n)) for n in range(60)]
-    for c in recent:
-        day.add(c)
-        if c.created_at >= now - timedelta(hours=1):
-            hour.add(c)
+    for c in hour_recent:
+        hour.add(c)
         index = int((c.created_at - start).total_seconds() // 60)
         if 0 <= index < len(minutes):
             _count_minute(minutes[index], c)
+    for c in day_rest:
+        day.add(c)
+    day.submitted = deps.store.count_creations(day_start)
+    day.drafts = deps.store.count_creations(day_start, Status.DRAFT)
     stale_before = now - deps.policy.stale_after
     stuck = [
         Stuck(CreationSummary.of(c), int((now - c.updated_at).total_seconds()))
@@ -126,7 +134,7 @@ def overview(deps: Deps) -> Overview:
         per_minute=minutes,
         stuck=stuck,
         latest_failures=deps.store.latest_failures(FAILURES_LIMIT),
-        truncated=len(recent) >= DAY_LIMIT,
+        truncated=max(len(hour_recent), len(day_rest)) >= DAY_LIMIT,
     )
 
 

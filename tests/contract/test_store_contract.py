@@ -486,6 +486,11 @@ def test_the_overview_reads_recent_creations_and_latest_failures_in_short(store)
 
     recent = store.recent_creations(later + timedelta(minutes=1), 100)
     assert [c.id for c in recent] == [new.id] and recent[0].user_id == user
+    failed_since = store.recent_creations(later, 100, (Status.FAILED, Status.CANCELLED))
+    assert [c.id for c in failed_since] == [old.id]
+    assert store.count_creations(later) == 2
+    assert store.count_creations(later, Status.FAILED) == 1
+    assert store.count_creations(later + timedelta(minutes=1), Status.FAILED) == 0
     failures = store.latest_failures(1000)
     mine = [f for f in failures if f.id == old.id]
     assert mine and mine[0].error_code == "generation_failed" and mine[0].refunded

@@ -178,12 +178,25 @@ class InMemoryStore:
         self._maybe_fail("users_in_flight")
         return [a.uid for a in self.accounts.values() if a.in_flight > 0][:limit]
 
-    def recent_creations(self, since: datetime, limit: int) -> list[CreationSummary]:
+    def recent_creations(
+        self, since: datetime, limit: int, statuses: tuple[Status, ...] | None = None
+    ) -> list[CreationSummary]:
         self._maybe_fail("recent_creations")
-        with self._lock:
-            recent = [c for c in self.by_id.values() if c.created_at >= since]
+        recent = self._since(since, statuses)
         recent.sort(key=lambda c: c.created_at, reverse=True)
         return [CreationSummary.of(c) for c in recent[:limit]]
+
+    def count_creations(self, since: datetime, status: Status | None = None) -> int:
+        self._maybe_fail("count_creations")
+        return len(self._since(since, (status,) if status else None))
+
+    def _since(self, since: datetime, statuses: tuple[Status, ...] | None) -> list[Creation]:
+        with self._lock:
+            return [
+                c
+                for c in self.by_id.values()
+                if c.created_at >= since and (statuses is None or c.status in statuses)
+            ]
 
     def latest_failures(self, limit: int) -> list[CreationSummary]:
         self._maybe_fail("latest_failures")

@@ -37,3 +37,8 @@ def test_every_history_query_has_its_index():
 def test_the_latest_failures_query_has_its_index():
     # FirestoreStore.latest_failures: status ==, order by updatedAt descending
     assert ("creations", (("status", "ASCENDING"), ("updatedAt", "DESCENDING"))) in declared()
+
+
+def test_the_overview_s_day_query_has_its_index():
+    # FirestoreStore.recent_creations(statuses=...): status in, createdAt >=, order desc
+    assert ("creations", (("status", "ASCENDING"), ("createdAt", "DESCENDING"))) in declared()
