@@ -13,6 +13,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 
+# At least one character that str.strip() keeps: JSON Schema's \s (ECMAScript) leaves out
+# \x1c-\x1f and \x85, which Python strips, so they are named too.
+NOT_ONLY_SPACES = r"[^\s\x1c-\x1f\x85]"
+
+
 def _integer(value: Any) -> Any:
     """JSON integers only: a literal would accept 8.0 (== 8) even in strict mode."""
     if isinstance(value, float):
@@ -42,7 +47,7 @@ class VideoRequest(BaseModel):
         },
     )
 
-    prompt: str = Field(min_length=1, max_length=2000, pattern=r"\S")  # not only spaces
+    prompt: str = Field(min_length=1, max_length=2000, pattern=NOT_ONLY_SPACES)
     aspectRatio: Literal["16:9", "9:16"] = "16:9"  # noqa: N815 - the API's JSON names
     durationSeconds: Annotated[Literal[4, 6, 8], BeforeValidator(_integer)] = 8  # noqa: N815
     negativePrompt: str | None = Field(default=None, max_length=2000)  # noqa: N815
@@ -66,7 +71,7 @@ class ImageRequest(BaseModel):
         json_schema_extra={"examples": [{"prompt": "a paper boat", "aspectRatio": "4:3"}]},
     )
 
-    prompt: str = Field(min_length=1, max_length=2000, pattern=r"\S")  # not only spaces
+    prompt: str = Field(min_length=1, max_length=2000, pattern=NOT_ONLY_SPACES)
     aspectRatio: Literal["1:1", "16:9", "9:16", "4:3", "3:4"] = "1:1"  # noqa: N815
 
 
@@ -250,7 +255,7 @@ class QueueChangeRequest(BaseModel):
         json_schema_extra={"examples": [{"reason": "Veo quota exhausted until 14:00 UTC"}]},
     )
 
-    reason: str = Field(min_length=1, max_length=500, pattern=r"\S")
+    reason: str = Field(min_length=1, max_length=500, pattern=NOT_ONLY_SPACES)
 
 
 class QueueChangeOut(Answer):

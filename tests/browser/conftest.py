@@ -26,14 +26,16 @@ SCREENSHOTS = ROOT / ".local" / "screenshots"
 EXPECT_TIMEOUT_MS = 15_000
 
 
-@pytest.fixture(scope="session")
+# Package scope: the stack and the browser stop when the last browser test has run, so
+# nothing of theirs (processes, Playwright's event loop in this thread) outlives them.
+@pytest.fixture(scope="package")
 def stack(tmp_path_factory) -> Iterator[Console]:
     """The whole local stack, and the web console on another origin that the api allows."""
     with running_console(tmp_path_factory.mktemp("browser-stack")) as console:
         yield console
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
     from playwright.sync_api import expect
 

@@ -4,6 +4,7 @@ outgoing_request.py and client_pool.py of the local Cloud Tasks server on their 
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import jwt
 import pytest
@@ -162,4 +163,8 @@ def test_the_pool_lends_the_least_busy_client_and_adds_one_when_all_are_full():
         assert pool.acquire() == 2
         assert len({id(pool.client(i)) for i in range(3)}) == 3
     finally:
-        asyncio.run(pool.aclose())
+        # A thread of its own: the test's thread may have an event loop running already
+        # (Playwright's sync API keeps one while a browser is open).
+        closer = threading.Thread(target=lambda: asyncio.run(pool.aclose()))
+        closer.start()
+        closer.join()

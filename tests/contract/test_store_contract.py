@@ -363,7 +363,8 @@ def test_a_store_that_stops_answering_is_given_up_at_the_deadline(caplog):
             except TimeoutError:
                 continue
 
-    threading.Thread(target=accept_and_say_nothing, daemon=True).start()
+    acceptor = threading.Thread(target=accept_and_say_nothing, daemon=True)
+    acceptor.start()
     host = f"127.0.0.1:{silent.getsockname()[1]}"
 
     def client():
@@ -382,6 +383,7 @@ def test_a_store_that_stops_answering_is_given_up_at_the_deadline(caplog):
         assert "store.deadline_exceeded" in caplog.text
     finally:
         stop.set()
+        acceptor.join(timeout=10)  # before the socket closes under its accept()
         for conn in held:
             conn.close()
         silent.close()
