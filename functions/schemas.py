@@ -12,7 +12,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-
 # At least one character that str.strip() keeps: JSON Schema's \s (ECMAScript) leaves out
 # \x1c-\x1f and \x85, which Python strips, so they are named too.
 NOT_ONLY_SPACES = r"[^\s\x1c-\x1f\x85]"
