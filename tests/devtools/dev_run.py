@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from devtools.processes import spawn, stop_pid_group
+from devtools.processes import free_port, spawn, stop_pid_group
 from devtools.stack import ROOT, Ports
 from tests.waiting import wait_for
 
@@ -33,6 +33,7 @@ class DevRun:
             **base,
             "LOCAL_STATE_DIR": str(state_dir),
             **{Ports.variable(name): str(port) for name, port in ports.items()},
+            "WEB_PORT": str(free_port()),  # the web console, served by make dev too
             "LOCAL_VIDEO_LATENCY_SECONDS": "1",
             **env,
         }
@@ -56,13 +57,18 @@ class DevRun:
     def output(self) -> str:
         return "\n".join(self.lines)
 
+    def logs(self, chars: int = 1500) -> str:
+        """The end of make dev's output but Firestore's, for an assertion's message."""
+        lines = [line for line in self.lines if not line.startswith("[firestore]")]
+        return "\n".join(lines)[-chars:]
+
     def wait_running(self) -> DevRun:
         wait_for(
             lambda: "Local stack running" in self.output() or self.process.poll() is not None,
             timeout=START_TIMEOUT,
             interval=0.1,
         )
-        assert "Local stack running" in self.output(), self.output()[-3000:]
+        assert "Local stack running" in self.output(), self.logs(3000)
         return self
 
     def wait_output(self, text: str, timeout: float = 60) -> None:

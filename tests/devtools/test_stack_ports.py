@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from devtools.processes import port_in_use
+from devtools.processes import port_in_use, write_pid_file
 from devtools.stack import LocalStack, Ports, PortTaken
 from tests.devtools.dev_run import processes_of
 
@@ -45,6 +45,13 @@ def test_a_taken_port_fails_the_start_before_anything_starts(name, taken_port, t
     assert not (tmp_path / "state").exists()  # not even a pid file
     others = [port for other, port in ports.items() if other != name]
     assert [port for port in others if port_in_use(port)] == []
+
+
+def test_a_port_held_by_a_process_of_an_earlier_run_names_its_pid(taken_port, tmp_path):
+    write_pid_file(tmp_path / "run" / "api.pid", os.getpid())  # this process holds the port
+    stack = LocalStack(ports=dataclasses.replace(Ports.free(), api=taken_port), state_dir=tmp_path)
+    with pytest.raises(PortTaken, match=f"PID {os.getpid()} .* stop it \\(kill {os.getpid()}\\)"):
+        stack.start()
 
 
 def test_two_processes_given_one_port_is_refused(tmp_path):
