@@ -27,9 +27,6 @@ def run_schemathesis(api_url: str, report: Path, examples: int, max_time: int) -
         "Authorization: Bearer dev:schemathesis",
         "--checks",
         "all",
-        # Timings belong to the benchmarks: a busy 2-core machine may take seconds.
-        "--exclude-checks",
-        "max_response_time",
         "--max-examples",
         str(examples),
         "--max-time",
