@@ -265,12 +265,13 @@ def generate_image() -> flask.Response:
 def _image_failed(exc: Any) -> flask.Response:
     headers: dict[str, str] = {}
     if exc.code == "content_filtered":
-        status, message = 422, "The prompt was blocked by the safety filter."
+        status, code, message = 422, exc.code, "The prompt was blocked by the safety filter."
     elif exc.transient:
-        status, message = 503, "Image generation is temporarily unavailable. Please retry."
+        status, code = 503, "generation_unavailable"
+        message = "Image generation is temporarily unavailable. Please retry."
         headers["Retry-After"] = "10"
     else:
-        status, message = 502, "Image generation failed."
+        status, code, message = 502, "generation_failed", "Image generation failed."
     details = (
         "Your tokens were refunded."
         if exc.refunded
@@ -278,7 +279,7 @@ def _image_failed(exc: Any) -> flask.Response:
     )
     return error(
         status,
-        exc.code if exc.code == "content_filtered" else "generation_failed",
+        code,
         message,
         headers,
         refunded=exc.refunded,

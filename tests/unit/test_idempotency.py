@@ -111,6 +111,7 @@ def test_a_failed_image_retried_with_its_key_tries_again(api_client, deps):
     deps.images.failure = GenerationError("generator_unavailable", "busy", transient=True)
     failed = post(api_client, "/api/generate/image", IMAGE, "img")
     assert failed.status_code == 503 and failed.get_json()["refunded"] is True
+    assert failed.get_json()["code"] == "generation_unavailable"
     deps.images.failure = None
     retried = post(api_client, "/api/generate/image", IMAGE, "img")
     assert retried.status_code == 200 and retried.get_json()["status"] == "draft"
