@@ -74,6 +74,10 @@ class Store(Protocol):
         for another request.
         """
 
+    def find_replay(self, idempotency: IdempotencyKey, now: datetime) -> Debited | None:
+        """What `debit_and_create` would replay for this key, read without writing: the
+        earlier creation and the balance, or None. Raises IdempotencyConflict like it."""
+
     def refund(self, creation_id: str, now: datetime, refund: Refund) -> Refunded:
         """End a non-terminal creation as failed/cancelled, give the tokens back, count it
         out of `inFlight` and write `refund-<id>`, all at once; a no-op for a terminal

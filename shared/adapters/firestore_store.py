@@ -232,6 +232,25 @@ class FirestoreStore:
         return self._transaction(creation.user_id, body)
 
     @_bounded
+    def find_replay(self, idempotency: IdempotencyKey, now: datetime) -> Debited | None:
+        with _sdk_errors():
+            record_doc = self._get(self._ref(docs.IDEMPOTENCY_KEYS, idempotency.record_id))
+            record = docs.idempotency_from_doc(record_doc) if record_doc else None
+            earlier_doc = (
+                self._get(self._ref(docs.CREATIONS, record.creation_id)) if record else None
+            )
+        earlier = (
+            docs.creation_from_doc(record.creation_id, earlier_doc)
+            if record and earlier_doc
+            else None
+        )
+        if not replays(record, idempotency, earlier, now):
+            return None
+        assert earlier is not None
+        account = self._account(idempotency.user_id)
+        return Debited(earlier, account.tokens if account else 0, replayed=True)
+
+    @_bounded
     def refund(self, creation_id: str, now: datetime, refund: Refund) -> Refunded:
         def body(transaction: Any) -> Refunded:
             creation_ref = self._ref(docs.CREATIONS, creation_id)

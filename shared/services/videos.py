@@ -68,8 +68,13 @@ def remembered_key(
 def submit_video(
     deps: Deps, uid: str, order: VideoOrder, idempotency_key: str | None = None
 ) -> Accepted:
+    key = remembered_key(deps, uid, idempotency_key, Endpoint.VIDEO, order.as_json())
     report = deps.queue_health.check()
     if not report.ok:
+        # A retry of a request that was accepted answers what it answered, outage or not.
+        earlier = deps.store.find_replay(key, deps.clock()) if key else None
+        if earlier is not None:
+            return _replay(deps, earlier.creation, earlier.balance)
         events.emit("video.rejected_queue_closed", userId=uid, queueStatus=report.status)
         raise QueueClosed(report)
 
@@ -87,7 +92,6 @@ def submit_video(
         updated_at=now,
         deadline_at=now + policy.video_deadline,
     )
-    key = remembered_key(deps, uid, idempotency_key, Endpoint.VIDEO, order.as_json())
     debited = deps.store.debit_and_create(creation, now, key, policy.in_flight_limit)
     creation = debited.creation
     if debited.replayed:

@@ -503,3 +503,17 @@ def test_the_overview_reads_recent_creations_and_latest_failures_in_short(store)
     store.record_queue_change(first)
     store.record_queue_change(second)
     assert store.last_queue_change() == second
+
+
+def test_a_replay_can_be_found_without_writing(store):
+    user = uid()
+    store.ensure_account(user, 100, NOW)
+    assert store.find_replay(key(user), NOW) is None
+    first = store.debit_and_create(video(user), NOW, key(user))
+    found = store.find_replay(key(user), NOW)
+    assert found is not None and found.replayed
+    assert found.creation == first.creation and found.balance == 90
+    with pytest.raises(IdempotencyConflict):
+        store.find_replay(key(user, body="other"), NOW)
+    assert store.find_replay(key(user), NOW + timedelta(hours=25)) is None
+    assert store.get_account(user).tokens == 90

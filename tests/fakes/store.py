@@ -68,6 +68,17 @@ class InMemoryStore:
         self._maybe_fail("get_account")
         return self.accounts.get(uid)
 
+    def find_replay(self, idempotency: IdempotencyKey, now: datetime) -> Debited | None:
+        self._maybe_fail("find_replay")
+        with self._lock:
+            record = self.idempotency.get(idempotency.record_id)
+            earlier = self.by_id.get(record.creation_id) if record else None
+            if not replays(record, idempotency, earlier, now):
+                return None
+            assert earlier is not None
+            account = self.accounts.get(earlier.user_id) or Account(earlier.user_id, 0)
+            return Debited(earlier, account.tokens, replayed=True)
+
     def debit_and_create(
         self,
         creation: Creation,

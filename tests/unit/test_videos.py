@@ -222,3 +222,16 @@ def test_the_gate_reopens_by_itself_when_the_queue_returns(deps):
     deps.queue.failure = None  # the queue is back; the cache alone would wait an hour
     wait_for(lambda: deps.queue_health.check().ok, timeout=30)
     assert submit_video(deps, "ned", ORDER).creation.status is Status.PENDING
+
+
+def test_a_replay_while_the_gate_is_closed_answers_what_the_first_request_answered(deps):
+    first = submit_video(deps, "una", ORDER, "key-1")
+    deps.queue.state = QueueState.PAUSED  # the gate closes
+
+    again = submit_video(deps, "una", ORDER, "key-1")
+
+    assert again.replayed and again.creation.id == first.creation.id
+    assert again.balance == 90
+    with pytest.raises(QueueClosed):  # a new request is still refused, uncharged
+        submit_video(deps, "una", ORDER, "key-2")
+    assert deps.store.get_account("una").tokens == 90
