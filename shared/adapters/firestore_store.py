@@ -202,23 +202,11 @@ class FirestoreStore:
         def body(transaction: Any) -> Debited:
             user_ref = self._ref(docs.USERS, creation.user_id)
             creation_ref = self._ref(docs.CREATIONS, creation.id)
-            key_ref = (
-                self._ref(docs.IDEMPOTENCY_KEYS, idempotency.record_id) if idempotency else None
-            )
             user = self._get(user_ref, transaction)
             account = docs.account_from_doc(creation.user_id, user or {})
             if idempotency is not None:
-                record_doc = self._get(key_ref, transaction)
-                record = docs.idempotency_from_doc(record_doc) if record_doc else None
-                earlier = None
-                if record is not None:
-                    earlier_doc = self._get(
-                        self._ref(docs.CREATIONS, record.creation_id), transaction
-                    )
-                    if earlier_doc is not None:
-                        earlier = docs.creation_from_doc(record.creation_id, earlier_doc)
-                if replays(record, idempotency, earlier, now):
-                    assert earlier is not None
+                earlier = self._replayed(idempotency, now, transaction)
+                if earlier is not None:
                     return Debited(earlier, account.tokens, replayed=True)
             account = after_debit(account, creation, in_flight_limit)  # may refuse
             transaction.set(user_ref, docs.account_to_doc(account, now), merge=True)
@@ -226,6 +214,7 @@ class FirestoreStore:
             self._create_entry(transaction, debit_entry(creation, now))
             if idempotency is not None:
                 record = record_for(idempotency, creation.id)
+                key_ref = self._ref(docs.IDEMPOTENCY_KEYS, idempotency.record_id)
                 transaction.set(key_ref, docs.idempotency_to_doc(record))
             return Debited(creation, account.tokens)
 
@@ -234,21 +223,25 @@ class FirestoreStore:
     @_bounded
     def find_replay(self, idempotency: IdempotencyKey, now: datetime) -> Debited | None:
         with _sdk_errors():
-            record_doc = self._get(self._ref(docs.IDEMPOTENCY_KEYS, idempotency.record_id))
-            record = docs.idempotency_from_doc(record_doc) if record_doc else None
-            earlier_doc = (
-                self._get(self._ref(docs.CREATIONS, record.creation_id)) if record else None
-            )
-        earlier = (
-            docs.creation_from_doc(record.creation_id, earlier_doc)
-            if record and earlier_doc
-            else None
-        )
-        if not replays(record, idempotency, earlier, now):
+            earlier = self._replayed(idempotency, now)
+        if earlier is None:
             return None
-        assert earlier is not None
         account = self._account(idempotency.user_id)
         return Debited(earlier, account.tokens if account else 0, replayed=True)
+
+    def _replayed(
+        self, idempotency: IdempotencyKey, now: datetime, transaction: Any = None
+    ) -> Creation | None:
+        """The earlier creation this key replays, or None (shared.domain.idempotency);
+        inside `transaction` when given. Raises IdempotencyConflict."""
+        record_doc = self._get(self._ref(docs.IDEMPOTENCY_KEYS, idempotency.record_id), transaction)
+        record = docs.idempotency_from_doc(record_doc) if record_doc else None
+        earlier = None
+        if record is not None:
+            earlier_doc = self._get(self._ref(docs.CREATIONS, record.creation_id), transaction)
+            if earlier_doc is not None:
+                earlier = docs.creation_from_doc(record.creation_id, earlier_doc)
+        return earlier if replays(record, idempotency, earlier, now) else None
 
     @_bounded
     def refund(self, creation_id: str, now: datetime, refund: Refund) -> Refunded:

@@ -71,13 +71,16 @@ class InMemoryStore:
     def find_replay(self, idempotency: IdempotencyKey, now: datetime) -> Debited | None:
         self._maybe_fail("find_replay")
         with self._lock:
-            record = self.idempotency.get(idempotency.record_id)
-            earlier = self.by_id.get(record.creation_id) if record else None
-            if not replays(record, idempotency, earlier, now):
+            earlier = self._replayed(idempotency, now)
+            if earlier is None:
                 return None
-            assert earlier is not None
             account = self.accounts.get(earlier.user_id) or Account(earlier.user_id, 0)
             return Debited(earlier, account.tokens, replayed=True)
+
+    def _replayed(self, idempotency: IdempotencyKey, now: datetime) -> Creation | None:
+        record = self.idempotency.get(idempotency.record_id)
+        earlier = self.by_id.get(record.creation_id) if record else None
+        return earlier if replays(record, idempotency, earlier, now) else None
 
     def debit_and_create(
         self,
@@ -89,12 +92,9 @@ class InMemoryStore:
         self._maybe_fail("debit_and_create")
         with self._lock:
             account = self.accounts.get(creation.user_id) or Account(creation.user_id, 0)
-            if idempotency is not None:
-                record = self.idempotency.get(idempotency.record_id)
-                earlier = self.by_id.get(record.creation_id) if record else None
-                if replays(record, idempotency, earlier, now):
-                    assert earlier is not None
-                    return Debited(earlier, account.tokens, replayed=True)
+            earlier = self._replayed(idempotency, now) if idempotency else None
+            if earlier is not None:
+                return Debited(earlier, account.tokens, replayed=True)
             if creation.id in self.by_id:
                 raise DomainError(f"creation {creation.id} exists already")
             account = after_debit(account, creation, in_flight_limit)
