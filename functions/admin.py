@@ -12,12 +12,11 @@ from typing import TYPE_CHECKING
 import flask
 
 from functions import schemas
-from functions.http import error, invalid, json_body, reply
+from functions.http import app_deps, error, reply, validated
 from shared import events
 from shared.domain.errors import QueueError
 
 if TYPE_CHECKING:
-    from shared.bootstrap import Container
     from shared.ports import QueueChange
     from shared.services.admin import Overview, Window
     from shared.services.queue_health import QueueHealthReport
@@ -25,14 +24,9 @@ if TYPE_CHECKING:
 bp = flask.Blueprint("admin", __name__, url_prefix="/api/admin")
 
 
-def _deps() -> Container:
-    deps: Container = flask.current_app.extensions["deps"]
-    return deps
-
-
 def _operator() -> str:
     """The admin's uid; answers 403 (and runs nothing) for anyone else."""
-    who = _deps().identity.identify(flask.request.headers.get("Authorization"))
+    who = app_deps().identity.identify(flask.request.headers.get("Authorization"))
     if not who.admin:
         events.emit("admin.refused", logging.WARNING, userId=who.uid, path=flask.request.path)
         flask.abort(error(403, "forbidden", "This is for operators only."))
@@ -42,7 +36,7 @@ def _operator() -> str:
 @bp.get("/overview")
 def overview() -> flask.Response:
     _operator()
-    deps = _deps()
+    deps = app_deps()
     fresh = flask.request.args.get("fresh") == "1"
     return reply(200, _overview_out(flask.current_app.extensions["overview"].get(deps, fresh)))
 
@@ -58,17 +52,12 @@ def resume() -> flask.Response:
 
 
 def _set_queue(action: str) -> flask.Response:
-    from pydantic import ValidationError
-
-    from functions.schemas import QueueChangeRequest, field_errors
+    from functions.schemas import QueueChangeRequest
     from shared.services.admin import set_queue
 
     operator = _operator()
-    try:
-        body = QueueChangeRequest.model_validate(json_body())
-    except ValidationError as exc:
-        return invalid(field_errors(exc))
-    deps = _deps()
+    body = validated(QueueChangeRequest)
+    deps = app_deps()
     try:
         report = set_queue(deps, action, operator, body.reason)
     except QueueError as exc:
@@ -89,7 +78,7 @@ def reconcile_now() -> flask.Response:
     from shared.services.reconcile import reconcile
 
     operator = _operator()
-    report = reconcile(_deps())
+    report = reconcile(app_deps())
     events.emit("admin.reconciled", userId=operator, **report.as_json())
     return reply(200, schemas.ReconcileAnswer(report=schemas.ReconcileOut(**report.as_json())))
 

@@ -16,7 +16,7 @@ import flask
 from flask_cors import CORS
 
 from functions import admin, schemas
-from functions.http import error, install_error_handlers, invalid, json_body, reply
+from functions.http import app_deps, error, install_error_handlers, invalid, reply, validated
 from shared import events
 from shared.domain.creation import Creation
 from shared.domain.errors import (
@@ -72,13 +72,8 @@ def create_app(deps: Container) -> flask.Flask:
     return app
 
 
-def _deps() -> Container:
-    deps: Container = flask.current_app.extensions["deps"]
-    return deps
-
-
 def _identity() -> Identity:
-    return _deps().identity.identify(flask.request.headers.get("Authorization"))
+    return app_deps().identity.identify(flask.request.headers.get("Authorization"))
 
 
 def _uid() -> str:
@@ -133,17 +128,12 @@ def _install_domain_error_handlers(app: flask.Flask) -> None:
 
 @bp.post("/api/generate/video")
 def generate_video() -> flask.Response:
-    from pydantic import ValidationError
-
-    from functions.schemas import VideoRequest, field_errors
+    from functions.schemas import VideoRequest
     from shared.services.videos import EnqueueFailed, QueueClosed, VideoOrder, submit_video
 
-    deps = _deps()
+    deps = app_deps()
     uid = _uid()
-    try:
-        body = VideoRequest.model_validate(json_body())
-    except ValidationError as exc:
-        return invalid(field_errors(exc))
+    body = validated(VideoRequest)
     key = _idempotency_key()
 
     try:
@@ -212,18 +202,13 @@ def generate_video() -> flask.Response:
 
 @bp.post("/api/generate/image")
 def generate_image() -> flask.Response:
-    from pydantic import ValidationError
-
-    from functions.schemas import ImageRequest, field_errors
+    from functions.schemas import ImageRequest
     from shared.services.images import ImageFailed, ImageInProgress, ImageOrder
     from shared.services.images import generate_image as make_image
 
-    deps = _deps()
+    deps = app_deps()
     uid = _uid()
-    try:
-        body = ImageRequest.model_validate(json_body())
-    except ValidationError as exc:
-        return invalid(field_errors(exc))
+    body = validated(ImageRequest)
     key = _idempotency_key()
     try:
         made = make_image(deps, uid, ImageOrder(body.prompt, body.aspectRatio), key)
@@ -304,8 +289,8 @@ def get_creation(creation_id: str) -> flask.Response:
     uid = _uid()
     if not _ID.match(creation_id):
         raise CreationNotFound(creation_id)
-    creation = own_creation(_deps(), uid, creation_id)
-    return reply(200, schemas.CreationAnswer(creation=creation_out(creation, _deps().media)))
+    creation = own_creation(app_deps(), uid, creation_id)
+    return reply(200, schemas.CreationAnswer(creation=creation_out(creation, app_deps().media)))
 
 
 @bp.get("/api/tokens")
@@ -314,7 +299,7 @@ def get_tokens() -> flask.Response:
 
     uid = _uid()
     limit, after = _paging()
-    deps = _deps()
+    deps = app_deps()
     owner = accounts.account(deps, uid)
     page = accounts.ledger(deps, uid, limit, after)
     return reply(
@@ -348,7 +333,7 @@ def list_creations() -> flask.Response:
     limit, after = _paging()
     kind = _choice("kind", [str(k) for k in Kind])
     status = _choice("status", [str(s) for s in Status])
-    deps = _deps()
+    deps = app_deps()
     page = accounts.history(deps, uid, kind=kind, status=status, limit=limit, after=after)
     return reply(
         200,
@@ -366,7 +351,7 @@ def cancel(creation_id: str) -> flask.Response:
     uid = _uid()
     if not _ID.match(creation_id):
         raise CreationNotFound(creation_id)
-    deps = _deps()
+    deps = app_deps()
     try:
         cancelled = cancel_creation(deps, uid, creation_id)
     except NotCancellable as exc:
@@ -386,7 +371,7 @@ def me() -> flask.Response:
     from shared.services import accounts
 
     who = _identity()
-    owner = accounts.account(_deps(), who.uid)
+    owner = accounts.account(app_deps(), who.uid)
     return reply(
         200,
         schemas.MeAnswer(
@@ -419,7 +404,7 @@ def _choice(name: str, options: list[str]) -> str | None:
 
 @bp.get("/api/health/queue")
 def queue_health() -> flask.Response:
-    report = _deps().queue_health.check()
+    report = app_deps().queue_health.check()
     body = schemas.QueueHealthOut.model_validate(report.as_json())
     if report.ok:
         return reply(200, body)
@@ -428,7 +413,7 @@ def queue_health() -> flask.Response:
 
 @bp.get("/api/health")
 def health() -> flask.Response:
-    report = _deps().system_health.check()
+    report = app_deps().system_health.check()
     body = schemas.SystemHealthOut.model_validate(report.as_json())
     if report.ok:
         return reply(200, body)
@@ -445,7 +430,7 @@ def openapi() -> flask.Response:
 @bp.get("/media/<path:key>")
 def media(key: str) -> flask.Response:
     """Local mode only: serve what LocalMediaStorage wrote (R2 serves it in production)."""
-    deps = _deps()
+    deps = app_deps()
     if not deps.settings.is_local:
         flask.abort(404)
     try:

@@ -10,7 +10,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import flask
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -19,6 +19,10 @@ from shared import events
 
 if TYPE_CHECKING:  # pydantic is imported by the first request, not at the cold start
     from pydantic import BaseModel
+
+    from shared.bootstrap import Container
+
+M = TypeVar("M", bound="BaseModel")
 
 MAX_JSON_DEPTH = 32  # our bodies are two levels deep; anything deeper is not ours
 
@@ -75,6 +79,24 @@ def json_body() -> Any:
     if _depth(value) > MAX_JSON_DEPTH:
         flask.abort(invalid({"body": f"JSON nested more than {MAX_JSON_DEPTH} levels deep"}))
     return value
+
+
+def validated(model: type[M]) -> M:
+    """The JSON body as `model`, or a 400 naming each wrong field (and 413, 415 as above)."""
+    from pydantic import ValidationError
+
+    from functions.schemas import field_errors
+
+    try:
+        return model.model_validate(json_body())
+    except ValidationError as exc:
+        flask.abort(invalid(field_errors(exc)))
+
+
+def app_deps() -> Container:
+    """The dependencies the running app was built with (`create_app(deps)`)."""
+    deps: Container = flask.current_app.extensions["deps"]
+    return deps
 
 
 def _body_bytes(request: flask.Request) -> bytes:

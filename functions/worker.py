@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import flask
 
-from functions.http import error, install_error_handlers, json_body, reply
+from functions.http import app_deps, error, install_error_handlers, json_body, reply
 from shared import events
 from shared.domain.errors import (
     Forbidden,
@@ -36,17 +36,12 @@ def create_app(deps: Container) -> flask.Flask:
     return app
 
 
-def _deps() -> Container:
-    deps: Container = flask.current_app.extensions["deps"]
-    return deps
-
-
 @bp.before_app_request
 def _only_cloud_tasks() -> flask.Response | None:
     """Defence in depth behind the platform's IAM check: the request must carry a valid OIDC
     token for this worker from the tasks (or scheduler) service account. Nothing runs, and
     nothing changes, otherwise."""
-    auth = _deps().task_auth
+    auth = app_deps().task_auth
     if auth is None or flask.request.url_rule is None:  # no route: a plain 404/405, nothing runs
         return None
     try:
@@ -88,7 +83,7 @@ def video_step() -> flask.Response:
         return error(400, "invalid_request", "not a video task", fields={field: message})
     headers = flask.request.headers
     started = time.perf_counter()
-    result = run_step(_deps(), task)
+    result = run_step(app_deps(), task)
     events.emit(
         "task.step",
         creationId=task.creation_id,
@@ -106,4 +101,4 @@ def video_step() -> flask.Response:
 def reconcile() -> flask.Response:
     from shared.services.reconcile import reconcile as sweep
 
-    return reply(200, sweep(_deps()).as_json())
+    return reply(200, sweep(app_deps()).as_json())
