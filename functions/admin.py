@@ -57,9 +57,8 @@ def _set_queue(action: str) -> flask.Response:
 
     operator = _operator()
     body = validated(QueueChangeRequest)
-    deps = app_deps()
     try:
-        report = set_queue(deps, action, operator, body.reason)
+        report, change = set_queue(app_deps(), action, operator, body.reason)
     except QueueError as exc:
         return error(
             503,
@@ -68,9 +67,7 @@ def _set_queue(action: str) -> flask.Response:
             {"Retry-After": "10"},
             queueErrorCode=exc.code,
         )
-    return reply(
-        200, schemas.AdminQueueAnswer(queue=_queue_out(report, deps.store.last_queue_change()))
-    )
+    return reply(200, schemas.AdminQueueAnswer(queue=_queue_out(report, change)))
 
 
 @bp.post("/reconcile")

@@ -1,7 +1,8 @@
 """The operator's view: the queue, pausing and resuming it, and what happened lately.
 
-The overview reads the last day's creations in short form (no prompts) and counts them by
-outcome: over the last hour and day, and per minute over the last hour. It is cached for a
+The overview reads the last hour's creations in short form (no prompts) for the hour and
+the per-minute chart; of the day, the store counts all and the drafts, and the others are
+read to count them by outcome. It is cached for a
 few seconds per instance, so a dashboard left open by several operators costs one read of
 the day per period. Counts are of the creations submitted in each window, by the state they
 are in now. Production's figures over longer periods live in Cloud Monitoring (terraform/).
@@ -146,14 +147,14 @@ def _count_minute(m: Minute, c: CreationSummary) -> None:
     m.failed += c.status is Status.FAILED
 
 
-def set_queue(deps: Deps, action: str, operator: str, reason: str) -> QueueHealthReport:
-    """Pause or resume the queue, remember who did it, when and why, and refresh the gate
-    of this instance at once (others see it within QUEUE_HEALTH_TTL_SECONDS)."""
-    if action == "pause":
-        deps.queue.pause()
-    else:
-        deps.queue.resume()
+def set_queue(
+    deps: Deps, action: str, operator: str, reason: str
+) -> tuple[QueueHealthReport, QueueChange]:
+    """Pause or resume the queue, remember who did it, when and why, and set the gate of
+    this instance from the state the queue answered (others see it within
+    QUEUE_HEALTH_TTL_SECONDS)."""
+    info = deps.queue.pause() if action == "pause" else deps.queue.resume()
     change = QueueChange(action, operator, deps.clock(), reason)
     deps.store.record_queue_change(change)
     events.emit(f"queue.{action}d", userId=operator, reason=reason)
-    return deps.queue_health.refresh()
+    return deps.queue_health.observe(info), change

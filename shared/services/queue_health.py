@@ -24,7 +24,7 @@ from typing import Any
 
 from shared import events
 from shared.domain.errors import QueueError
-from shared.ports import QueueState, TaskQueue
+from shared.ports import QueueInfo, QueueState, TaskQueue
 
 IDLE_AFTER_SECONDS = 60.0  # the re-check stops when no caller asked for this long
 
@@ -88,10 +88,11 @@ class QueueHealth:
                 return cached[1]
             return self._store(self._probe())
 
-    def refresh(self) -> QueueHealthReport:
-        """Probe now, whatever the cache holds (after an operator paused or resumed it)."""
+    def observe(self, info: QueueInfo) -> QueueHealthReport:
+        """Take the queue's state from a call that just returned it (an operator's pause or
+        resume), whatever the cache holds."""
         with self._lock:
-            return self._store(self._probe())
+            return self._store(_report_of(info))
 
     def report_failure(self, error: QueueError) -> None:
         """A call to the queue just failed: close the gate now if the queue is unreachable."""
@@ -135,8 +136,12 @@ class QueueHealth:
             info = self._queue.info()
         except QueueError as exc:
             return _report("unavailable", None, exc.code)
-        status = "ok" if info.state is QueueState.RUNNING else str(info.state)
-        return _report(status, info.state.name, _REASONS.get(info.state))
+        return _report_of(info)
+
+
+def _report_of(info: QueueInfo) -> QueueHealthReport:
+    status = "ok" if info.state is QueueState.RUNNING else str(info.state)
+    return _report(status, info.state.name, _REASONS.get(info.state))
 
 
 def _report(status: str, state: str | None, reason: str | None) -> QueueHealthReport:

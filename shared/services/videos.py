@@ -79,7 +79,7 @@ def submit_video(
         raise QueueClosed(report)
 
     policy = deps.policy
-    deps.store.ensure_account(uid, deps.policy.starting_grant, deps.clock())
+    deps.store.ensure_account(uid, policy.starting_grant, deps.clock())
     now = deps.clock()  # read after: a new user's grant comes before the debit in the ledger
     creation = Creation(
         id=deps.new_id(),
