@@ -122,11 +122,6 @@ class Settings:
         return self.app_env == LOCAL
 
     @property
-    def in_flight_limit(self) -> int | None:
-        """Videos a user may have in flight at once; None: no limit (MAX_IN_FLIGHT_VIDEOS=0)."""
-        return self.max_in_flight_videos or None
-
-    @property
     def queue_path(self) -> str:
         return f"projects/{self.project}/locations/{self.tasks_location}/queues/{self.tasks_queue}"
 
