@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 ALICE = {"Authorization": "Bearer dev:alice"}
@@ -32,7 +34,7 @@ def _list(path):
 
 
 def test_history_pages_newest_first_with_a_cursor(api_client, deps, clock):
-    deps.settings = deps.settings.__class__(**{**deps.settings.__dict__, "max_in_flight_videos": 0})
+    deps.settings = dataclasses.replace(deps.settings, max_in_flight_videos=0)
     videos = make(api_client, clock, 5)
     images = make(api_client, clock, 2, "image")
 
@@ -88,8 +90,8 @@ def test_bad_history_parameters_are_400_naming_them(api_client, params, field):
 
 
 def test_the_ledger_pages_past_a_hundred_entries(api_client, deps, clock):
-    deps.settings = deps.settings.__class__(
-        **{**deps.settings.__dict__, "max_in_flight_videos": 0, "dev_starting_tokens": 1000}
+    deps.settings = dataclasses.replace(
+        deps.settings, max_in_flight_videos=0, dev_starting_tokens=1000
     )
     made = make(api_client, clock, 110, "image")
     got = pages(api_client, "/api/tokens", "id", limit=100)
