@@ -359,21 +359,40 @@ class FirestoreStore:
 
     @_bounded
     def recount_in_flight(self, uid: str) -> tuple[int, int]:
-        """Set the user's in-flight counter to their videos not ended yet; (before, after)."""
+        """Set the user's in-flight counter to their videos not ended yet; (before, after).
+
+        A plain read first: a counter that agrees (the common case, every sweep) costs no
+        transaction, so the sweep takes no lock on a user's document while they submit.
+        Only a disagreement is settled in a transaction, which reads both again."""
         from google.cloud.firestore_v1.base_query import FieldFilter
 
-        def body(transaction: Any) -> tuple[int, int]:
-            user_ref = self._ref(docs.USERS, uid)
+        user_ref = self._ref(docs.USERS, uid)
+        unfinished = (
+            self.client.collection(docs.CREATIONS)
+            .where(filter=FieldFilter("userId", "==", uid))
+            .where(filter=FieldFilter("kind", "==", "video"))
+            .where(filter=FieldFilter("status", "in", NON_TERMINAL))
+        )
+
+        def counts(transaction: Any = None) -> tuple[dict[str, Any] | None, int]:
             user = self._get(user_ref, transaction)
+            if transaction is None:
+                found = unfinished.get(retry=_read_retry(), timeout=CALL_TIMEOUT)
+            else:
+                found = transaction.get(unfinished, retry=_read_retry(), timeout=CALL_TIMEOUT)
+            return user, len(list(found))
+
+        with _sdk_errors():
+            user, actual = counts()
+        if user is None:
+            return 0, 0
+        if int(user.get("inFlight", 0)) == actual:
+            return actual, actual
+
+        def body(transaction: Any) -> tuple[int, int]:
+            user, actual = counts(transaction)
             if user is None:
                 return 0, 0
-            query = (
-                self.client.collection(docs.CREATIONS)
-                .where(filter=FieldFilter("userId", "==", uid))
-                .where(filter=FieldFilter("kind", "==", "video"))
-                .where(filter=FieldFilter("status", "in", NON_TERMINAL))
-            )
-            actual = len(list(transaction.get(query, retry=_read_retry(), timeout=CALL_TIMEOUT)))
             before = int(user.get("inFlight", 0))
             if before != actual:
                 transaction.update(user_ref, {"inFlight": actual})
