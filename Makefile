@@ -17,22 +17,27 @@ PY     := $(VENV)/bin/python
 .PHONY: dev test lint lock unit fuzz bench tasks-server install tools clean queue-down queue-up
 
 # requirements*.txt are locks compiled from requirements*.in (`make lock`): every package
-# pinned, with hashes, installed exactly (the functions' build installs requirements.txt).
+# pinned, with hashes. The dev lock is complete (every package the tools need), so it is
+# installed as it is, with --no-deps --require-hashes: pip resolves nothing, which is what
+# pip's secure-installs guidance describes for a full hashed lock, and it works the same with
+# the pip a fresh venv has (23.2.1 on Python 3.11.7) and with today's, whatever is released
+# upstream later (pip 23's resolver takes a newer release of a package asked for with an
+# extra, google-auth[requests], and refuses the lock). `pip check` then proves the lock is
+# whole. The deployed requirements.txt is installed by Google Cloud's buildpack, with no
+# flag: scripts/lock.py writes it so that any pip resolves it (tests/install/).
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes \
+	  -r requirements-dev.txt
+	$(PY) -m pip check --disable-pip-version-check
 	@touch $@
 
 install: $(VENV)/.installed
 
-UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 \
-	--generate-hashes --no-header --annotation-style line
-
 # Re-lock after editing requirements.in or requirements-dev.in (UPGRADE=1: newest versions
-# of what the .in files leave free).
+# of what the .in files leave free). uv compiles; scripts/lock.py says what it adds.
 lock: install
-	$(UV_COMPILE) $(if $(UPGRADE),--upgrade) requirements.in -o requirements.txt
-	$(UV_COMPILE) $(if $(UPGRADE),--upgrade) requirements-dev.in -o requirements-dev.txt
+	$(PY) scripts/lock.py $(if $(UPGRADE),--upgrade)
 
 tools:
 	@scripts/check-tools.sh
