@@ -11,8 +11,9 @@ once a newer release of the base package exists: it takes the extra's own range,
 pin, and stops with "all requirements must have their versions pinned with ==". pip 24.0
 and newer keep the pin. So the lock also pins each extra that a locked package asks for,
 with the base package's hashes (`google-auth[requests]==2.63.0`): every requirement pip
-meets is then pinned, on any pip. tests/unit/test_lock.py checks that the locks are
-written this way and tests/install/ that pip 23.2.1 and the buildpack's pip resolve them.
+meets is then pinned, on any pip. tests/install/ checks that the locks are what this
+script writes from the .in files, and that pip 23.2.1 and the buildpack's pip resolve the
+deployed one.
 
     python scripts/lock.py [--upgrade]
 """
@@ -76,26 +77,29 @@ def pin_extras(stripped: str, with_extras: str) -> str:
     return stripped.rstrip("\n") + "\n" + "\n".join(extra_blocks) + "\n"
 
 
-def compile_lock(source: str, output: str, upgrade: bool) -> None:
-    out = ROOT / output
+def compile_lock(source: str, output: str, upgrade: bool, root: Path = ROOT) -> None:
+    out = root / output
     args = [str(UV), *COMPILE, *(["--upgrade"] if upgrade else []), source]
-    subprocess.run([*args, "-o", output], cwd=ROOT, check=True)
+    subprocess.run([*args, "-o", output], cwd=root, check=True)
     stripped = out.read_text()
     # The same resolution with the extras kept: uv keeps the pins just written.
     scratch = out.with_suffix(".extras.tmp")
     scratch.write_text(stripped)
     try:
-        subprocess.run([*args, "--no-strip-extras", "-o", str(scratch)], cwd=ROOT, check=True)
+        subprocess.run([*args, "--no-strip-extras", "-o", str(scratch)], cwd=root, check=True)
         with_extras = scratch.read_text()
     finally:
         scratch.unlink(missing_ok=True)
     out.write_text(pin_extras(stripped, with_extras))
 
 
-def main(argv: list[str]) -> None:
+LOCKS = (("requirements.in", "requirements.txt"), ("requirements-dev.in", "requirements-dev.txt"))
+
+
+def main(argv: list[str], root: Path = ROOT) -> None:
     upgrade = "--upgrade" in argv
-    compile_lock("requirements.in", "requirements.txt", upgrade)
-    compile_lock("requirements-dev.in", "requirements-dev.txt", upgrade)
+    for source, output in LOCKS:
+        compile_lock(source, output, upgrade, root)
 
 
 if __name__ == "__main__":
