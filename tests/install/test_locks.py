@@ -125,8 +125,9 @@ def test_the_locks_are_what_make_lock_writes_from_the_in_files(tmp_path: Path) -
 
 
 def test_each_extra_is_pinned_beside_its_package() -> None:
-    stripped = "a==1.0 \\\n    --hash=sha256:aa\n    # via b\nb==2.0 \\\n    --hash=sha256:bb\n"
-    with_extras = "a[x,y]==1.0 \\\n    --hash=sha256:aa\n    # via b\nb==2.0 \\\n    --hash=sha256:bb\n"
+    b_block = "b==2.0 \\\n    --hash=sha256:bb\n"
+    stripped = "a==1.0 \\\n    --hash=sha256:aa\n    # via b\n" + b_block
+    with_extras = "a[x,y]==1.0 \\\n    --hash=sha256:aa\n    # via b\n" + b_block
     written = lock.pin_extras(stripped, with_extras)
     assert written.startswith(stripped.rstrip("\n"))
     assert "a[x,y]==1.0 \\\n    --hash=sha256:aa\n" in written
