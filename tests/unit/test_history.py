@@ -6,6 +6,8 @@ import dataclasses
 
 import pytest
 
+from tests.forged_cursors import FORGED, PATHS
+
 ALICE = {"Authorization": "Bearer dev:alice"}
 
 
@@ -98,3 +100,13 @@ def test_the_ledger_pages_past_a_hundred_entries(api_client, deps, clock):
     assert [len(p) for p in got] == [100, 11]
     flat = [i for p in got for i in p]
     assert len(set(flat)) == 111 and flat[0] == f"debit-{made[-1]}"
+
+
+@pytest.mark.parametrize("name", sorted(FORGED))
+@pytest.mark.parametrize("path", PATHS)
+def test_a_cursor_the_api_did_not_issue_is_400_naming_it(api_client, path, name):
+    response = api_client.get(path, query_string={"cursor": FORGED[name]}, headers=ALICE)
+
+    assert response.status_code == 400, response.get_json()
+    assert "cursor" in response.get_json()["fields"]
+    assert "Retry-After" not in response.headers
