@@ -7,9 +7,12 @@ and submits cannot exhaust the Cloud Tasks API quota; one caller refreshes at a 
 The gate learns of an outage from the submits themselves: an enqueue that finds the queue
 unreachable closes it at once (`report_failure`), so the next submits are refused before
 they are charged instead of being charged and refunded until the cache expires. While it is
-closed, a background re-check probes the queue every `recheck_seconds` and reopens it as
-soon as the queue answers RUNNING again; it stops by itself when nobody has asked for a
-minute (an idle instance does not keep probing).
+closed, the first request that comes `recheck_seconds` after the last probe probes the
+queue again, inside that request, and reopens the gate when the queue answers RUNNING; the
+requests that arrive meanwhile answer from the current state. There is no background
+thread: Cloud Functions (2nd gen) run on Cloud Run, which gives an instance CPU only while
+it handles a request, so a thread could not run between requests there. An idle instance
+probes nothing.
 """
 
 from __future__ import annotations
@@ -25,8 +28,6 @@ from typing import Any
 from shared import events
 from shared.domain.errors import QueueError
 from shared.ports import QueueInfo, QueueState, TaskQueue
-
-IDLE_AFTER_SECONDS = 60.0  # the re-check stops when no caller asked for this long
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,10 @@ _REASONS = {
 
 
 class QueueHealth:
+    """The gate of one instance. Nothing runs between requests: every probe happens inside
+    a `check()`, so it works where the platform gives CPU only while a request is handled
+    (Cloud Run's default, hence Cloud Functions 2nd gen)."""
+
     def __init__(
         self,
         queue: TaskQueue,
@@ -69,67 +74,67 @@ class QueueHealth:
     ) -> None:
         self._queue = queue
         self._ttl = ttl_seconds
-        self._recheck = recheck_seconds
+        # how long a closed gate waits before a request probes again (default: the ttl)
+        self._recheck = ttl_seconds if recheck_seconds is None else recheck_seconds
         self._monotonic = monotonic
-        self._lock = threading.Lock()
+        self._state = threading.Lock()  # guards _cached; never held during a probe
+        self._probing = threading.Lock()  # held by the one request that probes
         self._cached: tuple[float, QueueHealthReport] | None = None
-        self._asked_at = monotonic()
-        self._rechecker: threading.Thread | None = None
-        self._wake = threading.Event()
 
     def check(self) -> QueueHealthReport:
-        self._asked_at = self._monotonic()
+        """The gate's state; probes the queue first when the state is due (an open gate's
+        after the ttl, a closed gate's after `recheck_seconds`). One request probes at a
+        time; the others answer from the current state at once (only the very first
+        requests, with no state yet, wait for the first probe)."""
         cached = self._cached
-        if cached and self._monotonic() - cached[0] < self._ttl:
+        if cached is not None and not self._due(cached):
             return cached[1]
-        with self._lock:
-            cached = self._cached
-            if cached and self._monotonic() - cached[0] < self._ttl:
+        if not self._probing.acquire(blocking=cached is None):
+            assert cached is not None
+            return cached[1]  # another request of this instance is probing
+        try:
+            cached = self._cached  # the request that probed before us may have refreshed it
+            if cached is not None and not self._due(cached):
                 return cached[1]
-            return self._store(self._probe())
+            return self._probed(self._probe(), since=cached)
+        finally:
+            self._probing.release()
 
     def observe(self, info: QueueInfo) -> QueueHealthReport:
         """Take the queue's state from a call that just returned it (an operator's pause or
         resume), whatever the cache holds."""
-        with self._lock:
-            return self._store(_report_of(info))
+        report = _report_of(info)
+        with self._state:
+            self._cached = (self._monotonic(), report)
+        return report
 
     def report_failure(self, error: QueueError) -> None:
         """A call to the queue just failed: close the gate now if the queue is unreachable."""
         if not error.unreachable:
             return
-        with self._lock:
+        with self._state:
             cached = self._cached
-            if cached is None or cached[1].ok:
-                events.emit("queue.gate_closed", logging.WARNING, reason=error.code)
-            self._store(_report("unavailable", None, error.code))
+            self._cached = (self._monotonic(), _report("unavailable", None, error.code))
+        if cached is None or cached[1].ok:
+            events.emit("queue.gate_closed", logging.WARNING, reason=error.code)
 
-    def _store(self, report: QueueHealthReport) -> QueueHealthReport:
-        """Cache a report (the caller holds the lock); start the re-check while not ok."""
-        self._cached = (self._monotonic(), report)
-        if not report.ok:
-            self._start_rechecker()
+    def _due(self, cached: tuple[float, QueueHealthReport]) -> bool:
+        at, report = cached
+        return self._monotonic() - at >= (self._ttl if report.ok else self._recheck)
+
+    def _probed(
+        self, report: QueueHealthReport, since: tuple[float, QueueHealthReport] | None
+    ) -> QueueHealthReport:
+        """Store a probe's answer, unless something newer came in while it ran (a failure
+        reported by a submit, an operator's pause): that one stands."""
+        with self._state:
+            current = self._cached
+            if current is not since and current is not None:
+                return current[1]
+            self._cached = (self._monotonic(), report)
+        if report.ok and since is not None and not since[1].ok:
+            events.emit("queue.gate_reopened")
         return report
-
-    def _start_rechecker(self) -> None:
-        if self._recheck is None or (self._rechecker and self._rechecker.is_alive()):
-            return
-        self._rechecker = threading.Thread(
-            target=self._recheck_loop, name="queue-health-recheck", daemon=True
-        )
-        self._rechecker.start()
-
-    def _recheck_loop(self) -> None:
-        assert self._recheck is not None
-        while not self._wake.wait(self._recheck):
-            if self._monotonic() - self._asked_at > IDLE_AFTER_SECONDS:
-                return  # nobody is asking: the next check() probes for itself
-            report = self._probe()
-            with self._lock:
-                self._cached = (self._monotonic(), report)
-            if report.ok:
-                events.emit("queue.gate_reopened")
-                return
 
     def _probe(self) -> QueueHealthReport:
         try:
