@@ -31,6 +31,13 @@ LOCAL_ONLY = (
     "ADMIN_UIDS",  # production's operators carry the Firebase custom claim admin: true
 )
 # Adapter choices: the first is production's (and the only one it accepts), the second
+    # The local stack's own: where local media is served from and kept, and the local
+    # video generator's pace and failures.
+    "PUBLIC_BASE_URL",
+    "LOCAL_STATE_DIR",
+    "MEDIA_DIR",
+    "LOCAL_VIDEO_LATENCY_SECONDS",
+    "LOCAL_VIDEO_FAILURE_RATE",
 # the local default.
 CHOICES = {
     "IDENTITY_PROVIDER": ("firebase", "dev"),

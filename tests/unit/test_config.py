@@ -104,6 +104,11 @@ def test_production_names_each_missing_variable(missing):
         ("GENAI_BASE_URL", "http://127.0.0.1:9999"),
         ("R2_ENDPOINT_URL", "http://127.0.0.1:9000"),
         ("DEV_STARTING_TOKENS", "100"),
+        ("PUBLIC_BASE_URL", "https://api.example.com"),
+        ("LOCAL_STATE_DIR", "/tmp/state"),
+        ("MEDIA_DIR", "/tmp/media"),
+        ("LOCAL_VIDEO_LATENCY_SECONDS", "1"),
+        ("LOCAL_VIDEO_FAILURE_RATE", "0.5"),
     ],
 )
 def test_production_refuses_every_local_convenience(name, value):
