@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from shared.domain.creation import PROGRESS_HEARTBEAT
+from shared.domain.step_tasks import MAX_POLLS_PER_CHAIN, deadline_fits, largest_deadline_seconds
 
 LOCAL = "local"
 PRODUCTION = "production"
@@ -334,6 +335,16 @@ def _check_combinations(s: Settings, r: _Reader) -> None:
     heartbeat = PROGRESS_HEARTBEAT.total_seconds()
     if s.stale_after_seconds <= heartbeat + s.poll_max_seconds:
         r.problems.append(
+    if not deadline_fits(s.video_deadline_seconds, s.poll_initial_seconds, s.poll_max_seconds):
+        # A video polls about VIDEO_DEADLINE_SECONDS / POLL_MAX_SECONDS times: more than a
+        # poll chain's task names, and a later chain's names are taken (shared/domain/step_tasks).
+        r.problems.append(
+            f"VIDEO_DEADLINE_SECONDS / POLL_MAX_SECONDS ({s.video_deadline_seconds} / "
+            f"{s.poll_max_seconds:g}) allows more than {MAX_POLLS_PER_CHAIN} polls, the task names "
+            f"of a poll chain: with POLL_MAX_SECONDS {s.poll_max_seconds:g} (and "
+            f"POLL_INITIAL_SECONDS {s.poll_initial_seconds:g}) VIDEO_DEADLINE_SECONDS may be at "
+            f"most {largest_deadline_seconds(s.poll_initial_seconds, s.poll_max_seconds)}"
+        )
             f"STALE_AFTER_SECONDS must exceed {heartbeat:.0f} s (a poll's heartbeat) "
             "+ POLL_MAX_SECONDS"
         )

@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from shared.domain.step_tasks import MAX_REQUEUES
+
 
 class Status(StrEnum):
     PENDING = "pending"  # debited; the start task is being or has been enqueued
@@ -142,7 +144,8 @@ def complete(c: Creation, media_key: str, now: datetime) -> Creation | None:
 
 
 def count_requeue(c: Creation, now: datetime) -> Creation | None:
-    if c.is_terminal:
+    """One more requeue by the reconciler, up to MAX_REQUEUES (the task names it has)."""
+    if c.is_terminal or c.requeues >= MAX_REQUEUES:
         return None
     return c.with_changes(now, requeues=c.requeues + 1)
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from shared import events
 from shared.domain.creation import Creation, Kind, Refund, Status
 from shared.domain.errors import NotCancellable, QueueError
-from shared.domain.step_tasks import Step, StepTask
+from shared.domain.step_tasks import start_tasks
 from shared.services.accounts import own_creation
 
 if TYPE_CHECKING:
@@ -69,9 +69,9 @@ def _refuse_unless_pending(c: Creation) -> None:
 
 def _delete_start_tasks(deps: Deps, c: Creation) -> None:
     """The first start task and the reconciler's re-queued ones (`-start-<requeues>`)."""
-    for seq in range(c.requeues + 1):
+    for task in start_tasks(c.id, c.requeues):
         try:
-            deps.queue.delete(StepTask(c.id, Step.START, seq))
+            deps.queue.delete(task)
         except QueueError as exc:  # harmless: the task will find the creation cancelled
             events.emit(
                 "video.cancel_task_left",

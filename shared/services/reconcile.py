@@ -17,13 +17,12 @@ from shared import events
 from shared.domain import creation as transitions
 from shared.domain.creation import Creation, Kind, Status
 from shared.domain.errors import QueueError, StoreContention, StoreUnavailable
-from shared.domain.step_tasks import Step, StepTask
-from shared.services.video_steps import POLL_CHAIN, fail_and_refund
+from shared.domain.step_tasks import MAX_REQUEUES, Step, StepTask, first_poll_seq, start_task
+from shared.services.video_steps import fail_and_refund
 
 if TYPE_CHECKING:
     from shared.services.deps import Deps
 
-MAX_REQUEUES = 99
 REPAIR_USERS_PER_SWEEP = 50
 
 
@@ -104,9 +103,9 @@ def _settle(deps: Deps, creation: Creation, report: ReconcileReport) -> None:
     if not changed:
         return
     if creation.status is Status.PENDING:
-        task = StepTask(creation.id, Step.START, creation.requeues)
-    else:
-        task = StepTask(creation.id, Step.POLL, POLL_CHAIN * creation.requeues)
+        task = start_task(creation.id, creation.requeues)
+    else:  # a new poll chain, in names of its own; its first poll at once
+        task = StepTask(creation.id, Step.POLL, first_poll_seq(creation.requeues))
     deps.queue.enqueue(task)
     report.requeued.append(creation.id)
     events.emit("video.requeued", creationId=creation.id, step=str(task.step), seq=task.seq)

@@ -28,15 +28,11 @@ from shared.domain.errors import (
     StoreUnavailable,
 )
 from shared.domain.media_keys import video_key
-from shared.domain.step_tasks import Step, StepTask, next_poll_delay
+from shared.domain.step_tasks import Step, StepTask, first_poll_seq, poll_task
 from shared.ports import VideoSpec
 
 if TYPE_CHECKING:
     from shared.services.deps import Deps
-
-# Reconciler-made poll chains start at seq = POLL_CHAIN * k so their task names never meet
-# the names of an earlier chain (ids of executed tasks stay reserved for about an hour).
-POLL_CHAIN = 1000
 
 
 @dataclass(frozen=True)
@@ -154,14 +150,14 @@ def _start(deps: Deps, creation: Creation) -> StepResult:
         )
         return done(f"already_{creation.status}")
     events.emit("video.started", creationId=creation.id, operationName=operation)
-    return _schedule_poll(deps, creation, 1)
+    return _schedule_poll(deps, creation, first_poll_seq(0))
 
 
 def _already_claimed(deps: Deps, creation: Creation) -> StepResult:
     """A start for a creation that some delivery claimed before."""
     if creation.operation_name:
         # Generation runs: make sure its poll chain exists (a named task: no duplicate).
-        return _schedule_poll(deps, creation, 1)
+        return _schedule_poll(deps, creation, first_poll_seq(0))
     claimed_at = creation.claimed_at or creation.updated_at
     if deps.clock() - claimed_at >= deps.policy.start_timeout:
         # Whoever claimed it died between claiming and recording an operation. Starting
@@ -210,6 +206,5 @@ def _poll(deps: Deps, creation: Creation, seq: int) -> StepResult:
 
 def _schedule_poll(deps: Deps, creation: Creation, seq: int) -> StepResult:
     p = deps.policy
-    delay = next_poll_delay(seq % POLL_CHAIN, p.poll_initial_seconds, p.poll_max_seconds)
-    deps.queue.enqueue(StepTask(creation.id, Step.POLL, seq, delay))
+    deps.queue.enqueue(poll_task(creation.id, seq, p.poll_initial_seconds, p.poll_max_seconds))
     return done(f"poll_scheduled:{seq}")

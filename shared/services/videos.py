@@ -10,7 +10,7 @@ from shared import events
 from shared.domain.creation import Creation, Kind, Refund, Status
 from shared.domain.errors import DomainError, QueueError, StoreContention, StoreUnavailable
 from shared.domain.idempotency import Endpoint, IdempotencyKey, fingerprint
-from shared.domain.step_tasks import Step, StepTask
+from shared.domain.step_tasks import StepTask, start_task
 from shared.services.queue_health import QueueHealthReport
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ def submit_video(
     if debited.replayed:
         return _replay(deps, creation, debited.balance)
 
-    task = StepTask(creation.id, Step.START)
+    task = start_task(creation.id)
     try:
         deps.queue.enqueue(task)
     except QueueError as exc:
@@ -119,7 +119,7 @@ def _replay(deps: Deps, creation: Creation, balance: int) -> Accepted:
     """
     if creation.status is Status.PENDING:
         try:
-            deps.queue.enqueue(StepTask(creation.id, Step.START))
+            deps.queue.enqueue(start_task(creation.id))
         except QueueError as exc:
             deps.queue_health.report_failure(exc)
             events.emit("video.replay_not_queued", creationId=creation.id, queueErrorCode=exc.code)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from shared.domain.creation import Status
-from shared.domain.step_tasks import Step
+from shared.domain.step_tasks import POLL_CHAIN, Step
 from shared.services.reconcile import reconcile
-from shared.services.video_steps import POLL_CHAIN
 from shared.services.videos import VideoOrder, submit_video
 from tests.contract.invariants import assert_conserved
 from tests.unit.simulation import deliver_all
