@@ -4,6 +4,13 @@ Used by `make dev`, the test suite and the benchmarks. gcloud starts a Java proc
 itself, so the emulator runs in its own process group and is stopped with the whole group:
 nothing is left behind.
 
+It enforces `firestore.rules` (the repository's, unless `rules` names another file, or
+`rules=None` for none), loaded at start with gcloud's `--rules` flag, as the deployed
+database does (terraform/firestore.tf releases the same file): a client of the Firebase SDK
+(an ID token, or none) gets exactly what production gives it. The backend is not subject to
+rules, here as in production: google-cloud-firestore talks to an emulator as its admin
+(`Authorization: Bearer owner`), the emulator's stand-in for a service account.
+
 With a `data_dir`, its documents outlive it: `start()` loads the last export found there
 (the emulator's `--import-data`) and `stop()` exports everything there first. The export
 goes through the emulator's own export endpoint (the one `firebase emulators:export`
@@ -11,7 +18,8 @@ calls), because its `--export-on-exit` flag does not export the `(default)` data
 (emulator of gcloud 528: "Database name projects/<p>/databases/ has invalid trailing /",
 and nothing written); and the Java process runs no export at all on SIGTERM.
 
-    python -m devtools.firestore_emulator [--port 8085] [--data-dir DIR]   # Ctrl-C stops it
+    python -m devtools.firestore_emulator [--port 8085] [--data-dir DIR] [--rules FILE]
+    # Ctrl-C stops it
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ INSTALL_HINT = (
     "`gcloud components install cloud-firestore-emulator` (or apt-get install "
     "google-cloud-cli-firestore-emulator) and a Java 11+ runtime"
 )
+RULES = Path(__file__).resolve().parents[1] / "firestore.rules"
 EXPORT_NAME = "data"  # an export is <data_dir>/data/data.overall_export_metadata + files
 
 
@@ -47,12 +56,14 @@ class FirestoreEmulator:
         *,
         data_dir: Path | None = None,
         echo: bool = False,
+        rules: Path | None = RULES,
     ) -> None:
         self.port = port or free_port()
         self.project = project
         self.log_path = log_path
         self.data_dir = Path(data_dir) if data_dir else None
         self.echo = echo  # print its output as `[firestore] ...` too
+        self.rules = Path(rules) if rules else None  # security rules enforced for clients
         self.imported: Path | None = None  # the export loaded at start, if any
         self.process: subprocess.Popen | None = None
 
@@ -81,6 +92,10 @@ class FirestoreEmulator:
         if self.log_path is None:
             self.log_path = Path(tempfile.mkdtemp(prefix="firestore-emulator-")) / "emulator.log"
         command = [gcloud, "emulators", "firestore", "start", f"--host-port={self.host}"]
+        if self.rules is not None:
+            if not self.rules.is_file():
+                raise RuntimeError(f"no security rules at {self.rules}")
+            command.append(f"--rules={self.rules}")
         self.imported = None
         if self.data_dir is not None:
             _recover_interrupted_swap(self.data_dir)
@@ -178,10 +193,15 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=int(os.environ.get("FIRESTORE_PORT", 8085)))
     parser.add_argument("--project", default="demo-creator")
     parser.add_argument(
+        "--rules", type=Path, default=RULES, help="security rules to enforce (firestore.rules)"
+    )
+    parser.add_argument(
         "--data-dir", type=Path, help="load the export kept here at start, export here at stop"
     )
     args = parser.parse_args()
-    emulator = FirestoreEmulator(args.port, args.project, data_dir=args.data_dir, echo=True)
+    emulator = FirestoreEmulator(
+        args.port, args.project, data_dir=args.data_dir, echo=True, rules=args.rules
+    )
     try:
         emulator.start()
     except RuntimeError as exc:

@@ -1,7 +1,11 @@
 """firestore.rules on the official emulator: what a signed-in client may read, and that no
 client may write anything. Requests go through the emulator's REST API with emulator ID
 tokens (unsigned, which the emulator accepts and enforces rules for); the backend's own
-requests (the SDK, as `owner`) are not subject to rules, as in production."""
+requests (the SDK, as `owner`) are not subject to rules, as in production.
+
+Nothing here loads the rules: the suite's emulator is the one `make dev` runs
+(devtools/firestore_emulator.py), which enforces firestore.rules from its start. The real
+Firebase JS SDK meets the same rules through the whole stack in tests/firebase_sdk."""
 
 from __future__ import annotations
 
@@ -44,12 +48,7 @@ def id_token(uid: str) -> str:
 @pytest.fixture(scope="module")
 def rest(firestore_emulator):
     base = firestore_emulator.url
-    loaded = httpx.put(
-        f"{base}/emulator/v1/projects/{PROJECT}:securityRules",
-        json={"rules": {"files": [{"name": "firestore.rules", "content": RULES.read_text()}]}},
-        timeout=30,
-    )
-    assert loaded.status_code == 200, loaded.text
+    assert firestore_emulator.rules == RULES  # loaded at start, nothing uploaded here
     with httpx.Client(
         base_url=f"{base}/v1/projects/{PROJECT}/databases/(default)", timeout=30
     ) as c:
