@@ -15,6 +15,22 @@ provider text should be scrubbed with the same `redact`.
 Both give each line the source location of the code that logged it (`events.emit` passes its
 caller's frame down): Cloud Logging's `sourceLocation` {file, line, function}, and locally a
 `(shared/services/video_steps.py:182)` suffix.
+
+One handler, one line per event. With LOG_EXECUTION_ID=true (Cloud Functions sets it on
+every 2nd gen function), functions-framework configures the root logger before it imports
+main.py: a plain StreamHandler (`logging.config.dictConfig`, handler "wsgi") that writes
+each record unscrubbed, traceback included, to stderr (the request's `wsgi.errors`) as
+`{"message": ..., "logging.googleapis.com/labels": {"execution_id": ...}}`. Its legacy mode
+(ENTRY_POINT set) adds two more plain StreamHandlers (stdout up to INFO, stderr from
+WARNING). `configure_logging` removes those plain StreamHandlers from the root logger and
+installs ours, which carries the execution id itself (the `Function-Execution-Id` header
+that the framework's middleware sets on every request) next to the trace and span.
+Handlers of other classes (pytest's capture, for one) are left alone. Whatever logs an
+unhandled exception in a request (our error handlers, or Flask's `app.logger`, which has no
+handler of its own when the root has one, and propagates), this one handler writes it,
+scrubbed. Nothing else writes to stdout or stderr: gunicorn logs only its own errors
+(GUNICORN_LOG_LEVEL=error, the framework's default) and no access lines; the framework's
+redirection of stdout and stderr inside a request only reaches `print`, which we never use.
 """
 
 from __future__ import annotations
@@ -105,13 +121,42 @@ def structured_handler(settings: Settings, stream: TextIO | None = None) -> logg
     redact = Redactor(settings.secrets)
 
     class ScrubbedStructuredLogHandler(StructuredLogHandler):
+        def filter(self, record: logging.LogRecord) -> bool:
+            execution_id = _execution_id()
+            if execution_id and not hasattr(record, "labels"):
+                record.labels = {"execution_id": execution_id}
+            return bool(super().filter(record))
+
         def format(self, record: logging.LogRecord) -> str:
             return redact(str(super().format(record)))  # type: ignore[no-untyped-call]
+
+        def emit_instrumentation_info(self) -> None:
+            """The library's one diagnostic entry, written once: its own version logs it
+            through a logger that propagates to the root, where this handler is too."""
+            import google.cloud.logging_v2 as logging_v2
+            from google.cloud.logging_v2._instrumentation import _create_diagnostic_entry
+
+            logging_v2._instrumentation_emitted = True
+            payload = _create_diagnostic_entry().payload  # type: ignore[no-untyped-call]
+            name = StructuredLogHandler.__module__
+            self.handle(logging.LogRecord(name, logging.INFO, "", 0, payload, None, None))
 
     handler: logging.Handler = ScrubbedStructuredLogHandler(  # type: ignore[no-untyped-call]
         project_id=settings.project, stream=stream or sys.stdout
     )
     return handler
+
+
+EXECUTION_ID_HEADER = "Function-Execution-Id"  # set on each request by functions-framework
+
+
+def _execution_id() -> str | None:
+    """The current request's execution id (what Cloud Functions shows in its logs), if any."""
+    import flask
+
+    if not flask.has_request_context():
+        return None
+    return flask.request.headers.get(EXECUTION_ID_HEADER) or None
 
 
 def text_handler(settings: Settings | None = None, stream: TextIO | None = None) -> logging.Handler:
@@ -124,8 +169,12 @@ _MARK = "_creator_handler"
 
 
 def configure_logging(settings: Settings, level: int = logging.INFO) -> None:
-    """Install our one handler on the root logger (idempotent)."""
+    """Install our one handler on the root logger, in place of the plain StreamHandlers that
+    functions-framework installs there (idempotent)."""
     root = logging.getLogger()
+    for handler in list(root.handlers):
+        if type(handler) is logging.StreamHandler:  # not ours: they write unscrubbed
+            root.removeHandler(handler)
     if any(getattr(h, _MARK, False) for h in root.handlers):
         return
     if settings.log_format == "json":

@@ -171,3 +171,38 @@ def test_the_redactor_masks_google_keys_and_tokens_nobody_configured():
 def test_redact_scrubs_the_given_secrets_and_the_known_shapes():
     assert redact("token=abcdef123 Bearer xyz", "abcdef123") == "token=[redacted] Bearer [redacted]"
     assert redact("short ab", "ab", None) == "short ab"  # under 6 characters: never a secret
+
+
+def test_configure_logging_takes_the_root_from_functions_framework(deps, monkeypatch):
+    """What functions-framework installs with LOG_EXECUTION_ID=true (a plain StreamHandler
+    on the root) is replaced by our one handler; other handlers stay; twice is once."""
+    import sys
+
+    from shared import logs
+
+    root = logging.getLogger()
+    framework = logging.StreamHandler(io.StringIO())
+    pytest_like = logging.FileHandler(Path(deps.settings.local_state_dir) / "kept.log")
+    before, level = list(root.handlers), root.level
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    settings = dataclasses.replace(deps.settings, log_format="json", project="creator-prod")
+    root.addHandler(framework)
+    root.addHandler(pytest_like)
+    try:
+        logs.configure_logging(settings)
+        logs.configure_logging(settings)
+        ours = [h for h in root.handlers if getattr(h, "_creator_handler", False)]
+        assert framework not in root.handlers and pytest_like in root.handlers
+        assert len(ours) == 1
+        app = flask.Flask("t")
+        with app.test_request_context(headers={"Function-Execution-Id": "abc123"}):
+            events.emit("video.submitted", creationId="c1")
+        entry = json.loads(sys.stdout.getvalue().splitlines()[-1])
+        assert entry["event"] == "video.submitted"
+        assert entry["logging.googleapis.com/labels"]["execution_id"] == "abc123"
+    finally:
+        for handler in list(root.handlers):
+            if handler not in before:
+                root.removeHandler(handler)
+        root.setLevel(level)
+        pytest_like.close()
