@@ -160,6 +160,9 @@ class LocalStack:
             "PUBLIC_BASE_URL": self.api_url,
             "LOCAL_STATE_DIR": str(self.state_dir),
             "PYTHONUNBUFFERED": "1",
+            # functions-framework as Cloud Functions runs it (terraform/functions.tf): its
+            # execution-id logging, which shared/logs.py must take over (one scrubbed line)
+            "LOG_EXECUTION_ID": "true",
             # The console's origin may call the api (CORS), whatever its port.
             **self._web_origins(),
             **self.settings,
