@@ -181,6 +181,33 @@ def remove_pid_file(path: Path, pid: int | None = None) -> None:
             path.unlink()
 
 
+# -- restarting -----------------------------------------------------------------------------
+
+
+class RestartBackoff:
+    """When to start again a process that ended, as Cloud Run replaces a crashed instance:
+    `first` seconds after its first end, doubling at each end that follows up to `cap`; back
+    to `first` once a start has stayed up `stable` seconds. `restarts` counts them all."""
+
+    def __init__(self, first: float = 0.5, cap: float = 10.0, stable: float = 30.0) -> None:
+        self.first, self.cap, self.stable = first, cap, stable
+        self.restarts = 0
+        self._delay = first
+        self._started: float | None = None
+
+    def started(self, now: float) -> None:
+        """The process was started (again) at `now` (time.monotonic())."""
+        self._started = now
+
+    def ended(self, now: float) -> float:
+        """It ended at `now`: the delay before its next start."""
+        if self._started is not None and now - self._started >= self.stable:
+            self._delay = self.first
+        delay, self._delay = self._delay, min(self._delay * 2, self.cap)
+        self.restarts += 1
+        return delay
+
+
 # -- stopping -------------------------------------------------------------------------------
 
 

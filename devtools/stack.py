@@ -12,7 +12,8 @@ Under `state_dir`:
     media/, generator/    local media and the local video generator's operations
     <name>.log            each process's output: api, worker, tasks, firestore (web: requests)
     run/<name>.pid        the pid of each process (and of `make dev`), checked before use
-    run/queue-down        present while `make queue-down` holds the queue down
+    run/queue-down        present while the queue is down (make queue-down, or the server
+                          ended on its own) until `make queue-up`
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ TASKS_SERVICE_ACCOUNT = "tasks-invoker@demo-creator.iam.gserviceaccount.com"  # 
 TASKS_DB = "cloud-tasks.sqlite3"
 TASKS_COMMAND = "devtools.cloud_tasks_server"  # in the server's command line
 NAMES = ("firestore", "tasks", "api", "worker")  # the processes, in start order
+FUNCTIONS = {"api": "api", "worker": "video_worker"}  # process name: function target
 
 
 class PortTaken(RuntimeError):
@@ -229,11 +231,8 @@ class LocalStack:
             self.firestore.start()
             self._record("firestore", self.firestore.process)
             self.start_tasks_server(fresh=self.fresh)
-            for name, target, port in (
-                ("api", "api", self.ports.api),
-                ("worker", "video_worker", self.ports.worker),
-            ):
-                self.functions[name] = self._start_function(name, target, port)
+            for name in FUNCTIONS:
+                self.start_function(name)
             for name, url in (("api", self.api_url), ("worker", self.worker_url)):
                 self._wait_http(name, url)
             if self.web_port:
@@ -324,6 +323,30 @@ class LocalStack:
     def _record(self, name: str, process: subprocess.Popen | None) -> None:
         if process is not None:
             write_pid_file(self.pid_file(name), process.pid)
+
+    def start_function(self, name: str) -> subprocess.Popen:
+        """Start the function `name` (api, worker) on its port; returns without waiting for it
+        to answer (function_answers tells)."""
+        port = getattr(self.ports, name)
+        self.functions[name] = self._start_function(name, FUNCTIONS[name], port)
+        return self.functions[name]
+
+    def end_function(self, name: str) -> None:
+        """Forget the function `name` that ended on its own, and kill what is left of its
+        process group (a gunicorn worker still holding the port), as Cloud Run discards a
+        crashed instance; start_function starts a new one."""
+        process = self.functions.pop(name, None)
+        if process is not None:
+            stop_group(process, grace=0)
+            remove_pid_file(self.pid_file(name), process.pid)
+
+    def function_answers(self, name: str) -> bool:
+        """Does the function `name` answer HTTP now (any status)?"""
+        try:
+            httpx.get(f"http://127.0.0.1:{getattr(self.ports, name)}/ready", timeout=1)
+        except httpx.TransportError:
+            return False
+        return True
 
     def _start_function(self, name: str, target: str, port: int) -> subprocess.Popen:
         process = spawn(
