@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 import flask
 
 from functions import schemas
-from functions.http import app_deps, error, reply, validated
+from functions.http import app_deps, reply, validated
 from shared import events
-from shared.domain.errors import QueueError
+from shared.domain.errors import Forbidden
 
 if TYPE_CHECKING:
     from shared.ports import QueueChange
@@ -29,7 +29,7 @@ def _operator() -> str:
     who = app_deps().identity.identify(flask.request.headers.get("Authorization"))
     if not who.admin:
         events.emit("admin.refused", logging.WARNING, userId=who.uid, path=flask.request.path)
-        flask.abort(error(403, "forbidden", "This is for operators only."))
+        raise Forbidden("This is for operators only.")
     return who.uid
 
 
@@ -57,16 +57,7 @@ def _set_queue(action: str) -> flask.Response:
 
     operator = _operator()
     body = validated(QueueChangeRequest)
-    try:
-        report, change = set_queue(app_deps(), action, operator, body.reason)
-    except QueueError as exc:
-        return error(
-            503,
-            "queue_unavailable",
-            f"The queue could not be {action}d now. Please retry shortly.",
-            {"Retry-After": "10"},
-            queueErrorCode=exc.code,
-        )
+    report, change = set_queue(app_deps(), action, operator, body.reason)  # QueueError: 503
     return reply(200, schemas.AdminQueueAnswer(queue=_queue_out(report, change)))
 
 

@@ -1,37 +1,31 @@
 """The public `api` function: the routes the app's frontend calls.
 
-Handlers only translate HTTP to service calls and domain errors to answers; the rules live
-in shared/services. Every failure a caller can cause is a 4xx naming the problem, with a
-stable `code`. `create_app(deps)` builds the app from its dependencies (the container in
-production, fakes in tests).
+Handlers only translate HTTP to service calls; the rules live in shared/services, and the
+answer to each domain error in one table (functions/errors.py). Every failure a caller can
+cause is a 4xx naming the problem, with a stable `code`. `create_app(deps)` builds the app
+from its dependencies (the container in production, fakes in tests).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import flask
 from flask_cors import CORS
 
 from functions import admin, schemas
-from functions.http import app_deps, error, install_error_handlers, invalid, reply, validated
+from functions.errors import HEALTH_RETRY_SECONDS
+from functions.http import app_deps, install_error_handlers, invalid, reply, validated
 from shared import events
 from shared.domain.creation import Creation
 from shared.domain.errors import (
     CreationNotFound,
-    IdentityUnavailable,
-    InsufficientTokens,
-    NotCancellable,
     StorageError,
-    StoreContention,
-    StoreUnavailable,
-    TooManyInFlight,
-    Unauthenticated,
 )
 from shared.domain.failures import user_message
-from shared.domain.idempotency import IdempotencyConflict
 from shared.domain.identity import Identity
 from shared.domain.paging import DEFAULT_LIMIT, MAX_LIMIT, Cursor
 from shared.services.admin import OverviewCache
@@ -43,7 +37,6 @@ if TYPE_CHECKING:
 # Creation ids are ours (hex); a name Firestore reserves (`__x__`) is never one of them.
 _ID = re.compile(r"^(?!__.*__$)[A-Za-z0-9_-]{1,64}$")
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
-QUEUE_UNAVAILABLE = "Video generation queue is unavailable. Please retry shortly."
 CORS_MAX_AGE_SECONDS = 3600
 
 bp = flask.Blueprint("api", __name__)
@@ -64,8 +57,7 @@ def create_app(deps: Container) -> flask.Flask:
         max_age=CORS_MAX_AGE_SECONDS,
         vary_header=True,
     )
-    install_error_handlers(app)
-    _install_domain_error_handlers(app)
+    install_error_handlers(app)  # domain errors answer from functions/errors.py
     app.register_blueprint(bp)
     app.register_blueprint(admin.bp)
     app.extensions["overview"] = OverviewCache()
@@ -80,112 +72,17 @@ def _uid() -> str:
     return _identity().uid
 
 
-def _install_domain_error_handlers(app: flask.Flask) -> None:
-    @app.errorhandler(Unauthenticated)
-    def _unauthenticated(exc: Unauthenticated) -> flask.Response:
-        message = str(exc) or "authentication required"
-        return error(401, "unauthenticated", message, {"WWW-Authenticate": "Bearer"})
-
-    @app.errorhandler(IdentityUnavailable)
-    def _identity_unavailable(_exc: IdentityUnavailable) -> flask.Response:
-        return error(
-            503,
-            "identity_unavailable",
-            "Sign-in cannot be checked right now. Please retry shortly.",
-            {"Retry-After": "5"},
-        )
-
-    @app.errorhandler(CreationNotFound)
-    def _not_found(_exc: CreationNotFound) -> flask.Response:
-        return error(404, "not_found", "creation not found")
-
-    @app.errorhandler(StoreContention)
-    def _contention(_exc: StoreContention) -> flask.Response:
-        return error(
-            409,
-            "busy",
-            "Too many simultaneous requests on this account. Please retry.",
-            {"Retry-After": "1"},
-            retryable=True,
-        )
-
-    @app.errorhandler(StoreUnavailable)
-    def _store_unavailable(_exc: StoreUnavailable) -> flask.Response:
-        return error(
-            503,
-            "service_unavailable",
-            "The service is temporarily unavailable. Please retry shortly; a request that "
-            "was charged is completed or refunded automatically (retry with the same "
-            "Idempotency-Key to find it).",
-            {"Retry-After": "5"},
-            retryable=True,
-        )
-
-    @app.errorhandler(IdempotencyConflict)
-    def _idempotency_conflict(exc: IdempotencyConflict) -> flask.Response:
-        return error(422, "idempotency_conflict", exc.message)
-
-
 @bp.post("/api/generate/video")
 def generate_video() -> flask.Response:
     from functions.schemas import VideoRequest
-    from shared.services.videos import EnqueueFailed, QueueClosed, VideoOrder, submit_video
+    from shared.services.videos import VideoOrder, submit_video
 
     deps = app_deps()
     uid = _uid()
     body = validated(VideoRequest)
     key = _idempotency_key()
 
-    try:
-        accepted = submit_video(deps, uid, VideoOrder(body.prompt, body.parameters()), key)
-    except InsufficientTokens as exc:
-        return error(
-            402,
-            "insufficient_tokens",
-            "Not enough tokens for this video.",
-            balance=exc.balance,
-            required=exc.required,
-        )
-    except TooManyInFlight as exc:
-        return error(
-            429,
-            "rate_limited",
-            f"You have {exc.in_flight} videos in progress, the most at once. Submit again "
-            "when one has finished.",
-            {"Retry-After": "30"},
-            inFlight=exc.in_flight,
-            limit=exc.limit,
-            charged=False,
-        )
-    except QueueClosed as exc:
-        return error(
-            503,
-            "queue_unavailable",
-            QUEUE_UNAVAILABLE,
-            {"Retry-After": "30"},
-            refunded=False,
-            charged=False,
-            queue=exc.report.as_json(),
-        )
-    except EnqueueFailed as exc:
-        details = (
-            "Your tokens were refunded."
-            if exc.refunded
-            else "The refund could not be recorded yet: this creation will be generated or "
-            "refunded automatically within minutes. Follow it at its Location."
-        )
-        return error(
-            503,
-            "queue_unavailable",
-            QUEUE_UNAVAILABLE,
-            {"Retry-After": "30", "Location": f"/api/creations/{exc.creation.id}"},
-            refunded=exc.refunded,
-            charged=not exc.refunded,
-            details=details,
-            creationId=exc.creation.id,
-            balance=exc.balance,
-            queueErrorCode=exc.queue_code,
-        )
+    accepted = submit_video(deps, uid, VideoOrder(body.prompt, body.parameters()), key)
     c = accepted.creation
     return reply(
         202,
@@ -203,33 +100,14 @@ def generate_video() -> flask.Response:
 @bp.post("/api/generate/image")
 def generate_image() -> flask.Response:
     from functions.schemas import ImageRequest
-    from shared.services.images import ImageFailed, ImageInProgress, ImageOrder
+    from shared.services.images import ImageOrder
     from shared.services.images import generate_image as make_image
 
     deps = app_deps()
     uid = _uid()
     body = validated(ImageRequest)
     key = _idempotency_key()
-    try:
-        made = make_image(deps, uid, ImageOrder(body.prompt, body.aspectRatio), key)
-    except InsufficientTokens as exc:
-        return error(
-            402,
-            "insufficient_tokens",
-            "Not enough tokens for this image.",
-            balance=exc.balance,
-            required=exc.required,
-        )
-    except ImageInProgress as exc:
-        return error(
-            409,
-            "in_progress",
-            "This request is still being processed. Retry shortly.",
-            {"Retry-After": "2"},
-            creationId=exc.creation.id,
-        )
-    except ImageFailed as exc:
-        return _image_failed(exc)
+    made = make_image(deps, uid, ImageOrder(body.prompt, body.aspectRatio), key)
     c = made.creation
     shown = creation_out(c, deps.media)
     return reply(
@@ -244,34 +122,6 @@ def generate_image() -> flask.Response:
             creation=shown,
         ),
         {"Location": f"/api/creations/{c.id}"},
-    )
-
-
-def _image_failed(exc: Any) -> flask.Response:
-    headers: dict[str, str] = {}
-    if exc.code == "content_filtered":
-        status, code, message = 422, exc.code, "The prompt was blocked by the safety filter."
-    elif exc.transient:
-        status, code = 503, "generation_unavailable"
-        message = "Image generation is temporarily unavailable. Please retry."
-        headers["Retry-After"] = "10"
-    else:
-        status, code, message = 502, "generation_failed", "Image generation failed."
-    details = (
-        "Your tokens were refunded."
-        if exc.refunded
-        else "Your tokens will be refunded automatically within minutes."
-    )
-    return error(
-        status,
-        code,
-        message,
-        headers,
-        refunded=exc.refunded,
-        details=details,
-        errorCode=exc.code,
-        creationId=exc.creation.id,
-        balance=exc.balance,
     )
 
 
@@ -352,10 +202,7 @@ def cancel(creation_id: str) -> flask.Response:
     if not _ID.match(creation_id):
         raise CreationNotFound(creation_id)
     deps = app_deps()
-    try:
-        cancelled = cancel_creation(deps, uid, creation_id)
-    except NotCancellable as exc:
-        return error(409, "not_cancellable", exc.reason, creationStatus=exc.status)
+    cancelled = cancel_creation(deps, uid, creation_id)
     return reply(
         200,
         schemas.CancelAnswer(
@@ -408,7 +255,7 @@ def queue_health() -> flask.Response:
     body = schemas.QueueHealthOut.model_validate(report.as_json())
     if report.ok:
         return reply(200, body)
-    return reply(503, body, {"Retry-After": "10"})
+    return reply(503, body, {"Retry-After": str(HEALTH_RETRY_SECONDS)}, cause=_unhealthy(body))
 
 
 @bp.get("/api/health")
@@ -417,7 +264,11 @@ def health() -> flask.Response:
     body = schemas.SystemHealthOut.model_validate(report.as_json())
     if report.ok:
         return reply(200, body)
-    return reply(503, body, {"Retry-After": "10"})
+    return reply(503, body, {"Retry-After": str(HEALTH_RETRY_SECONDS)}, cause=_unhealthy(body))
+
+
+def _unhealthy(body: schemas.QueueHealthOut | schemas.SystemHealthOut) -> str:
+    return "unhealthy: " + json.dumps(body.model_dump(mode="json", exclude_none=True))
 
 
 @bp.get("/api/openapi.json")

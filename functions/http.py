@@ -1,13 +1,17 @@
 """What both functions share over HTTP: JSON answers, JSON errors, bodies, dispatch.
 
-Every error body is `{"success": false, "code": "<stable code>", "error": "<sentence>", ...}`:
-`code` is for programs (README lists them), `error` for people.
+Every answer is JSON, errors included: `{"success": false, "code": "<stable code>",
+"error": "<sentence>", ...}`, `code` for programs (README lists them), `error` for people;
+which error gets which answer is one table (functions/errors.py). Every answer carries
+`X-Content-Type-Options: nosniff`. Every 5xx answer logs one event, `http.server_error`,
+with its cause, from one place (`_after`), whichever code made the answer.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -26,25 +30,27 @@ M = TypeVar("M", bound="BaseModel")
 
 MAX_JSON_DEPTH = 32  # our bodies are two levels deep; anything deeper is not ours
 
-_HTTP_CODES = {
-    400: ("invalid_request", "the request is not valid"),
-    404: ("not_found", "not found"),
-    405: ("method_not_allowed", "method not allowed"),
-    413: ("payload_too_large", "the body is too large"),
-    415: ("unsupported_media_type", "Content-Type must be application/json"),
-}
+_CAUSE = "server_error_cause"  # flask.g: why this request's answer is a 5xx
+_LOGGED = "server_error_logged"  # on a response: its event is written already (once, even
+# when functions-framework's app, which holds ours, sees the same response after us)
 
 
 def reply(
-    status: int, body: BaseModel | dict[str, Any], headers: dict[str, str] | None = None
+    status: int,
+    body: BaseModel | dict[str, Any],
+    headers: dict[str, str] | None = None,
+    *,
+    cause: str | None = None,
 ) -> flask.Response:
     """A JSON answer; the api's are built through their models (functions/schemas.py), as
-    its OpenAPI document says."""
+    its OpenAPI document says. `cause`: why a 5xx answer is one (logged with it)."""
     data = body if isinstance(body, dict) else body.model_dump(mode="json")
     response = flask.jsonify(data)
     response.status_code = status
     response.headers.update(headers or {})
     response.headers["Cache-Control"] = "no-store"
+    if cause is not None:
+        setattr(flask.g, _CAUSE, cause)
     return response
 
 
@@ -53,12 +59,35 @@ def error(
     code: str,
     message: str,
     headers: dict[str, str] | None = None,
+    *,
+    cause: str | None = None,
     **extra: Any,
 ) -> flask.Response:
     from functions.schemas import ErrorBody
 
     body = ErrorBody(code=code, error=message, **extra)
-    return reply(status, body.model_dump(mode="json", exclude_none=True), headers)
+    return reply(status, body.model_dump(mode="json", exclude_none=True), headers, cause=cause)
+
+
+def answer(exc: Exception) -> flask.Response:
+    """The answer to `exc`, from the table (functions/errors.py)."""
+    from functions.errors import answer_for
+
+    deps = flask.current_app.extensions.get("deps")
+    found = answer_for(exc, deps.policy if deps is not None else None)
+    return error(
+        found.status,
+        found.code,
+        found.message,
+        found.all_headers(),
+        cause=_cause(exc),
+        **found.fields,
+    )
+
+
+def _cause(exc: Exception) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
 
 
 def invalid(fields: dict[str, str]) -> flask.Response:
@@ -129,20 +158,51 @@ def _depth(value: Any) -> int:
 
 
 def install_error_handlers(app: flask.Flask) -> None:
-    @app.errorhandler(HTTPException)
-    def _http(exc: HTTPException) -> flask.Response:
-        if isinstance(exc.response, flask.Response):
-            return exc.response  # an answer of ours, carried by flask.abort
-        status = exc.code or 500
-        code, message = _HTTP_CODES.get(status, ("http_error", exc.name))
-        # Keep what the exception says about itself, e.g. `Allow` on a 405.
-        headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
-        return error(status, code, message, headers)
+    """Answer every error from the table, in JSON; log every 5xx answer; nosniff on all.
 
-    @app.errorhandler(Exception)
-    def _unexpected(exc: Exception) -> flask.Response:
-        events.emit("http.unhandled", logging.ERROR, exc_info=True, error=type(exc).__name__)
-        return error(500, "internal", "internal error")
+    Also for an app that is not ours: functions-framework's own (`/robots.txt`,
+    `/favicon.ico`, its crash answer), see `LazyApp`."""
+    from functions.errors import TABLE
+
+    # `/a//b` would be a 308 redirect with an HTML body (werkzeug merges slashes): a 404 here.
+    app.url_map.merge_slashes = False
+
+    def _answer(exc: Exception) -> flask.Response:
+        if isinstance(exc, HTTPException) and isinstance(exc.response, flask.Response):
+            return exc.response  # an answer of ours, carried by flask.abort
+        response = answer(exc)
+        if response.status_code >= 500 and sys.exc_info()[1] is exc:
+            # Logged here, while its traceback is at hand (a bug's 500 needs it).
+            _log_server_error(response, exc_info=not isinstance(exc, HTTPException))
+        return response
+
+    for kind in TABLE:
+        app.register_error_handler(kind, _answer)
+    app.after_request(_after)
+
+
+def _after(response: flask.Response) -> flask.Response:
+    """Every answer of the app passes here: nosniff, and the log line of a 5xx."""
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if response.status_code >= 500 and not getattr(response, _LOGGED, False):
+        _log_server_error(response)
+    return response
+
+
+def _log_server_error(response: flask.Response, *, exc_info: bool = False) -> None:
+    """The one event of a 5xx answer: its status, code, route and cause."""
+    setattr(response, _LOGGED, True)
+    body = response.get_json(silent=True) if response.is_json else None
+    events.emit(
+        "http.server_error",
+        logging.ERROR,
+        exc_info=exc_info,
+        status=response.status_code,
+        code=body.get("code") if isinstance(body, dict) else None,
+        method=flask.request.method,
+        route=flask.request.url_rule.rule if flask.request.url_rule else None,
+        cause=flask.g.get(_CAUSE) or "not recorded (an answer made without a cause)",
+    )
 
 
 def dispatch(app: flask.Flask, request: flask.Request) -> flask.Response:
@@ -152,12 +212,19 @@ def dispatch(app: flask.Flask, request: flask.Request) -> flask.Response:
 
 
 class LazyApp:
-    """An entry point's Flask app, built on its first request (not at import: cold start)."""
+    """An entry point's Flask app, built on its first request (not at import: cold start).
+
+    functions-framework runs main.py inside the app context of its own Flask app, which
+    routes every request to the entry points but answers some itself (`/robots.txt`,
+    `/favicon.ico`, a `//` in a path, its crash page) in HTML. Made there, a LazyApp gives
+    that host app the same JSON error answers and headers as ours."""
 
     def __init__(self, build: Callable[[], flask.Flask]) -> None:
         self._build = build
         self._app: flask.Flask | None = None
         self._lock = threading.Lock()
+        if flask.has_app_context():
+            adopt_host(flask.current_app._get_current_object())  # type: ignore[attr-defined]
 
     @property
     def app(self) -> flask.Flask:
@@ -169,3 +236,12 @@ class LazyApp:
 
     def __call__(self, request: flask.Request) -> flask.Response:
         return dispatch(self.app, request)
+
+
+def adopt_host(app: flask.Flask) -> None:
+    """Give functions-framework's own app (which routes to our entry points) our JSON error
+    answers, nosniff and 5xx log lines; once per app."""
+    if app.extensions.get("json_errors"):
+        return
+    app.extensions["json_errors"] = True
+    install_error_handlers(app)

@@ -1,6 +1,7 @@
 """The private `video_worker` function: Cloud Tasks delivers one step per request, and
 Cloud Scheduler calls the reconciler. Answers: 2xx done (or permanently failed and
-refunded), 503 retry later, 400 a body that is not one of our tasks."""
+refunded), 503 (or 409 `busy`) retry later, 400 a body that is not one of our tasks; errors
+answer from the api's table (functions/errors.py)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,7 @@ import flask
 
 from functions.http import app_deps, error, install_error_handlers, json_body, reply
 from shared import events
-from shared.domain.errors import (
-    Forbidden,
-    IdentityUnavailable,
-    StoreContention,
-    StoreUnavailable,
-    Unauthenticated,
-)
+from shared.domain.errors import Forbidden, Unauthenticated
 
 if TYPE_CHECKING:
     from shared.bootstrap import Container
@@ -30,8 +25,6 @@ def create_app(deps: Container) -> flask.Flask:
     app = flask.Flask(__name__)
     app.extensions["deps"] = deps
     install_error_handlers(app)
-    app.register_error_handler(StoreUnavailable, _store_busy)
-    app.register_error_handler(StoreContention, _store_busy)
     app.register_blueprint(bp)
     return app
 
@@ -46,29 +39,11 @@ def _only_cloud_tasks() -> flask.Response | None:
         return None
     try:
         auth.verify(flask.request.headers.get("Authorization"))
-    except Unauthenticated:
-        events.emit("worker.rejected", logging.WARNING, reason="unauthenticated")
-        return error(401, "unauthenticated", "a valid Cloud Tasks OIDC token is required")
-    except IdentityUnavailable:  # the key server is down: let Cloud Tasks retry later
-        events.emit("worker.keys_unavailable", logging.ERROR)
-        return error(
-            503,
-            "identity_unavailable",
-            "the token keys cannot be fetched now",
-            {"Retry-After": "10"},
-        )
-    except Forbidden:
-        events.emit("worker.rejected", logging.WARNING, reason="forbidden")
-        return error(403, "forbidden", "this caller may not invoke the worker")
-    return None
-
-
-def _store_busy(exc: Exception) -> flask.Response:
-    """The store failed (e.g. during a reconcile sweep): answer 503 so the caller retries."""
-    events.emit("worker.store_unavailable", logging.WARNING, error=type(exc).__name__)
-    return error(
-        503, "service_unavailable", "the store is unavailable; retry later", {"Retry-After": "10"}
-    )
+    except (Unauthenticated, Forbidden) as exc:  # answered from the table: 401, 403
+        reason = "unauthenticated" if isinstance(exc, Unauthenticated) else "forbidden"
+        events.emit("worker.rejected", logging.WARNING, reason=reason)
+        raise
+    return None  # IdentityUnavailable (the key server is down): 503, Cloud Tasks retries
 
 
 @bp.post("/tasks/video")
@@ -94,7 +69,7 @@ def video_step() -> flask.Response:
         attempt=headers.get("X-CloudTasks-TaskRetryCount"),
         ms=round((time.perf_counter() - started) * 1000, 1),
     )
-    return reply(result.status, {"outcome": result.outcome})
+    return reply(result.status, {"outcome": result.outcome}, cause=f"step {result.outcome}")
 
 
 @bp.post("/tasks/reconcile")
