@@ -28,6 +28,8 @@ from devtools.cloud_tasks_server import names, oidc
 from devtools.cloud_tasks_server.dispatcher import Dispatcher
 from devtools.cloud_tasks_server.errors import ApiError
 from devtools.cloud_tasks_server.http_api import HttpApi
+from devtools.cloud_tasks_server.iam import Authorizer
+from devtools.cloud_tasks_server.iam_terraform import Policy, UnsupportedTerraform, read_policy
 from devtools.cloud_tasks_server.service import CloudTasksService, normalize_queue
 from devtools.cloud_tasks_server.state import QueuePb, TaskDatabase, delete_db_files
 
@@ -116,6 +118,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "lower it in tests",
     )
     parser.add_argument(
+        "--iam-from",
+        type=Path,
+        default=_env("IAM_FROM", "") or None,
+        metavar="TERRAFORM_DIR",
+        help="enforce the Cloud Tasks permissions that this Terraform configuration grants "
+        "to the service account a call presents (env CLOUD_TASKS_SERVER_IAM_FROM; default: "
+        "none, every call is allowed)",
+    )
+    parser.add_argument(
         "--log-level",
         default=_env("LOG_LEVEL", "INFO"),
         choices=["DEBUG", "INFO", "WARNING", "ERROR", "debug", "info", "warning", "error"],
@@ -188,6 +199,19 @@ def load_signer(database: TaskDatabase) -> oidc.Signer:
     return oidc.Signer(pem)
 
 
+def load_policy(directory: Path | None) -> Policy | None:
+    if directory is None:
+        return None
+    try:
+        policy = read_policy(directory)
+    except (UnsupportedTerraform, OSError) as exc:
+        raise StartupError(f"cannot read the IAM policy from {directory}: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - a syntax error from the HCL parser
+        raise StartupError(f"cannot parse the Terraform in {directory}: {exc}") from exc
+    log.info("IAM: %d Cloud Tasks grants read from %s", len(policy.grants), directory)
+    return policy
+
+
 def serve(args: argparse.Namespace) -> int:
     stop = threading.Event()
 
@@ -198,6 +222,7 @@ def serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
+    policy = load_policy(args.iam_from)
     check_port(args.host, args.port, "gRPC")
     check_port(args.host, args.http_port, "HTTP")
     if args.http_port and args.http_port == args.port:
@@ -226,7 +251,10 @@ def serve(args: argparse.Namespace) -> int:
         host = f"[{args.host}]" if ":" in args.host else args.host
         dispatcher = Dispatcher(database, signer, warmup_url=f"http://{host}:{http_port}/healthz")
         service = CloudTasksService(
-            database, dispatcher, min_dispatch_deadline=args.min_dispatch_deadline
+            database,
+            dispatcher,
+            min_dispatch_deadline=args.min_dispatch_deadline,
+            authorizer=Authorizer(policy),
         )
         server = grpc.server(
             ThreadPoolExecutor(max_workers=GRPC_WORKERS, thread_name_prefix="grpc"),

@@ -70,6 +70,7 @@ class CloudTasksServer:
         log_path: str | Path | None = None,
         keep_lines: int = 500,
         on_line: Callable[[str], None] | None = None,
+        iam_from: str | Path | None = None,
     ) -> None:
         self.port = port or free_port()
         self.http_port = http_port or free_port()
@@ -81,6 +82,7 @@ class CloudTasksServer:
         self.queues = list(queues)
         self.fresh = fresh
         self.extra_args = list(extra_args)
+        self.iam_from = Path(iam_from) if iam_from else None
         self.env = dict(env or {})
         self.log_path = Path(log_path) if log_path else None
         self.on_line = on_line
@@ -121,6 +123,8 @@ class CloudTasksServer:
             args += ["--queue", queue]
         if self.fresh:
             args.append("--fresh")
+        if self.iam_from is not None:
+            args += ["--iam-from", str(self.iam_from)]
         return args + self.extra_args
 
     def start(self) -> CloudTasksServer:

@@ -2,7 +2,8 @@
 
 Handlers work on the raw protobuf classes behind the proto-plus types of google-cloud-tasks
 (`tasks_v2.Task.pb()` etc.), so requests and responses are byte-for-byte the service's
-messages. Each state change is committed to SQLite, and posted to the dispatcher while the
+messages. Each call is first checked against the IAM policy, if the server has one
+(iam.py). Each state change is committed to SQLite, and posted to the dispatcher while the
 database lock is held (so the dispatcher sees changes in commit order), before the reply.
 RPCs not listed here (IAM, batch, CMEK) answer UNIMPLEMENTED, gRPC's default.
 """
@@ -30,6 +31,7 @@ from devtools.cloud_tasks_server.errors import (
     invalid,
     not_found,
 )
+from devtools.cloud_tasks_server.iam import Authorizer
 from devtools.cloud_tasks_server.protobuf_time import set_duration, set_timestamp, to_seconds
 from devtools.cloud_tasks_server.state import QueuePb, TaskDatabase, TaskPb
 from devtools.cloud_tasks_server.token_bucket import burst_for
@@ -167,7 +169,9 @@ class CloudTasksService:
         *,
         min_dispatch_deadline: float = 15.0,
         clock: Callable[[], float] = time.time,
+        authorizer: Authorizer | None = None,
     ) -> None:
+        self.authorizer = authorizer or Authorizer(None)
         self.database = database
         self.dispatcher = dispatcher
         self.min_dispatch_deadline = min_dispatch_deadline
@@ -193,6 +197,7 @@ class CloudTasksService:
     def _wrap(self, rpc: str, fn):
         def handle(request, context: grpc.ServicerContext):
             try:
+                self.authorizer.check(rpc, request, context.invocation_metadata())
                 response = fn(request)
             except ApiError as error:
                 log.debug("%s -> %s: %s", rpc, error.code.name, error.message)
