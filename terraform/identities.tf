@@ -78,17 +78,22 @@ resource "google_cloud_tasks_queue_iam_member" "enqueuer" {
 # The api's queue health gate calls GetQueue (cloudtasks.queues.get), which
 # roles/cloudtasks.enqueuer lacks: without it every submit would be refused as "queue
 # unavailable". The operator's dashboard (/admin, admins only) pauses and resumes the queue
-# through the api. No predefined role has exactly these three: roles/cloudtasks.queueAdmin
-# would also let the api delete or purge the queue. So a custom role, bound on this queue.
+# through the api. Cancel deletes the creation's start task (DeleteTask,
+# cloudtasks.tasks.delete): without it every cancel leaves its task behind. No predefined
+# role has exactly these four: roles/cloudtasks.queueAdmin would also let the api delete or
+# purge the queue, and roles/cloudtasks.taskDeleter adds project-wide reads. So a custom
+# role, bound on this queue. The worker only creates tasks (the enqueuer role above); the
+# invoker, the auditor and the build account call no Cloud Tasks method.
 resource "google_project_iam_custom_role" "queue_operator" {
   project     = var.project_id
   role_id     = "${replace(var.name_prefix, "-", "_")}_queue_operator"
   title       = "Video queue operator (${var.name_prefix})"
-  description = "Read, pause and resume the video generation queue: the api's health gate and operator dashboard."
+  description = "Read, pause and resume the video generation queue, delete its tasks: the api's health gate, operator dashboard and cancel."
   permissions = [
     "cloudtasks.queues.get",
     "cloudtasks.queues.pause",
     "cloudtasks.queues.resume",
+    "cloudtasks.tasks.delete",
   ]
 }
 

@@ -196,8 +196,12 @@ def test_the_worker_is_not_public(config, functions, evaluator):
     assert not any(str(b.get("member")) in public for b in others)
 
 
-def test_the_api_can_read_pause_and_resume_the_queue_and_nothing_more(config, evaluator):
-    """The health gate reads the queue; the operator's dashboard pauses and resumes it."""
+def test_the_api_can_read_pause_and_resume_the_queue_delete_tasks_and_nothing_more(
+    config, evaluator
+):
+    """The health gate reads the queue; the operator's dashboard pauses and resumes it;
+    cancel deletes the start task (DeleteTask). What each account may do on Cloud Tasks, as
+    the local server enforces it: tests/cloud_tasks_server/test_cloud_tasks_iam_policy.py."""
     grants = {
         (str(b["role"]), b["member"])
         for b in config.of_type("google_cloud_tasks_queue_iam_member").values()
@@ -210,6 +214,7 @@ def test_the_api_can_read_pause_and_resume_the_queue_and_nothing_more(config, ev
         "cloudtasks.queues.get",
         "cloudtasks.queues.pause",
         "cloudtasks.queues.resume",
+        "cloudtasks.tasks.delete",
     ]
 
 
