@@ -9,6 +9,7 @@ locals {
     "cloudresourcemanager.googleapis.com", # project IAM grants through Terraform
     "cloudscheduler.googleapis.com",       # the reconcile sweep every minute
     "cloudtasks.googleapis.com",           # the video-generation queue
+    "firebaserules.googleapis.com",        # releases firestore.rules (firestore.tf)
     "firestore.googleapis.com",            # users, creations, ledger, idempotency keys
     "iam.googleapis.com",                  # service accounts
     "logging.googleapis.com",              # structured logs and log-based metrics

@@ -44,3 +44,56 @@ resource "google_firestore_index" "composite" {
     }
   }
 }
+
+# firestore.rules, deployed: what the apps' Firebase clients may do with Firestore directly
+# (read their own users/<uid>, creations and ledger entries; write nothing). The local
+# emulator enforces the same file (devtools/firestore_emulator.py), and the real Firebase JS
+# SDK is tested against it (tests/firebase_sdk). Without this release the database keeps
+# whatever rules it had (a Firebase project's test-mode rules let every client write). A
+# project that already has a cloud.firestore release imports it first (docs/deploy.md).
+#
+# A ruleset cannot change: a change of the file makes a new one. create_before_destroy
+# makes it before the release is replaced (the provider replaces a release whose ruleset
+# changes), so the new rules are checked by the service before the old ones are let go.
+resource "google_firebaserules_ruleset" "firestore" {
+  source {
+    files {
+      name    = "firestore.rules"
+      content = file("${path.module}/../firestore.rules")
+    }
+  }
+
+  lifecycle {
+    create_before_destroy = true
+  }
+
+  depends_on = [google_project_service.enabled, google_firestore_database.default]
+}
+
+# "cloud.firestore" is the (default) database's release; another database's would be
+# "cloud.firestore/<database id>".
+resource "google_firebaserules_release" "firestore" {
+  name         = "cloud.firestore"
+  ruleset_name = "projects/${var.project_id}/rulesets/${google_firebaserules_ruleset.firestore.name}"
+
+  lifecycle {
+    replace_triggered_by = [google_firebaserules_ruleset.firestore]
+  }
+}
+
+# Idempotency keys expire (expiresAt, IDEMPOTENCY_KEY_TTL_HOURS after their request):
+# Firestore's TTL policy deletes expired ones, typically within a day of expiry, instead
+# of letting the collection grow forever. Reads never trust that deletion: a key whose
+# expiresAt has passed is ignored by the code (shared/domain/idempotency.py). The empty
+# index_config drops the field's single-field indexes: nothing queries expiresAt, and an
+# index on an ever-increasing timestamp is a write hotspot (Firestore's TTL guidance).
+# The emulator has no TTL: locally, expired keys stay until `make dev FRESH=1`.
+resource "google_firestore_field" "idempotency_key_expiry" {
+  database   = google_firestore_database.default.name
+  collection = "idempotencyKeys"
+  field      = "expiresAt"
+
+  ttl_config {}
+
+  index_config {}
+}
