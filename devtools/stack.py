@@ -29,6 +29,7 @@ from typing import Any
 
 import httpx
 
+from devtools.cloud_tasks_server.iam_terraform import tasks_identity
 from devtools.cloud_tasks_server.runner import CloudTasksServer
 from devtools.firestore_emulator import FirestoreEmulator
 from devtools.processes import (
@@ -110,6 +111,8 @@ class LocalStack:
     quiet: bool = False  # output to <state_dir>/<name>.log only, not also `[name] ...` on stdout
     web_port: int | None = None  # serve the web console there (make dev: WEB_PORT, 8090)
     web_config: dict[str, Any] = field(default_factory=dict)  # over its config.json's defaults
+    # The Cloud Tasks server grants each function what this Terraform grants its account.
+    iam_from: Path | None = ROOT / "terraform"
 
     def __post_init__(self) -> None:
         self.state_dir = Path(self.state_dir)
@@ -265,6 +268,7 @@ class LocalStack:
             fresh=fresh,
             log_path=self.log_path("tasks"),
             on_line=None if self.quiet else (lambda line: say(f"[tasks] {line}")),
+            iam_from=self.iam_from,
         )
         try:
             self.tasks.start()
@@ -364,7 +368,7 @@ class LocalStack:
                 str(port),
             ],
             cwd=ROOT,
-            env=self.env(),
+            env={"CLOUD_TASKS_EMULATOR_IDENTITY": tasks_identity(name, PROJECT), **self.env()},
         )
         assert process.stdout is not None
         pump(process.stdout, self.log_path(name), name, echo=not self.quiet)

@@ -81,10 +81,10 @@ class Container:
 
         s = self.settings
         if s.tasks_emulator_host:
-            host = s.tasks_emulator_host
+            host, identity = s.tasks_emulator_host, s.tasks_emulator_identity
 
             def factory() -> Any:
-                return local_client(host)
+                return local_client(host, identity)
         else:
 
             def factory() -> Any:

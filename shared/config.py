@@ -24,6 +24,7 @@ PRODUCTION = "production"
 # Variables that switch on local conveniences; none of them may be set in production.
 LOCAL_ONLY = (
     "CLOUD_TASKS_EMULATOR_HOST",
+    "CLOUD_TASKS_EMULATOR_IDENTITY",  # the service account named to the local server
     "FIRESTORE_EMULATOR_HOST",
     "TASKS_JWKS_URL",
     "GENAI_BASE_URL",
@@ -122,6 +123,7 @@ class Settings:
     max_in_flight_videos: int = 3
     admin_uids: tuple[str, ...] = ()
     tasks_jwks_url: str | None = None
+    tasks_emulator_identity: str | None = None
     scheduler_service_account: str | None = None
     log_format: str = "text"
 
@@ -275,6 +277,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         ),
         tasks_audience=r.text("TASKS_AUDIENCE"),
         tasks_emulator_host=r.text("CLOUD_TASKS_EMULATOR_HOST") if local else None,
+        tasks_emulator_identity=r.text("CLOUD_TASKS_EMULATOR_IDENTITY") if local else None,
         firestore_emulator_host=r.text("FIRESTORE_EMULATOR_HOST") if local else None,
         public_base_url=r.url("PUBLIC_BASE_URL", "http://127.0.0.1:8080", True),
         media_dir=Path(r.text("MEDIA_DIR") or state_dir / "media"),

@@ -8,14 +8,20 @@ QueueError with a stable code; no SDK exception escapes.
 from __future__ import annotations
 
 import json
+import logging
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple, TypeVar
 
+import grpc
 from google.api_core import exceptions as gexc
 from google.api_core import retry as gretry
+from google.auth import exceptions as gauth
 from google.cloud import tasks_v2
 from google.protobuf import duration_pb2, timestamp_pb2
 
+from shared import events
 from shared.adapters.lazy import Lazy
 from shared.domain.errors import QueueError
 from shared.domain.step_tasks import StepTask
@@ -32,30 +38,70 @@ _CODES: tuple[tuple[type[gexc.GoogleAPICallError], str], ...] = (
     (gexc.FailedPrecondition, "queue_failed_precondition"),
     (gexc.InvalidArgument, "queue_invalid_request"),
     (gexc.InternalServerError, "queue_internal_error"),
+    # A call cut off on its way (UNKNOWN "Stream removed", CANCELLED by a closing channel,
+    # ABORTED, a proxy's 502/504): the service was not reached, or may have been.
+    (gexc.Unknown, "queue_unavailable"),
+    (gexc.Cancelled, "queue_unavailable"),
+    (gexc.Aborted, "queue_unavailable"),
+    (gexc.BadGateway, "queue_unavailable"),
+    (gexc.GatewayTimeout, "queue_deadline_exceeded"),
 )
 _TRANSIENT = (
     gexc.ServiceUnavailable,
     gexc.DeadlineExceeded,
     gexc.InternalServerError,
     gexc.ResourceExhausted,
+    gexc.Unknown,
+    gexc.Aborted,
+    gexc.BadGateway,
+    gexc.GatewayTimeout,
 )
 _STATES = {
     tasks_v2.Queue.State.RUNNING: QueueState.RUNNING,
     tasks_v2.Queue.State.PAUSED: QueueState.PAUSED,
     tasks_v2.Queue.State.DISABLED: QueueState.DISABLED,
 }
+CLOSED_CHANNEL = "closed channel"  # grpc's ValueError: "Cannot invoke RPC on closed channel!"
+# The call metadata that names the caller to the local Cloud Tasks server (its
+# devtools/cloud_tasks_server/iam.py PRINCIPAL_METADATA); never sent to the real service.
+LOCAL_PRINCIPAL_METADATA = "x-cloud-tasks-local-principal"
+T = TypeVar("T")
+_LACKS = re.compile(r'lacks IAM permission "([a-zA-Z.]+)"')
 
 
 def queue_error(exc: BaseException) -> QueueError:
     """Reduce any failure of a call to one QueueError with a stable code."""
     if isinstance(exc, gexc.RetryError) and exc.cause is not None:
         exc = exc.cause
+    if isinstance(exc, grpc.RpcError) and not isinstance(exc, gexc.GoogleAPICallError):
+        # a gRPC error raised outside api_core's wrapping
+        exc = gexc.from_grpc_error(exc)  # type: ignore[no-untyped-call]
     for kind, code in _CODES:
         if isinstance(exc, kind):
             return QueueError(code, str(exc.message)[:200], retryable=isinstance(exc, _TRANSIENT))
     if isinstance(exc, gexc.RetryError):
         return QueueError("queue_deadline_exceeded", "retry budget spent")
-    return QueueError("queue_error", type(exc).__name__)
+    name = type(exc).__name__
+    if isinstance(exc, (grpc.FutureTimeoutError, TimeoutError, gauth.TimeoutError)):
+        return QueueError("queue_deadline_exceeded", name)
+    if isinstance(exc, gauth.TransportError):  # no token: the token server is unreachable
+        return QueueError("queue_unavailable", name)
+    if isinstance(exc, gauth.RefreshError):
+        if getattr(exc, "retryable", False) or isinstance(exc.__cause__, gauth.TransportError):
+            return QueueError("queue_unavailable", name)
+        return QueueError("queue_unauthenticated", name, retryable=False)
+    if isinstance(exc, OSError):  # ConnectionError, a socket or DNS failure
+        return QueueError("queue_unavailable", name)
+    if isinstance(exc, ValueError) and CLOSED_CHANNEL in str(exc):
+        return QueueError("queue_unavailable", name)
+    return QueueError("queue_error", name)
+
+
+def _permission_of(exc: BaseException, default: str) -> str:
+    """The permission a PERMISSION_DENIED names (Cloud Tasks says which), else the one the
+    call needs."""
+    found = _LACKS.search(str(getattr(exc, "message", exc)))
+    return found.group(1) if found else default
 
 
 class CloudTasksQueue:
@@ -126,53 +172,149 @@ class CloudTasksQueue:
     def enqueue(self, task: StepTask) -> None:
         request = tasks_v2.CreateTaskRequest(parent=self.queue_path, task=self.build_task(task))
         try:
-            self.client.create_task(request=request, retry=self._retry, timeout=self._budget)
-        except gexc.AlreadyExists:
-            return  # the same step was enqueued before: that is the de-duplication at work
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a QueueError
-            raise queue_error(exc) from exc
+            self._call(
+                "CreateTask",
+                "cloudtasks.tasks.create",
+                lambda client: client.create_task(
+                    request=request, retry=self._retry, timeout=self._budget
+                ),
+            )
+        except _Answered as answered:
+            if not isinstance(answered.exc, gexc.AlreadyExists):
+                raise
+            # the same step was enqueued before: that is the de-duplication at work
 
     def delete(self, task: StepTask) -> bool:
+        name = self._task_name(task)
         try:
-            self.client.delete_task(
-                name=self._task_name(task), retry=self._retry, timeout=self._budget
+            self._call(
+                "DeleteTask",
+                "cloudtasks.tasks.delete",
+                lambda client: client.delete_task(
+                    name=name, retry=self._retry, timeout=self._budget
+                ),
             )
-        except gexc.NotFound:
+        except _Answered as answered:
+            if not isinstance(answered.exc, gexc.NotFound):
+                raise
             return False
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a QueueError
-            raise queue_error(exc) from exc
         return True
 
     def _task_name(self, task: StepTask) -> str:
         return f"{self.queue_path}/tasks/{task.task_id}"
 
     def info(self) -> QueueInfo:
-        return self._queue_call(self.client.get_queue)
+        return self._queue_call("GetQueue", "cloudtasks.queues.get", "get_queue")
 
     def pause(self) -> QueueInfo:
-        return self._queue_call(self.client.pause_queue)
+        return self._queue_call("PauseQueue", "cloudtasks.queues.pause", "pause_queue")
 
     def resume(self) -> QueueInfo:
-        return self._queue_call(self.client.resume_queue)
+        return self._queue_call("ResumeQueue", "cloudtasks.queues.resume", "resume_queue")
 
-    def _queue_call(self, call: Callable[..., tasks_v2.Queue]) -> QueueInfo:
-        try:
-            queue = call(name=self.queue_path, retry=self._retry, timeout=self._budget)
-        except Exception as exc:  # noqa: BLE001
-            raise queue_error(exc) from exc
+    def _queue_call(self, rpc: str, permission: str, method: str) -> QueueInfo:
+        queue: tasks_v2.Queue = self._call(
+            rpc,
+            permission,
+            lambda client: getattr(client, method)(
+                name=self.queue_path, retry=self._retry, timeout=self._budget
+            ),
+        )
         state = _STATES.get(queue.state)
         if state is None:
             raise QueueError("queue_state_unknown", f"state {queue.state}", retryable=True)
         return QueueInfo(name=queue.name, state=state)
 
+    def _call(self, rpc: str, permission: str, call: Callable[[Any], T]) -> T:
+        """Make one call; AlreadyExists and NotFound come back as _Answered (the caller
+        decides), every other failure as a QueueError, logged when it says something the
+        code alone does not: the permission that is missing, or the exception's type."""
+        try:
+            return call(self.client)
+        except (gexc.AlreadyExists, gexc.NotFound) as exc:
+            if isinstance(exc, gexc.AlreadyExists) or rpc == "DeleteTask":
+                raise _Answered(exc) from exc
+            raise queue_error(exc) from exc
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a QueueError
+            error = queue_error(exc)
+            self._report(rpc, permission, exc, error)
+            raise error from exc
 
-def local_client(host: str) -> tasks_v2.CloudTasksClient:
+    def _report(self, rpc: str, permission: str, exc: Exception, error: QueueError) -> None:
+        cause = exc.cause if isinstance(exc, gexc.RetryError) and exc.cause else exc
+        if error.code == "queue_permission_denied":
+            events.emit(
+                "queue.permission_denied",
+                logging.ERROR,
+                rpc=rpc,
+                permission=_permission_of(cause, permission),
+                queue=self.queue_path,
+            )
+        elif not isinstance(cause, gexc.GoogleAPICallError):
+            # Not a status of the service: say what was raised, which the code alone hides.
+            events.emit(
+                "queue.call_failed",
+                logging.ERROR if error.code == "queue_error" else logging.WARNING,
+                rpc=rpc,
+                queueErrorCode=error.code,
+                errorType=f"{type(cause).__module__}.{type(cause).__qualname__}",
+            )
+            if isinstance(cause, ValueError) and CLOSED_CHANNEL in str(cause):
+                self._client = Lazy(self._client_factory)  # the next call opens a new one
+
+
+class _Answered(Exception):  # noqa: N818 - not an error: an answer the caller interprets
+    def __init__(self, exc: gexc.GoogleAPICallError) -> None:
+        super().__init__(str(exc))
+        self.exc = exc
+
+
+class _PrincipalMetadata(grpc.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+    """Adds the local server's principal metadata to every call of the channel."""
+
+    def __init__(self, principal: str) -> None:
+        self._principal = principal
+
+    def intercept_unary_unary(
+        self, continuation: Callable[[Any, Any], Any], client_call_details: Any, request: Any
+    ) -> Any:
+        metadata = (
+            *(client_call_details.metadata or ()),
+            (LOCAL_PRINCIPAL_METADATA, self._principal),
+        )
+        details = _CallDetails(
+            client_call_details.method,
+            client_call_details.timeout,
+            metadata,
+            client_call_details.credentials,
+            client_call_details.wait_for_ready,
+            client_call_details.compression,
+        )
+        return continuation(details, request)
+
+
+class _CallDetails(NamedTuple):
+    """grpc.ClientCallDetails with the metadata added (grpc reads the attributes)."""
+
+    method: str
+    timeout: float | None
+    metadata: tuple[tuple[str, str], ...]
+    credentials: Any
+    wait_for_ready: bool | None
+    compression: Any
+
+
+def local_client(host: str, principal: str | None = None) -> tasks_v2.CloudTasksClient:
     """A real client on an insecure channel to the local Cloud Tasks server.
+
+    `principal`: the service account this process runs as in production
+    (CLOUD_TASKS_EMULATOR_IDENTITY); each call names it, as the real client's OAuth token
+    does, so the server grants exactly that account's permissions. None: the local
+    operator, who may do everything.
 
     The reconnect backoff is kept short so that a restarted server is reached again
     within a second, instead of gRPC's default of up to two minutes.
     """
-    import grpc
     from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
 
     channel = grpc.insecure_channel(
@@ -183,4 +325,6 @@ def local_client(host: str) -> tasks_v2.CloudTasksClient:
             ("grpc.max_reconnect_backoff_ms", 1000),
         ],
     )
+    if principal:
+        channel = grpc.intercept_channel(channel, _PrincipalMetadata(principal))
     return tasks_v2.CloudTasksClient(transport=CloudTasksGrpcTransport(channel=channel))
