@@ -51,7 +51,7 @@ queue-down: install
 queue-up: install
 	$(PY) scripts/dev.py queue-up
 
-test: lint checkov chromium
+test: lint checkov chromium node-deps
 	$(PY) -m pytest -q
 
 unit: install
@@ -148,6 +148,19 @@ chromium:
 web-vendor:
 	npm ci --prefix web --no-audit --no-fund --ignore-scripts
 	node web/vendor.mjs
+
+# The real Firebase JS SDK for tests/firebase_sdk (firestore.rules as a client app meets them),
+# installed from its package-lock.json only; the stamp runs npm ci again when the lock changes.
+.PHONY: node-deps
+FIREBASE_SDK := tests/firebase_sdk
+
+$(FIREBASE_SDK)/node_modules/.installed: $(FIREBASE_SDK)/package.json $(FIREBASE_SDK)/package-lock.json
+	@command -v npm >/dev/null || { echo "missing: node 20+ and npm, for the Firebase SDK" \
+	  "tests (tests/firebase_sdk) — install Node.js 20 (e.g. NodeSource's nodejs)" >&2; exit 1; }
+	npm ci --prefix $(FIREBASE_SDK) --no-audit --no-fund --ignore-scripts
+	@touch $@
+
+node-deps: $(FIREBASE_SDK)/node_modules/.installed
 
 screenshots: install chromium
 	$(PY) -m tests.browser.screenshots
