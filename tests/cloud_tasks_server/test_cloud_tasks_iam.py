@@ -138,15 +138,6 @@ def test_the_adapter_and_the_server_agree_on_the_metadata_that_names_the_caller(
     assert cloud_tasks_queue.LOCAL_PRINCIPAL_METADATA == iam.PRINCIPAL_METADATA
 
 
-def test_a_grant_on_the_queue_applies_to_every_queue_of_the_server(guarded):
-    """Known difference: Terraform names the queue `<prefix>-video-generation`, the local
-    stack `video-generation`; the server applies a queue's grants to every queue it has
-    (and never to ListQueues, which needs a grant on the project)."""
-    other = f"{LOCATION}/queues/{unique('other')}"
-    guarded.client().create_queue(parent=LOCATION, queue=tasks_v2.Queue(name=other))
-    assert as_(guarded, WORKER).create_task(parent=other, task=http_task(URL, delay=3600)).name
-
-
 def test_a_policy_that_cannot_be_read_stops_the_server_at_start(tmp_path: Path):
     (tmp_path / "iam.tf").write_text(
         'resource "google_project_iam_member" "x" {\n'

@@ -20,6 +20,8 @@ from google.api_core import exceptions as gexc
 from google.cloud import tasks_v2
 from google.iam.v1 import iam_policy_pb2
 
+from devtools.cloud_tasks_server.iam_terraform import TERRAFORM, tasks_identity
+from devtools.cloud_tasks_server.runner import CloudTasksServer
 from tests.cloud_tasks_server.tasks_server_helpers import LOCATION, http_task, unique
 from tests.waiting import wait_for
 
@@ -34,8 +36,19 @@ UNTESTED = {
     "stopped_dispatch_counts": "the service is never stopped",
     "task_retention": "31 days of retention and the task-count quotas need weeks or millions",
     "proxy_variables": "the service has no proxy of ours to go through",
-    "authorization": "in progress: see the README's permission checks",
+    "iam_propagation": "IAM's propagation delay needs a real project and a real apply",
 }
+GUARDED_LOCATION = "projects/demo-creator/locations/us-central1"
+GUARDED_QUEUE = f"{GUARDED_LOCATION}/queues/video-generation"
+GUARDED_API = tasks_identity("api", "demo-creator")
+GUARDED_WORKER = tasks_identity("worker", "demo-creator")
+
+
+@pytest.fixture(scope="module")
+def guarded_server():
+    """A server with the policy of terraform/, as make dev starts it."""
+    with CloudTasksServer(queues=[GUARDED_QUEUE], iam_from=TERRAFORM) as running:
+        yield running
 
 
 def test_knowndiff_app_engine_tasks_are_refused(client, make_queue) -> None:
@@ -131,3 +144,23 @@ def test_the_readme_lists_exactly_these_differences() -> None:
         f"in the README only: {sorted(named - tested - set(UNTESTED))}; "
         f"tested but not in the README: {sorted(tested - named)}"
     )
+
+
+def test_knowndiff_the_principal_is_trusted_as_sent(guarded_server) -> None:
+    """Cloud Tasks: the caller is who its OAuth token proves.
+    Here: whoever the principal metadata names, with no token at all."""
+    from shared.adapters.cloud_tasks_queue import local_client
+
+    api = local_client(guarded_server.grpc_target, GUARDED_API)
+    assert api.get_queue(name=GUARDED_QUEUE).name == GUARDED_QUEUE
+
+
+def test_knowndiff_a_queue_grant_applies_to_every_queue(guarded_server) -> None:
+    """Cloud Tasks: a grant on `<prefix>-video-generation` is for that queue only.
+    Here: for every queue of the server (the local queue is named `video-generation`)."""
+    from shared.adapters.cloud_tasks_queue import local_client
+
+    other = f"{GUARDED_LOCATION}/queues/{unique('other')}"
+    guarded_server.client().create_queue(parent=GUARDED_LOCATION, queue=tasks_v2.Queue(name=other))
+    worker = local_client(guarded_server.grpc_target, GUARDED_WORKER)
+    assert worker.create_task(parent=other, task=http_task("http://127.0.0.1:9/x", delay=3600))
