@@ -44,6 +44,7 @@ from devtools.processes import (
     stop_pid_group,
     write_pid_file,
 )
+from devtools.queue_policy import retry_config, video_queue_retry_policy
 from devtools.web_server import WebServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -272,10 +273,24 @@ class LocalStack:
         )
         try:
             self.tasks.start()
+            self._configure_queue()
         except BaseException:
             self.tasks = None
             raise
         self._record("tasks", self.tasks.process)
+
+    def _configure_queue(self) -> None:
+        """The queue retries as terraform/queue.tf configures the real one
+        (devtools/queue_policy.py), not with Cloud Tasks' defaults."""
+        from google.cloud import tasks_v2
+        from google.protobuf import field_mask_pb2
+
+        assert self.tasks is not None
+        queue = tasks_v2.Queue(
+            name=self.queue_path, retry_config=retry_config(video_queue_retry_policy())
+        )
+        mask = field_mask_pb2.FieldMask(paths=["retry_config"])
+        self.tasks.client().update_queue(queue=queue, update_mask=mask, timeout=10)
 
     def schedule_reconcile(self) -> None:
         """Cloud Scheduler's part, locally: one reconcile sweep, delivered to the worker by the

@@ -5,10 +5,11 @@ when a call "hangs". Everything runs in one thread, in an order drawn from the s
 interleaving (another delivery or a sweep between two store calls of a step) stands for two
 processes racing.
 
-Cloud Tasks as the queue is configured (terraform/queue.tf): named tasks (a name stays
-taken for an hour after its task ran), at-least-once delivery, a 5xx or a dead worker
-retried with backoff 2 s doubling to 60 s for at most an hour, then dropped. Faults: a
-delivery duplicated, a task delivered late (so out of order), a task lost.
+Cloud Tasks is the tests' one simulated queue (tests/fakes/queue.py: named tasks, a name
+taken for an hour after its task ran, retries by terraform/queue.tf's policy) on the
+world's clock, with at-least-once delivery; a 5xx or a dead worker is retried by that
+policy, then dropped. Faults: a delivery duplicated, a task delivered late (so out of
+order), a task lost.
 """
 
 from __future__ import annotations
@@ -28,14 +29,13 @@ from shared.ports import QueueInfo, QueueState
 from shared.services.reconcile import reconcile
 from shared.services.video_steps import run_step
 from tests.chaos.faults import FaultPlan, WorkerDied
+from tests.fakes.queue import NAME_KEPT, FakeQueue
 
 if TYPE_CHECKING:
     from shared.bootstrap import Container
 
 EPOCH = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 SWEEP_EVERY = 300.0  # Cloud Scheduler's reconcile job
-NAME_KEPT = 3600.0  # a task name stays taken this long after its task ran
-MIN_BACKOFF, MAX_BACKOFF, MAX_DOUBLINGS, MAX_RETRY = 2.0, 60.0, 5, 3600.0
 MAX_DEPTH = 2  # nested interleavings
 
 
@@ -244,15 +244,14 @@ def _start_or_poll(creation_id: str, rng: Any) -> StepTask:
     return StepTask(creation_id, Step.POLL, rng.randint(1, 5))
 
 
-class SimTasks:
-    """The TaskQueue port and Cloud Tasks' dispatcher in one, on the world's clock."""
+class SimTasks(FakeQueue):
+    """The simulated queue with the world's faults, and Cloud Tasks' dispatcher, on the
+    world's clock."""
 
     def __init__(self, world: World, name: str) -> None:
+        super().__init__(name, now=lambda: world.seconds)
         self.world = world
         self.plan = world.plan
-        self.name = name
-        self.waiting: dict[str, StepTask] = {}  # created, not yet run to success
-        self.taken: dict[str, float] = {}  # name -> until when it stays taken
         self.stats: Counter = Counter()
 
     # -- the port -----------------------------------------------------------------------
@@ -266,14 +265,13 @@ class SimTasks:
                 "injected",
             )
         name = task.task_id
-        if name in self.waiting or self.taken.get(name, -1.0) > world.seconds:
+        if name in self.tasks or self.taken.get(name, -1.0) > world.seconds:
             return  # AlreadyExists: success
         if plan.hit("task_lost"):
             world.note(f"task {name} lost by the queue")
             self.taken[name] = world.seconds + NAME_KEPT
         else:
-            self.taken[name] = float("inf")
-            self.waiting[name] = task
+            self.create(task)
             due = world.seconds + task.delay_seconds
             if plan.hit("task_late"):
                 due += plan.rng.uniform(5, 900)
@@ -288,14 +286,12 @@ class SimTasks:
     def task_exists(self, task: StepTask) -> bool:
         if self.plan.hit("queue_fails_before"):
             raise QueueError("queue_unavailable", "injected")
-        return task.task_id in self.waiting
+        return task.task_id in self.tasks
 
     def delete(self, task: StepTask) -> bool:
         if self.plan.hit("queue_fails_before"):
             raise QueueError("queue_unavailable", "injected")
-        found = self.waiting.pop(task.task_id, None) is not None
-        if found:
-            self.taken[task.task_id] = self.world.seconds + NAME_KEPT
+        found = super().delete(task)
         self.plan.die_after(f"queue.delete {task.task_id}")
         return found
 
@@ -311,7 +307,7 @@ class SimTasks:
     def dispatch(self, event: _Event) -> None:
         assert event.task is not None
         task, name = event.task, event.task.task_id
-        if not event.duplicate and self.waiting.get(name) is not task:
+        if not event.duplicate and self.tasks.get(name) is not task:
             return  # deleted, or delivered by an interleaving already
         if not event.duplicate and self.plan.hit("task_duplicate"):
             delay = self.plan.rng.uniform(0, 30)
@@ -319,20 +315,17 @@ class SimTasks:
         self.stats["deliveries"] += 1
         outcome = self.world.deliver(task)
         if outcome == "ok":
-            if not event.duplicate and self.waiting.get(name) is task:
-                del self.waiting[name]
-                self.taken[name] = self.world.seconds + NAME_KEPT
+            if not event.duplicate:
+                self.settle(task)
             return
         if event.duplicate:
             return  # only the original is retried
         self.stats[f"retries after {outcome}"] += 1
-        backoff = min(MAX_BACKOFF, MIN_BACKOFF * 2 ** min(event.attempt, MAX_DOUBLINGS))
-        due = self.world.seconds + backoff
-        if due - event.first_attempt > MAX_RETRY:
-            self.stats["dropped after an hour of retries"] += 1
+        due = self.next_attempt(event.attempt + 1, event.first_attempt)
+        if due is None:
+            self.stats["dropped: retries exhausted"] += 1
             self.world.note(f"task {name} dropped: retries exhausted")
-            del self.waiting[name]
-            self.taken[name] = self.world.seconds + NAME_KEPT
+            self.settle(task)
             return
         self.world.push_task(
             task, due, first_attempt=event.first_attempt, attempt=event.attempt + 1
@@ -350,9 +343,7 @@ class SimTasks:
             return
         event = min(due)
         assert event.task is not None
-        if self.waiting.get(event.task.task_id) is not event.task:
+        if self.tasks.get(event.task.task_id) is not event.task:
             return
-        outcome = self.world.deliver(event.task)
-        if outcome == "ok" and self.waiting.get(event.task.task_id) is event.task:
-            del self.waiting[event.task.task_id]
-            self.taken[event.task.task_id] = self.world.seconds + NAME_KEPT
+        if self.world.deliver(event.task) == "ok":
+            self.settle(event.task)

@@ -8,8 +8,8 @@ from shared.adapters.dev_identity import DevIdentityVerifier
 from shared.bootstrap import Container
 from shared.config import settings_from_env
 from shared.services.queue_health import QueueHealth
-from tests.fakes import FakeImages, FakeMedia, FakeQueue, FakeVideos, InMemoryStore
-from tests.unit.simulation import Clock
+from tests.fakes import FakeImages, FakeMedia, FakeVideos, InMemoryStore
+from tests.unit.simulation import Clock, simulated_queue
 
 
 @pytest.fixture
@@ -22,7 +22,7 @@ def deps(clock: Clock, tmp_path) -> Container:
     settings = settings_from_env(
         {"APP_ENV": "local", "LOCAL_STATE_DIR": str(tmp_path), "QUEUE_HEALTH_TTL_SECONDS": "0"}
     )
-    queue = FakeQueue(settings.queue_path)
+    queue = simulated_queue(settings.queue_path, clock)
     return Container(
         settings,
         clock=clock,
