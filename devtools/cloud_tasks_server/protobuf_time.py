@@ -12,7 +12,7 @@ from google.protobuf import duration_pb2, timestamp_pb2
 
 def to_seconds(field: timestamp_pb2.Timestamp | duration_pb2.Duration) -> float:
     """A Timestamp as epoch seconds, or a Duration as seconds."""
-    return field.seconds + field.nanos / 1e9
+    return float(field.seconds + field.nanos / 1e9)
 
 
 def set_timestamp(field: timestamp_pb2.Timestamp, epoch_seconds: float) -> None:

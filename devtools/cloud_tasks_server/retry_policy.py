@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email.utils
 from dataclasses import dataclass
+from typing import Any
 
 from devtools.cloud_tasks_server.protobuf_time import to_seconds
 
@@ -35,7 +36,7 @@ class RetryPolicy:
     max_doublings: int
 
     @classmethod
-    def from_pb(cls, config, fallback: RetryPolicy | None = None) -> RetryPolicy:
+    def from_pb(cls, config: Any, fallback: RetryPolicy | None = None) -> RetryPolicy:
         """From a RetryConfig message; zero fields take the fallback's (or the defaults)."""
         base = fallback or DEFAULT_RETRY
         return cls(
