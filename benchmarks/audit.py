@@ -70,10 +70,10 @@ def seed(client, creations: int, users: int, rng: random.Random) -> int:
         if roll < 0.75:
             c = c.with_changes(now, status=Status.DRAFT, media_key=f"videos/{uid}/{c.id}.mp4")
         elif roll < 0.95 or kind is Kind.IMAGE:
-            code, status = ("generation_failed", Status.FAILED)
+            refund = Refund("generation_failed")
             if roll >= 0.9 and kind is Kind.VIDEO:
-                code, status = ("cancelled", Status.CANCELLED)
-            ended = end_with_refund(c, now, Refund(code, status=status))
+                refund = Refund.cancelled()
+            ended = end_with_refund(c, now, refund)
             assert ended is not None
             c = ended
             writes.append(

@@ -28,18 +28,34 @@ locals {
       labels      = { queue_error_code = "EXTRACT(jsonPayload.queueErrorCode)" }
     }
     refunded = {
-      description = "Creations refunded, by kind (video, image) and reason."
+      # Money, not failures: one line per refund-<id> ledger entry, whatever the ending.
+      description = "Tokens given back: creations refunded (each one that ended failed, expired or cancelled), by kind (video, image) and reason (its error code; cancelled for a cancel)."
       filter      = "jsonPayload.event=(\"video.refunded\" OR \"image.refunded\")"
       labels = {
         kind   = "REGEXP_EXTRACT(jsonPayload.event, \"^([a-z]+)\\\\.\")"
         reason = "EXTRACT(jsonPayload.reason)"
       }
     }
+    creations_failed = {
+      # What the failures alert counts: failures and expiries of both kinds, never a cancel.
+      description = "Creations that ended failed or expired (and were refunded), by kind and error code; cancels are not failures (video_cancelled)."
+      filter      = "jsonPayload.event=(\"video.failed\" OR \"video.expired\" OR \"image.failed\" OR \"image.expired\")"
+      labels = {
+        kind       = "REGEXP_EXTRACT(jsonPayload.event, \"^([a-z]+)\\\\.\")"
+        error_code = "EXTRACT(jsonPayload.errorCode)"
+      }
+    }
     video_failed = {
-      # A video fails exactly once, and is refunded then: the refund's reason is its errorCode.
-      description = "Videos that ended failed (and refunded), by error code."
-      filter      = "jsonPayload.event=\"video.refunded\""
-      labels      = { error_code = "EXTRACT(jsonPayload.reason)" }
+      # A video ends once, logged by the transaction that ended it: video.failed, or
+      # video.expired (error code deadline_exceeded) when its deadline passed.
+      description = "Videos that ended failed or expired (and refunded), by error code (deadline_exceeded: expired). Cancels are counted by video_cancelled."
+      filter      = "jsonPayload.event=(\"video.failed\" OR \"video.expired\")"
+      labels      = { error_code = "EXTRACT(jsonPayload.errorCode)" }
+    }
+    video_cancelled = {
+      description = "Videos their users cancelled before generation started (refunded): not a failure."
+      filter      = "jsonPayload.event=\"video.cancelled\""
+      labels      = {}
     }
     image_completed = {
       description = "Images generated and stored."
@@ -47,8 +63,8 @@ locals {
       labels      = {}
     }
     image_failed = {
-      description = "Image requests that failed after the debit (refunded at once), by error code."
-      filter      = "jsonPayload.event=\"image.failed\""
+      description = "Image requests that failed after the debit (refunded at once, or by the reconciler when the request died), by error code."
+      filter      = "jsonPayload.event=(\"image.failed\" OR \"image.expired\")"
       labels      = { error_code = "EXTRACT(jsonPayload.errorCode)" }
     }
     queue_gate_refused = {
@@ -135,8 +151,9 @@ locals {
 # - enqueue_failures: the outage this product exists to survive (tasks cannot be queued,
 #   users get 503 and their refund): more than 5% (var.alert_enqueue_failure_ratio) of the
 #   videos debited in 5 minutes.
-# - refunds: Veo refusing or failing, R2 down past the deadline, the reconciler failing stuck
-#   creations: more than var.alert_refunds_per_15m (10) refunds in 15 minutes.
+# - failures: Veo refusing or failing, R2 down past the deadline, the reconciler ending stuck
+#   creations: more than var.alert_refunds_per_15m (10) creations failed or expired in 15
+#   minutes. A user's cancel is no failure: it is refunded too, but not counted here.
 # - queue_depth (Cloud Tasks' own metric): about one task per video in flight (its next
 #   poll), so more than var.alert_queue_depth (200) for 10 minutes means the workers do not
 #   keep up, or the queue is paused.
@@ -166,18 +183,18 @@ locals {
       reducer     = local.ratio_of_sums.reducer
       runbook     = "Video submissions are refunded with 503 because Cloud Tasks refuses or cannot be reached. Check the queue's state (`gcloud tasks queues describe ${google_cloud_tasks_queue.video.name} --location=${var.region}`), the api's IAM on the queue, and the `queue_error_code` label of ${local.metric_type.video_enqueue_failed}."
     }
-    refunds = {
-      title       = "refunds spiking"
+    failures = {
+      title       = "failures spiking"
       severity    = "ERROR"
-      condition   = "refunds > ${var.alert_refunds_per_15m} in 15 min"
-      filter      = "metric.type=\"${local.metric_type.refunded}\" AND resource.type=\"cloud_run_revision\""
+      condition   = "creations failed or expired > ${var.alert_refunds_per_15m} in 15 min"
+      filter      = "metric.type=\"${local.metric_type.creations_failed}\" AND resource.type=\"cloud_run_revision\""
       denominator = null
       threshold   = var.alert_refunds_per_15m
       period      = "900s"
       duration    = "0s"
       aligner     = "ALIGN_SUM"
       reducer     = "REDUCE_SUM"
-      runbook     = "Many creations were refunded. The `reason` label of ${local.metric_type.refunded} says why (enqueue_failed, content_filtered, generation_failed, deadline_exceeded, ...)."
+      runbook     = "Many creations failed or expired (and were refunded; cancels are not counted). The `kind` and `error_code` labels of ${local.metric_type.creations_failed} say which and why (enqueue_failed, content_filtered, generation_failed, start_interrupted, deadline_exceeded: expired, ...)."
     }
     queue_depth = {
       title       = "task queue backing up"
@@ -289,11 +306,12 @@ locals {
       lines = [{ filter = "metric.type=\"cloudtasks.googleapis.com/queue/task_attempt_count\" AND ${local.queue_filter}", aligner = "ALIGN_RATE", reducer = "REDUCE_SUM", group_by = ["metric.labels.response_code"] }]
     },
     {
-      title = "Videos: submitted, enqueue failures, refunds (per minute)"
+      title = "Videos: submitted, enqueue failures, cancels, refunds (per minute)"
       lines = [
         { filter = "metric.type=\"${local.metric_type.video_submitted}\"", aligner = "ALIGN_SUM", reducer = "REDUCE_SUM", legend = "submitted" },
         { filter = "metric.type=\"${local.metric_type.video_enqueue_failed}\"", aligner = "ALIGN_SUM", reducer = "REDUCE_SUM", legend = "enqueue failed" },
-        { filter = "metric.type=\"${local.metric_type.refunded}\" AND metric.labels.kind=\"video\"", aligner = "ALIGN_SUM", reducer = "REDUCE_SUM", legend = "refunded" },
+        { filter = "metric.type=\"${local.metric_type.video_cancelled}\"", aligner = "ALIGN_SUM", reducer = "REDUCE_SUM", legend = "cancelled" },
+        { filter = "metric.type=\"${local.metric_type.refunded}\" AND metric.labels.kind=\"video\"", aligner = "ALIGN_SUM", reducer = "REDUCE_SUM", legend = "refunded (failed, expired or cancelled)" },
         { filter = "metric.type=\"${local.metric_type.queue_gate_refused}\"", aligner = "ALIGN_SUM", reducer = "REDUCE_SUM", legend = "refused by the gate (not charged)" },
       ]
     },
@@ -320,7 +338,7 @@ locals {
       lines = [{ filter = "metric.type=\"run.googleapis.com/request_count\" AND ${local.worker_filter}", aligner = "ALIGN_RATE", reducer = "REDUCE_SUM", group_by = ["metric.labels.response_code_class"] }]
     },
     {
-      title = "Failures, by kind and error code (per minute)"
+      title = "Failures and expiries, by kind and error code (per minute)"
       lines = [
         { filter = "metric.type=\"${local.metric_type.video_failed}\"", aligner = "ALIGN_SUM", reducer = "REDUCE_SUM", group_by = ["metric.labels.error_code"] },
         { filter = "metric.type=\"${local.metric_type.image_failed}\"", aligner = "ALIGN_SUM", reducer = "REDUCE_SUM", group_by = ["metric.labels.error_code"] },

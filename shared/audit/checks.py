@@ -16,7 +16,8 @@ Violations (kind: what it means):
     entry_id_mismatch       a debit/refund entry whose id is not `debit-<id>` / `refund-<id>`
     entry_amount_mismatch   a debit/refund entry whose amount is not the creation's cost
     entry_user_mismatch     an entry whose userId is not the creation's owner
-    unrefunded_failure      a failed/cancelled creation without a refund entry (or flag)
+    unrefunded_failure      a creation that ended without its media (failed, expired or
+                            cancelled) without a refund entry (or flag)
     refunded_draft          a draft with a refund entry, or with refunded=true
     refund_flag_mismatch    a non-terminal creation with a refund entry or refunded=true
     draft_without_media     a draft without mediaKey
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.domain.creation import TERMINAL, Creation, Kind, Status
+from shared.domain.creation import REFUNDED, TERMINAL, Creation, Kind, Status
 from shared.domain.ledger import Account, EntryType, LedgerEntry
 
 DEFAULT_GRACE = timedelta(minutes=15)  # the reconciler's sweep interval, and then some
@@ -316,7 +317,7 @@ def _check_creation(
     status = f"{c.kind} {c.status}"
     if not debits:
         found.append(Violation("missing_debit", c.id, f"{status} without debit-{c.id}"))
-    if c.status in (Status.FAILED, Status.CANCELLED) and not (refunds and c.refunded):
+    if c.status in REFUNDED and not (refunds and c.refunded):
         found.append(
             Violation(
                 "unrefunded_failure",

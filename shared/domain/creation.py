@@ -25,6 +25,40 @@ class Status(StrEnum):
 
 
 TERMINAL = frozenset({Status.DRAFT, Status.FAILED, Status.CANCELLED})
+REFUNDED = frozenset({Status.FAILED, Status.CANCELLED})  # the terminal states with a refund
+
+CANCELLED_CODE = "cancelled"  # the errorCode of a cancelled creation
+EXPIRED_CODE = "deadline_exceeded"  # the errorCode of an expired one
+
+
+class Ending(StrEnum):
+    """How a creation ended without its media: what happened to the creation. Its tokens are
+    refunded in every case (that is what happens to the money, `Refund`).
+
+    An expired creation is stored `failed` with errorCode `deadline_exceeded` (the API's
+    states are unchanged); its ending, and its event, say what it is.
+    """
+
+    FAILED = "failed"  # refused, filtered, failed, not queued, or its start was lost
+    EXPIRED = "expired"  # not finished by its deadline (or past the reconciler's requeues)
+    CANCELLED = "cancelled"  # its user cancelled it before it started
+
+    @classmethod
+    def for_code(cls, code: str | None) -> Ending:
+        """The ending an errorCode stands for: the one rule, for a refund being made and for
+        a creation read back."""
+        if code == CANCELLED_CODE:
+            return cls.CANCELLED
+        return cls.EXPIRED if code == EXPIRED_CODE else cls.FAILED
+
+    @property
+    def status(self) -> Status:
+        return Status.CANCELLED if self is Ending.CANCELLED else Status.FAILED
+
+
+def ending_of(c: Creation) -> Ending | None:
+    """How a creation ended, or None: still running, or a draft."""
+    return Ending.for_code(c.error_code) if c.status in REFUNDED else None
 
 
 class Kind(StrEnum):
@@ -152,25 +186,39 @@ def count_requeue(c: Creation, now: datetime) -> Creation | None:
 
 @dataclass(frozen=True)
 class Refund:
-    """Why a creation ends refunded: the one value every refund carries.
+    """A creation ends without its media and its tokens go back, in one store transaction
+    (`Store.refund`): the one value every such end carries.
 
     `code` is stable and machine-readable (errorCode); users see the fixed sentence for it
-    (`shared.domain.failures`), never a provider's raw text. `only_if_pending`: refund only a
-    creation no worker has claimed yet (an enqueue failure: once claimed, the task did run).
+    (`shared.domain.failures`), never a provider's raw text. The code names the ending
+    (`Ending.for_code`): `Refund.cancelled()`, `Refund.expired()`, any other code a failure.
+    `only_if_pending`: end only a creation no worker has claimed yet (an enqueue failure:
+    once claimed, the task did run; a cancel: once claimed, a generation is being started).
     """
 
     code: str
-    status: Status = Status.FAILED
     queue_error_code: str | None = None
     only_if_pending: bool = False
 
-    def __post_init__(self) -> None:
-        if self.status not in (Status.FAILED, Status.CANCELLED):
-            raise ValueError(f"a refund ends in failed or cancelled, not {self.status}")
+    @classmethod
+    def cancelled(cls) -> Refund:
+        return cls(CANCELLED_CODE, only_if_pending=True)
+
+    @classmethod
+    def expired(cls) -> Refund:
+        return cls(EXPIRED_CODE)
+
+    @property
+    def ending(self) -> Ending:
+        return Ending.for_code(self.code)
+
+    @property
+    def status(self) -> Status:
+        return self.ending.status
 
 
 def end_with_refund(c: Creation, now: datetime, refund: Refund) -> Creation | None:
-    """Any non-terminal creation -> failed/cancelled with refunded=True.
+    """Any non-terminal creation -> its ending's state (failed or cancelled), refunded=True.
 
     Returns None when the creation is already terminal: a draft is never refunded and a
     failed or cancelled one was refunded already, so a refund happens at most once.
@@ -181,7 +229,7 @@ def end_with_refund(c: Creation, now: datetime, refund: Refund) -> Creation | No
 
     if c.is_terminal:
         return None
-    if refund.status is Status.CANCELLED and c.operation_name:
+    if refund.ending is Ending.CANCELLED and c.operation_name:
         return None
     if refund.only_if_pending and c.status is not Status.PENDING:
         return None

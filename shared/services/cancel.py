@@ -27,7 +27,7 @@ from shared.services.accounts import own_creation
 if TYPE_CHECKING:
     from shared.services.deps import Deps
 
-CANCEL = Refund("cancelled", status=Status.CANCELLED, only_if_pending=True)
+CANCEL = Refund.cancelled()
 STARTED = "The generation has started: it is paid for and cannot be stopped."
 
 
@@ -53,8 +53,8 @@ def cancel_creation(deps: Deps, uid: str, creation_id: str) -> Cancelled:
         if after.status is Status.CANCELLED:
             return Cancelled(after, result.balance, cancelled_now=False)
         _refuse_unless_pending(after)
-    events.emit("video.cancelled", creationId=creation.id, userId=uid)
-    events.emit("video.refunded", creationId=creation.id, userId=uid, reason="cancelled")
+    if result.refunded_now:
+        events.ended(result.creation)
     _delete_start_tasks(deps, result.creation)
     return Cancelled(result.creation, result.balance, cancelled_now=True)
 

@@ -141,21 +141,16 @@ def _replay(creation: Creation, balance: int) -> ImageMade:
 def _refund(
     deps: Deps, creation: Creation, code: str, message: str, transient: bool
 ) -> ImageFailed:
-    events.emit(
-        "image.failed",
-        logging.WARNING,
-        creationId=creation.id,
-        errorCode=code,
-        transient=transient,
-        detail=message or None,  # the provider's words, for operators only
-    )
+    detail = message or None  # the provider's words, for operators only
     try:
         result = deps.store.refund(creation.id, deps.clock(), Refund(code))
     except (StoreUnavailable, StoreContention):
-        events.emit("image.refund_deferred", logging.ERROR, creationId=creation.id)
+        # Not ended yet: the reconciler ends it (image_interrupted) and logs its end then.
+        events.emit("image.refund_deferred", logging.ERROR, creationId=creation.id,
+                    errorCode=code, transient=transient, detail=detail)  # fmt: skip
         return ImageFailed(creation, code, transient=transient, refunded=False, balance=None)
     if result.refunded_now:
-        events.emit("image.refunded", creationId=creation.id, userId=creation.user_id, reason=code)
+        events.ended(result.creation, transient=transient, detail=detail)
     return ImageFailed(
         result.creation,
         code,

@@ -3,8 +3,9 @@
 A creation is stuck when nothing touched it for STALE_AFTER_SECONDS while it is not
 terminal: its task was lost (the enqueue died after the debit, the retries ran out, a
 queue was purged). Each one is either moved on again with a new named task, or, past its
-deadline, failed and refunded. With this sweep every creation ends in a terminal state
-within its deadline plus one sweep interval, whatever single fault happened.
+deadline (or its last requeue), ended expired and refunded. With this sweep every creation
+ends in a terminal state within its deadline plus one sweep interval, whatever single fault
+happened.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from shared import events
 from shared.domain import creation as transitions
-from shared.domain.creation import Creation, Kind, Status
+from shared.domain.creation import Creation, Kind, Refund, Status
 from shared.domain.errors import QueueError, StoreContention, StoreUnavailable
 from shared.domain.step_tasks import MAX_REQUEUES, Step, StepTask, first_poll_seq, start_task
-from shared.services.video_steps import fail_and_refund
+from shared.services.video_steps import end_and_refund
 
 if TYPE_CHECKING:
     from shared.services.deps import Deps
@@ -84,17 +85,19 @@ def _repair_in_flight(deps: Deps, users: set[str], report: ReconcileReport) -> N
 def _settle(deps: Deps, creation: Creation, report: ReconcileReport) -> None:
     now = deps.clock()
     if creation.kind is Kind.IMAGE:  # synchronous: a stale one lost its request
-        fail_and_refund(deps, creation, "image_interrupted", "the image request did not finish")
+        detail = "the image request did not finish"
+        end_and_refund(deps, creation, Refund("image_interrupted"), detail)
         report.failed.append(creation.id)
         return
     if now >= creation.deadline_at or creation.requeues >= MAX_REQUEUES:
-        fail_and_refund(deps, creation, "deadline_exceeded", "generation did not finish in time")
+        end_and_refund(deps, creation, Refund.expired(), "generation did not finish in time")
         report.failed.append(creation.id)
         return
     if creation.status is Status.PROCESSING and not creation.operation_name:
         claimed_at = creation.claimed_at or creation.updated_at
         if now - claimed_at >= deps.policy.start_timeout:
-            fail_and_refund(deps, creation, "start_interrupted", "generation could not be started")
+            detail = "generation could not be started"
+            end_and_refund(deps, creation, Refund("start_interrupted"), detail)
             report.failed.append(creation.id)
         return
     creation, changed = deps.store.update_creation(

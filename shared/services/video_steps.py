@@ -2,7 +2,7 @@
 
 start: claim the creation, start one generation, record its operation name, schedule poll 1.
 poll:  read the operation; not done -> schedule the next poll; done -> store the media and
-       mark `draft`, or mark `failed` and refund.
+       mark `draft`, or end it failed and refund it. Past its deadline it ends expired.
 
 A duplicate delivery of any step is a no-op (state is checked first and every transition is
 a transaction). A transient failure answers 503 so that Cloud Tasks retries the same task; a
@@ -63,7 +63,7 @@ def run_step(deps: Deps, task: StepTask) -> StepResult:
         if creation.kind is not Kind.VIDEO:
             return done("not_a_video")
         if deps.clock() >= creation.deadline_at:
-            return fail_and_refund(deps, creation, "deadline_exceeded", "generation took too long")
+            return end_and_refund(deps, creation, Refund.expired(), "generation took too long")
         if task.step is Step.START:
             return _start(deps, creation)
         return _poll(deps, creation, task.seq)
@@ -76,22 +76,17 @@ def run_step(deps: Deps, task: StepTask) -> StepResult:
         return retry("storage_failed")
 
 
-def fail_and_refund(deps: Deps, creation: Creation, code: str, detail: str) -> StepResult:
-    """End the creation as failed and give the tokens back (once, whoever calls). `detail`
-    (a provider's own words) goes to the log only; users see the sentence for `code`."""
+def end_and_refund(deps: Deps, creation: Creation, refund: Refund, detail: str) -> StepResult:
+    """End the creation as `refund` says (failed or expired) and give the tokens back (once,
+    whoever calls). `detail` (a provider's own words) goes to the log only; users see the
+    sentence for the code."""
     try:
-        result = deps.store.refund(creation.id, deps.clock(), Refund(code))
+        result = deps.store.refund(creation.id, deps.clock(), refund)
     except CreationNotFound:
         return done("unknown_creation")
     if result.refunded_now:
-        events.emit(
-            f"{creation.kind}.refunded",
-            creationId=creation.id,
-            userId=creation.user_id,
-            reason=code,
-            detail=detail,
-        )
-    return done(f"failed:{code}")
+        events.ended(result.creation, detail=detail)
+    return done(f"{refund.ending}:{refund.code}")
 
 
 def _start(deps: Deps, creation: Creation) -> StepResult:
@@ -109,8 +104,8 @@ def _start(deps: Deps, creation: Creation) -> StepResult:
         operation = deps.videos.start(VideoSpec.from_creation(creation))
     except GenerationError as exc:
         if not exc.transient:
-            return fail_and_refund(
-                deps, creation, exc.code, exc.message or "generation was refused"
+            return end_and_refund(
+                deps, creation, Refund(exc.code), exc.message or "generation was refused"
             )
         if not exc.not_started:
             # It may have started (a timeout, a 5xx): never start again. The claim stays; the
@@ -162,8 +157,8 @@ def _already_claimed(deps: Deps, creation: Creation) -> StepResult:
     if deps.clock() - claimed_at >= deps.policy.start_timeout:
         # Whoever claimed it died between claiming and recording an operation. Starting
         # again could make a second paid operation, so the creation fails and is refunded.
-        return fail_and_refund(
-            deps, creation, "start_interrupted", "generation could not be started"
+        return end_and_refund(
+            deps, creation, Refund("start_interrupted"), "generation could not be started"
         )
     return retry("start_in_progress")
 
@@ -176,7 +171,7 @@ def _poll(deps: Deps, creation: Creation, seq: int) -> StepResult:
     except GenerationError as exc:
         if exc.transient:
             return retry(f"generator:{exc.code}")
-        return fail_and_refund(deps, creation, exc.code, exc.message or "generation failed")
+        return end_and_refund(deps, creation, Refund(exc.code), exc.message or "generation failed")
 
     if not status.done:
         # Judged on the copy read at the start of this step first: most polls write nothing.
@@ -187,7 +182,8 @@ def _poll(deps: Deps, creation: Creation, seq: int) -> StepResult:
         return _schedule_poll(deps, creation, seq + 1)
     if status.media is None:
         code = status.error_code or "generation_failed"
-        return fail_and_refund(deps, creation, code, status.error_message or "generation failed")
+        detail = status.error_message or "generation failed"
+        return end_and_refund(deps, creation, Refund(code), detail)
 
     media_key = video_key(creation.user_id, creation.id, status.media.extension)
     deps.media.put(media_key, status.media)

@@ -153,12 +153,7 @@ def _refund_enqueue_failure(
         events.emit("video.enqueue_recovered", creationId=creation.id, queueErrorCode=exc.code)
         return None
     if refunded.refunded_now:
-        events.emit(
-            "video.refunded",
-            creationId=creation.id,
-            userId=creation.user_id,
-            reason="enqueue_failed",
-        )
+        events.ended(after, queueErrorCode=exc.code)
     return EnqueueFailed(after, exc.code, refunded=after.refunded, balance=refunded.balance)
 
 

@@ -5,29 +5,74 @@ from __future__ import annotations
 
 import ast
 import json
+import logging
 import re
 from collections import defaultdict
+from datetime import UTC, datetime
 
-from shared.domain.creation import Kind
+from shared import events as app_events
+from shared.domain.creation import Creation, Ending, Kind, Refund, end_with_refund
 from tests.terraform.tfcheck import ROOT
 
 _EVENT_IN_FILTER = re.compile(r'jsonPayload\.event=(?:"([\w.]+)"|\(([^)]*)\))')
 _FIELD = re.compile(r"jsonPayload\.(\w+)")
 
 
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: dict[str, set[str]] = defaultdict(set)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines[record.event] |= set(record.fields)  # type: ignore[attr-defined]
+
+
+def ended_lines() -> dict[str, set[str]]:
+    """What `events.ended` writes, run for a creation of each kind ended each way (failed,
+    expired, cancelled): event name -> the fields of its line."""
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    handler = _Lines()
+    logger = logging.getLogger("creator.events")
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        for kind in Kind:
+            for refund in (Refund("generation_failed"), Refund.expired(), Refund.cancelled()):
+                c = Creation("c1", "u1", kind, "p", {}, 1, now, now, now)
+                ended = end_with_refund(c, now, refund)
+                assert ended is not None
+                app_events.ended(ended)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert {f"{k}.{e}" for k in Kind for e in Ending} <= set(handler.lines)
+    return dict(handler.lines)
+
+
 def emitted_events() -> dict[str, set[str] | None]:
     """event name -> the fields its emit calls pass (None when some call passes **fields).
-    An f-string name such as f"{creation.kind}.refunded" stands for every Kind."""
+    An f-string name such as f"{creation.kind}.refunded" stands for every Kind; a call of
+    `events.ended(creation, **more)` for the lines `ended_lines` saw, with `more`."""
     events: dict[str, set[str] | None] = defaultdict(set)
+    ended = ended_lines()
     for path in [*ROOT.glob("shared/**/*.py"), *ROOT.glob("functions/**/*.py")]:
         for node in ast.walk(ast.parse(path.read_text())):
             if not (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "emit"
+                and node.func.attr in ("emit", "ended")
                 and ast.unparse(node.func.value) == "events"
                 and node.args
             ):
+                continue
+            if node.func.attr == "ended":
+                more = {k.arg for k in node.keywords if k.arg}
+                for name, fields in ended.items():
+                    if events.get(name, set()) is not None:
+                        events[name] |= fields | (
+                            more if name.split(".")[1] in set(Ending) else set()
+                        )
                 continue
             first = node.args[0]
             if isinstance(first, ast.Constant) and isinstance(first.value, str):
@@ -77,6 +122,11 @@ def test_the_code_emits_the_events_the_issue_names():
         assert name in events
     assert "queueErrorCode" in events["video.enqueue_failed"]
     assert "image.refunded" in events
+    # Each end of a creation has its own event, with its error code; the refund its own.
+    for name in ("video.failed", "video.expired", "video.cancelled", "image.failed"):
+        assert "errorCode" in events[name]
+    assert {"reason", "ending", "amount"} <= events["video.refunded"]
+    assert "queueErrorCode" in events["video.failed"]  # an enqueue failure says the queue's code
 
 
 def test_each_log_metric_counts_events_the_code_emits(config, evaluator):
@@ -106,9 +156,29 @@ def test_the_metrics_the_issue_asks_for_exist(config):
         counters
     )
     assert {"video_failed", "image_failed", "reconcile_found_stuck"} <= set(counters)
+    assert {"creations_failed", "video_cancelled"} <= set(counters)
     assert "queue_error_code" in counters["video_enqueue_failed"]["labels"]
     assert "reason" in counters["refunded"]["labels"]
     assert "error_code" in counters["video_failed"]["labels"]
+    assert {"kind", "error_code"} <= set(counters["creations_failed"]["labels"])
+
+
+def test_failures_count_failures_and_expiries_and_never_a_cancel(config, evaluator):
+    found = {name: filter_events(m["filter"]) for name, m in metrics(config, evaluator).items()}
+    ends = {f"{kind}.{ending}" for kind in Kind for ending in (Ending.FAILED, Ending.EXPIRED)}
+    assert found["creations_failed"] == ends
+    assert found["video_failed"] == {"video.failed", "video.expired"}
+    assert found["image_failed"] == {"image.failed", "image.expired"}
+    assert found["video_cancelled"] == {"video.cancelled"}
+    assert found["refunded"] == {"video.refunded", "image.refunded"}  # money, not failures
+    alerts = evaluator.value(config.locals["alerts"])
+    assert "creations_failed" in alerts["failures"]["filter"]
+    # Only the cancel counter counts cancels; no alert reads it or the refunds.
+    for name, events in found.items():
+        if name != "video_cancelled":
+            assert not {e for e in events if e.endswith(".cancelled")}, name
+    for alert in alerts.values():
+        assert "_refunded" not in alert["filter"] and "_cancelled" not in alert["filter"]
 
 
 def test_alerts_and_the_dashboard_use_metrics_that_exist(config, evaluator):
@@ -122,7 +192,7 @@ def test_alerts_and_the_dashboard_use_metrics_that_exist(config, evaluator):
         "run.googleapis.com/container/instance_count",
     }
     alerts = evaluator.value(config.locals["alerts"])
-    assert set(alerts) >= {"enqueue_failures", "refunds", "queue_depth", "task_delay"}
+    assert set(alerts) >= {"enqueue_failures", "failures", "queue_depth", "task_delay"}
     assert set(alerts) >= {"worker_errors", "stuck_creations"}
     for alert in alerts.values():
         assert alert["runbook"] and alert["threshold"] > 0

@@ -68,10 +68,11 @@ def test_a_refund_never_stores_a_provider_s_own_words():
 
 
 def test_cancel_only_before_generation_started():
-    cancel = t.Refund("cancelled", status=Status.CANCELLED)
+    cancel = t.Refund.cancelled()
     assert t.end_with_refund(make(), NOW, cancel).status is Status.CANCELLED
     started = make(status=Status.PROCESSING, operation_name="op")
     assert t.end_with_refund(started, NOW, cancel) is None
+    assert t.end_with_refund(make(status=Status.PROCESSING), NOW, cancel) is None
 
 
 def test_an_enqueue_failure_refunds_only_an_unclaimed_creation():
@@ -80,9 +81,24 @@ def test_an_enqueue_failure_refunds_only_an_unclaimed_creation():
     assert t.end_with_refund(make(status=Status.PROCESSING), NOW, only_pending) is None
 
 
-def test_a_refund_ends_in_failed_or_cancelled_only():
-    with pytest.raises(ValueError):
-        t.Refund("x", status=Status.DRAFT)
+@pytest.mark.parametrize(
+    ("refund", "status", "ending"),
+    [
+        (t.Refund("generation_failed"), Status.FAILED, t.Ending.FAILED),
+        (t.Refund("enqueue_failed", only_if_pending=True), Status.FAILED, t.Ending.FAILED),
+        (t.Refund.expired(), Status.FAILED, t.Ending.EXPIRED),
+        (t.Refund.cancelled(), Status.CANCELLED, t.Ending.CANCELLED),
+    ],
+)
+def test_each_end_is_named_for_what_it_is_and_read_back_the_same(refund, status, ending):
+    ended = t.end_with_refund(make(), NOW, refund)
+    assert (ended.status, ended.refunded, refund.ending) == (status, True, ending)
+    assert t.ending_of(ended) is ending  # from the stored state and errorCode alone
+
+
+def test_a_running_creation_or_a_draft_has_no_ending():
+    assert t.ending_of(make()) is None
+    assert t.ending_of(make(status=Status.DRAFT, media_key="k")) is None
 
 
 def test_progress_never_goes_back_and_stays_below_100_until_done():
