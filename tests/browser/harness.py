@@ -40,6 +40,8 @@ STACK_SETTINGS = {
     "LOCAL_VIDEO_LATENCY_SECONDS": "1",
     "POLL_INITIAL_SECONDS": "0.5",
     "POLL_MAX_SECONDS": "1",
+    # 1 s polls: a poll chain's names (shared/domain/step_tasks.py) last about 1000 s.
+    "VIDEO_DEADLINE_SECONDS": "900",
 }
 CONSOLE_CONFIG = {
     "pollSeconds": 1,

@@ -12,6 +12,8 @@ STACK_SETTINGS = {
     "LOCAL_VIDEO_LATENCY_SECONDS": "1",
     "POLL_INITIAL_SECONDS": "0.5",
     "POLL_MAX_SECONDS": "1",
+    # 1 s polls: a poll chain's names (shared/domain/step_tasks.py) last about 1000 s.
+    "VIDEO_DEADLINE_SECONDS": "900",
     "QUEUE_HEALTH_TTL_SECONDS": "8",
     # The emulator on a busy 2-core machine can pause for seconds; production keeps 5 s.
     "STORE_DEADLINE_SECONDS": "30",
