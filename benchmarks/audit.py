@@ -6,7 +6,8 @@ refund; drafts with their media key), written in batches for speed, then times
 `python -m shared.audit audit` end to end (a process, as an operator runs it) and the read
 and the checks in this process, page size by page size.
 
-Run: `.venv/bin/python benchmarks/audit.py [--creations 10000] [--users 1000]`.
+Run: `make bench` or `.venv/bin/python benchmarks/audit.py [--creations 10000]
+[--users 1000]`; `--quick`: 200 creations of 20 users (make test's run, tests/benchmarks).
 """
 
 from __future__ import annotations
@@ -101,7 +102,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--creations", type=int, default=10_000)
     parser.add_argument("--users", type=int, default=1_000)
+    parser.add_argument("--quick", action="store_true", help="200 creations (make test)")
     args = parser.parse_args()
+    if args.quick:
+        args.creations, args.users = 200, 20
     with FirestoreEmulator(port=free_port(), project=PROJECT) as emulator:
         os.environ["FIRESTORE_EMULATOR_HOST"] = emulator.host
         from google.cloud import firestore

@@ -4,7 +4,8 @@ outcome, faults by kind and the violations (exit 1 on any, with the seed and a r
 
 Run: `.venv/bin/python benchmarks/chaos.py [N] [--per-seed 2000] [--first-seed 1]
 [--rate-factor 1]`, or replay one seed: `.venv/bin/python -m tests.chaos.driver --seed S
---creations 2000`.
+--creations 2000`; `--quick`: 2 seeds of 100 requests (make test's run, tests/benchmarks;
+the suite's own seeds are tests/chaos/test_chaos.py).
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ def main() -> int:
     parser.add_argument("--per-seed", type=int, default=2000)
     parser.add_argument("--first-seed", type=int, default=1)
     parser.add_argument("--rate-factor", type=float, default=1.0)
+    parser.add_argument("--quick", action="store_true", help="2 seeds of 100 (make test)")
     args = parser.parse_args()
+    if args.quick:
+        args.n, args.per_seed = 200, 100
     return drive(
         [
             "--total", str(args.n),

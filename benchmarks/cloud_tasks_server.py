@@ -8,11 +8,16 @@
 4. The server's CPU use over 10 s of wall time while 5,000 tasks scheduled an hour ahead
    wait (required: under 2% of one core).
 
-Run: `make bench` or `.venv/bin/python benchmarks/cloud_tasks_server.py`.
+Run: `make bench` or `.venv/bin/python benchmarks/cloud_tasks_server.py`; `--quick`: each
+part with a few tasks (50 calls, 20 due at once, 50 tasks of 1 s, 200 waiting over 1 s),
+the run that `make test` makes (tests/benchmarks). A quick run prints the same figures but
+does not hold them to the requirements (too few tasks, too short, on a shared machine): it
+exits 0 when every part ran.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import statistics
@@ -20,6 +25,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from google.protobuf import timestamp_pb2
@@ -31,6 +37,19 @@ from google.cloud import tasks_v2  # noqa: E402
 from devtools.cloud_tasks_server.runner import CloudTasksServer  # noqa: E402
 
 LOCATION = "projects/bench/locations/us-central1"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    calls: int = 1000  # sequential create_task calls timed
+    due: int = 200  # tasks due at the same moment
+    throughput: int = 500  # tasks of 1 s each
+    waiting: int = 5000  # tasks scheduled an hour ahead while the CPU is measured
+    cpu_window: float = 10.0  # seconds of wall time measured
+    enforce: bool = True  # the exit code follows the required figures
+
+
+QUICK = Sizes(calls=50, due=20, throughput=50, waiting=200, cpu_window=1.0, enforce=False)
 
 
 def pct(values: list[float], p: float) -> float:
@@ -154,86 +173,105 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def bench_create(client, worker: Worker) -> None:
+def verdict(ok: bool, sizes: Sizes) -> str:
+    if not sizes.enforce:
+        return "checked by the full run only"
+    return "ok" if ok else "FAILED"
+
+
+def bench_create(client, worker: Worker, sizes: Sizes) -> None:
     queue = make_queue(client, "create-latency")
     later = time.time() + 3600
     for _ in range(20):  # warm the channel and the server
         client.create_task(parent=queue, task=task(worker.url, at=later))
     latencies = []
-    for _ in range(1000):
+    for _ in range(sizes.calls):
         started = time.perf_counter()
         client.create_task(parent=queue, task=task(worker.url, at=later))
         latencies.append((time.perf_counter() - started) * 1000)
     client.purge_queue(name=queue)
     print(
-        f"create_task latency over 1000 calls: p50 {pct(latencies, 50):.2f} ms, "
+        f"create_task latency over {sizes.calls} calls: p50 {pct(latencies, 50):.2f} ms, "
         f"p99 {pct(latencies, 99):.2f} ms, mean {statistics.mean(latencies):.2f} ms"
     )
 
 
-def bench_due_delay(client, worker: Worker) -> None:
+def bench_due_delay(client, worker: Worker, sizes: Sizes) -> None:
     worker.reset()
+    count = sizes.due
     queue = make_queue(client, "due-delay")
     due = time.time() + 2.0
-    create_named(client, queue, worker, "due", 200, at=due)
+    create_named(client, queue, worker, "due", count, at=due)
     created_by = time.time()
     if created_by > due:
-        print(f"  (warning: creating 200 tasks took past the due time by {created_by - due:.2f} s)")
-    wait_until(lambda: len(worker.arrived) >= 200, 30)
-    delays = [(at - due) * 1000 for at in worker.arrived.values()]
+        print(
+            f"  (warning: creating {count} tasks took past the due time by"
+            f" {created_by - due:.2f} s)"
+        )
+    if not wait_until(lambda: len(worker.arrived) >= count, 30):
+        print(f"  (warning: {len(worker.arrived)} of {count} tasks delivered in 30 s)")
+    delays = [(at - due) * 1000 for at in worker.arrived.values()] or [float("nan")]
+    note = " (burst 100 then 500/s: the last >= 200 ms)" if count > 100 else ""
     print(
-        f"due-to-delivery delay, 200 tasks due at once: p50 {pct(delays, 50):.1f} ms, "
+        f"due-to-delivery delay, {count} tasks due at once: p50 {pct(delays, 50):.1f} ms, "
         f"p99 {pct(delays, 99):.1f} ms, max {max(delays):.1f} ms, "
-        f"early {sum(d < 0 for d in delays)} (burst 100 then 500/s: the last >= 200 ms)"
+        f"early {sum(d < 0 for d in delays)}{note}"
     )
 
 
-def bench_throughput(client, worker: Worker) -> bool:
+def bench_throughput(client, worker: Worker, sizes: Sizes) -> bool:
     worker.reset(delay=1.0)
-    count = 500
+    count = sizes.throughput
     queue = make_queue(client, "throughput", max_concurrent_dispatches=100)
     client.pause_queue(name=queue)
     create_named(client, queue, worker, "t", count)
     started = time.time()
     client.resume_queue(name=queue)
     done = wait_until(lambda: len(worker.finished) >= count, 60)
-    elapsed = max(worker.finished.values()) - started
-    rate = len(worker.finished) / elapsed
+    finished = list(worker.finished.values())
+    elapsed = (max(finished) if finished else time.time()) - started
+    rate = len(finished) / elapsed
     ok = done and rate >= 50
     print(
-        f"throughput, 1 s worker, max_concurrent_dispatches=100: {len(worker.finished)} tasks "
-        f"in {elapsed:.2f} s = {rate:.1f} tasks/s (required >= 50: {'ok' if ok else 'FAILED'})"
+        f"throughput, 1 s worker, max_concurrent_dispatches=100: {len(finished)} tasks "
+        f"in {elapsed:.2f} s = {rate:.1f} tasks/s (required >= 50: {verdict(ok, sizes)})"
     )
     worker.reset()
     return ok
 
 
-def bench_idle_cpu(server: CloudTasksServer, client, worker: Worker) -> bool:
+def bench_idle_cpu(server: CloudTasksServer, client, worker: Worker, sizes: Sizes) -> bool:
     queue = make_queue(client, "idle")
-    create_named(client, queue, worker, "idle", 5000, at=time.time() + 3600)
-    time.sleep(2.0)  # let the last writes and wake-ups settle
+    create_named(client, queue, worker, "idle", sizes.waiting, at=time.time() + 3600)
+    time.sleep(min(2.0, sizes.cpu_window))  # let the last writes and wake-ups settle
     before = cpu_seconds(server.pid)
-    time.sleep(10.0)
+    time.sleep(sizes.cpu_window)  # the window measured
     used = cpu_seconds(server.pid) - before
-    share = used / 10.0 * 100
+    share = used / sizes.cpu_window * 100
     ok = share < 2.0
     print(
-        f"server CPU while 5000 tasks wait an hour: {used:.3f} CPU s over 10 s wall = "
-        f"{share:.2f}% of a core (required < 2%: {'ok' if ok else 'FAILED'})"
+        f"server CPU while {sizes.waiting} tasks wait an hour: {used:.3f} CPU s over "
+        f"{sizes.cpu_window:g} s wall = {share:.2f}% of a core "
+        f"(required < 2%: {verdict(ok, sizes)})"
     )
     return ok
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="a few tasks per part, nothing enforced (make test)"
+    )
+    sizes = QUICK if parser.parse_args().quick else Sizes()
     worker = Worker()
     with CloudTasksServer(extra_args=["--log-level", "WARNING"]) as server:
         client = server.client()
-        bench_create(client, worker)
-        bench_due_delay(client, worker)
-        throughput_ok = bench_throughput(client, worker)
-        idle_ok = bench_idle_cpu(server, client, worker)
+        bench_create(client, worker, sizes)
+        bench_due_delay(client, worker, sizes)
+        throughput_ok = bench_throughput(client, worker, sizes)
+        idle_ok = bench_idle_cpu(server, client, worker, sizes)
     worker.shutdown()
-    return 0 if throughput_ok and idle_ok else 1
+    return 0 if (throughput_ok and idle_ok) or not sizes.enforce else 1
 
 
 if __name__ == "__main__":

@@ -2,10 +2,14 @@
 functions-framework + google-cloud-firestore + google-cloud-tasks, each in fresh
 interpreters, alternated, in the same run. Prints the medians and the ratio (target 1.15x),
 and checks that the api path imports neither google-genai nor boto3.
+
+Run: `make bench` or `.venv/bin/python benchmarks/cold_start.py [--runs 15]`; `--quick`:
+one run of each, no warm-up (make test's run, tests/benchmarks).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import subprocess
@@ -50,8 +54,14 @@ def measure(code: str, mode: dict[str, str] | None = None) -> tuple[float, bool,
     return float(out[0]), out[1] == "True", out[2] == "True"
 
 
-def main(runs: int = 15) -> None:
-    measure(ENTRY), measure(BASELINE), measure(ENTRY, PRODUCTION)  # warm the caches
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--quick", action="store_true", help="one run, no warm-up (make test)")
+    args = parser.parse_args()
+    runs = 1 if args.quick else args.runs
+    if not args.quick:
+        measure(ENTRY), measure(BASELINE), measure(ENTRY, PRODUCTION)  # warm the caches
     baseline, entry, production = [], [], []
     heavy = False
     for _ in range(runs):

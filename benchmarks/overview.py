@@ -2,7 +2,9 @@
 emulator, then GET /api/admin/overview?fresh=1 (the cache skipped) timed; prints p50 / p99,
 asserts nothing.
 
-Run: `.venv/bin/python benchmarks/overview.py [--creations 10000] [--runs 20]`.
+Run: `make bench` or `.venv/bin/python benchmarks/overview.py [--creations 10000]
+[--runs 20]`; `--quick`: 200 creations, 2 reads of each kind (make test's run,
+tests/benchmarks).
 """
 
 from __future__ import annotations
@@ -68,10 +70,13 @@ def seed(client, count: int, now: datetime) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--creations", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--quick", action="store_true", help="200 creations, 2 reads (make test)")
     args = parser.parse_args()
+    if args.quick:
+        args.creations, args.runs = 200, 2
 
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import firestore
