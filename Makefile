@@ -71,11 +71,14 @@ lint: install
 tasks-server: install
 	$(PY) -m devtools.cloud_tasks_server
 
+# QUICK=1: each script's --quick run (a few iterations; make test runs them, tests/benchmarks)
 bench: install tools
-	$(PY) benchmarks/cloud_tasks_server.py
-	$(PY) benchmarks/pipeline.py
-	$(PY) benchmarks/outage.py
-	$(PY) benchmarks/cold_start.py
+	$(PY) benchmarks/cloud_tasks_server.py $(if $(QUICK),--quick)
+	$(PY) benchmarks/pipeline.py $(if $(QUICK),--quick)
+	$(PY) benchmarks/outage.py $(if $(QUICK),--quick)
+	$(PY) benchmarks/cold_start.py $(if $(QUICK),--quick)
+	$(PY) benchmarks/overview.py $(if $(QUICK),--quick)
+	$(PY) benchmarks/audit.py $(if $(QUICK),--quick)
 
 clean:
 	rm -rf .local .pytest_cache .ruff_cache
