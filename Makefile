@@ -51,7 +51,7 @@ queue-down: install
 queue-up: install
 	$(PY) scripts/dev.py queue-up
 
-test: lint checkov chromium node-deps
+test: tools lint checkov chromium node-deps
 	$(PY) -m pytest -q
 
 unit: install
@@ -99,8 +99,10 @@ apply:
 	$(TERRAFORM) init -input=false
 	$(TERRAFORM) apply $(TF_ARGS)
 
-deploy:
-	DRY_RUN=$(DRY_RUN) $(PYTHON) scripts/deploy.py
+# The venv's Python: before the first apply, DRY_RUN=1 plans the commands from terraform/
+# with python-hcl2 (scripts/deploy.py).
+deploy: install
+	DRY_RUN=$(DRY_RUN) $(PY) scripts/deploy.py
 
 # Re-extract tests/terraform/google_provider_schema.json after using a new resource type.
 terraform-schema: install

@@ -5,11 +5,17 @@ Every setting of `gcloud functions deploy --gen2` comes from `terraform output -
 (terraform/outputs.tf): region, runtime, entry point, service accounts, environment,
 secrets, ingress, scaling. So a code change needs no Terraform run, and the code deploy can
 never disagree with Terraform, which ignores the source after creating each function from a
-placeholder (terraform/functions.tf).
+placeholder (terraform/functions.tf). The audit job's image is built by Cloud Build as the
+build account (`gcloud builds submit`), then deployed by image (terraform/audit.tf).
 
     python scripts/deploy.py                  # runs the commands
     DRY_RUN=1 python scripts/deploy.py        # prints them
     TF_OUTPUTS=outputs.json python scripts/deploy.py   # outputs from a file, not terraform
+
+Before the first `make apply` Terraform has no outputs: DRY_RUN=1 then prints the commands
+planned from terraform/terraform.tfvars (TF_VARS_FILE names another file) and the
+variables' defaults, each value Terraform learns only when it creates a resource shown as
+`<...: known after apply>`, as `terraform plan` does. A real deploy still needs the apply.
 
     python scripts/deploy.py stub             # rebuilds terraform/bootstrap/function-stub.zip
 """
@@ -24,10 +30,17 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 TERRAFORM = ROOT / "terraform"
 IGNORE_FILE = "terraform/function.gcloudignore"
+AUDIT_IGNORE_FILE = "terraform/audit.gcloudignore"
+AUDIT_BUILD_CONFIG = "terraform/audit.cloudbuild.yaml"
+TFVARS = TERRAFORM / "terraform.tfvars"
+# What a planned value not known before apply is printed as (the project number, in the
+# worker's URL and the secrets' paths).
+KNOWN_AFTER_APPLY = "<{}: known after apply>"
 STUB_DIR = TERRAFORM / "bootstrap" / "stub"
 STUB_ZIP = TERRAFORM / "bootstrap" / "function-stub.zip"
 # The worker first: tasks the new api queues then meet a worker that knows them.
@@ -39,8 +52,9 @@ INGRESS = {
 }
 
 
-def terraform_outputs() -> dict:
-    """`terraform output -json`, or the file TF_OUTPUTS names; {name: value}."""
+def terraform_outputs(dry_run: bool = False) -> dict:
+    """`terraform output -json`, or the file TF_OUTPUTS names; {name: value}. With no
+    outputs (no `make apply` yet), a dry run gets planned_outputs() instead."""
     path = os.environ.get("TF_OUTPUTS")
     if path:
         raw = json.loads(Path(path).read_text())
@@ -53,8 +67,42 @@ def terraform_outputs() -> dict:
         )
         raw = json.loads(result.stdout)
     if not raw:
+        if dry_run and not path:
+            return planned_outputs()
         raise SystemExit("terraform has no outputs: run `make apply` first")
     return {name: entry["value"] for name, entry in raw.items()}
+
+
+def planned_outputs() -> dict:
+    """The outputs make deploy reads, evaluated from the configuration, the tfvars file and
+    the variables' defaults (tests/terraform/tfeval.py, the evaluator the tests use), with
+    what only an apply can tell marked KNOWN_AFTER_APPLY."""
+    tfvars = Path(os.environ.get("TF_VARS_FILE") or TFVARS)
+    if not tfvars.is_file():
+        raise SystemExit(
+            f"terraform has no outputs and there is no {tfvars}: copy "
+            "terraform/terraform.tfvars.example to it (docs/deploy.md, step 2)"
+        )
+    sys.path.insert(0, str(ROOT))
+    from tests.terraform.tfcheck import load_config, parse
+    from tests.terraform.tfeval import Evaluator
+
+    class Planned(Evaluator):
+        def attribute(self, data: bool, type_: str, name: str, key: str | None, attr: str) -> Any:
+            if data and type_ == "google_project" and attr == "number":
+                return KNOWN_AFTER_APPLY.format("project number")
+            return super().attribute(data, type_, name, key, attr)
+
+    config = load_config()
+    values = {k: v for k, v in parse(tfvars.read_text()).items() if not k.startswith("__")}
+    evaluator = Planned(config, values)
+    names = ("project_id", "region", "functions", "audit_job")
+    print(
+        f"# no terraform outputs yet (no make apply): commands planned from {tfvars.name} "
+        "and the defaults; <...: known after apply> is what the apply will tell",
+        file=sys.stderr,
+    )
+    return {name: evaluator.value(config.outputs[name]["value"]) for name in names}
 
 
 def _delimited(pairs: dict[str, str]) -> str:
@@ -67,6 +115,17 @@ def _delimited(pairs: dict[str, str]) -> str:
         if not any(delim in item for item in items):
             return f"^{delim}^" + delim.join(items)
     raise SystemExit("no delimiter is free for the environment variables")
+
+
+def _listed(items: list[str]) -> str:
+    """Items for a gcloud list flag (--command, --args), with another delimiter when one
+    holds a comma (gcloud topic escaping)."""
+    if not any("," in item for item in items):
+        return ",".join(items)
+    for delim in ("@", "|", "~", ";", "#"):
+        if not any(delim in item for item in items):
+            return f"^{delim}^" + delim.join(items)
+    raise SystemExit("no delimiter is free for a list flag")
 
 
 def deploy_command(fn: dict, project: str, region: str) -> list[str]:
@@ -100,8 +159,29 @@ def deploy_command(fn: dict, project: str, region: str) -> list[str]:
     ]
 
 
+def audit_build_command(job: dict, project: str, region: str) -> list[str]:
+    """Build the audit job's image with Google Cloud's buildpacks, as the build account
+    (terraform/audit.cloudbuild.yaml says why not `gcloud run jobs deploy --source`)."""
+    substitutions = {"_IMAGE": job["image"], "_ENTRYPOINT": shlex.join(job["args"])}
+    return [
+        "gcloud",
+        "builds",
+        "submit",
+        ".",
+        f"--project={project}",
+        f"--region={region}",
+        f"--config={AUDIT_BUILD_CONFIG}",
+        f"--substitutions={_delimited(substitutions)}",
+        f"--service-account={job['build_service_account']}",
+        f"--gcs-source-staging-dir=gs://{job['source_bucket']}/source",
+        f"--ignore-file={AUDIT_IGNORE_FILE}",
+        "--quiet",
+    ]
+
+
 def audit_job_command(job: dict, project: str, region: str) -> list[str]:
-    """The daily audit's job (terraform/audit.tf), built from the same source."""
+    """The daily audit's job (terraform/audit.tf), deployed by image, its command the
+    buildpacks launcher, exactly as Terraform declares the container."""
     return [
         "gcloud",
         "run",
@@ -110,10 +190,10 @@ def audit_job_command(job: dict, project: str, region: str) -> list[str]:
         job["name"],
         f"--project={project}",
         f"--region={region}",
-        "--source=.",
+        f"--image={job['image']}",
         f"--service-account={job['service_account']}",
-        "--command=python",
-        "--args=-m,shared.audit,audit,--json",
+        f"--command={_listed(job['command'])}",
+        f"--args={_listed(job['args'])}",
         f"--set-env-vars=GOOGLE_CLOUD_PROJECT={project}",
         "--quiet",
     ]
@@ -130,9 +210,9 @@ def commands(outputs: dict) -> list[list[str]]:
         if key in functions
     ]
     if "audit_job" in outputs:
-        found.append(
-            audit_job_command(outputs["audit_job"], outputs["project_id"], outputs["region"])
-        )
+        job, project, region = outputs["audit_job"], outputs["project_id"], outputs["region"]
+        found.append(audit_build_command(job, project, region))
+        found.append(audit_job_command(job, project, region))
     return found
 
 
@@ -156,7 +236,7 @@ def main(argv: list[str]) -> int:
         print(f"wrote {STUB_ZIP.relative_to(ROOT)}")
         return 0
     dry_run = os.environ.get("DRY_RUN", "") not in ("", "0")
-    for command in commands(terraform_outputs()):
+    for command in commands(terraform_outputs(dry_run)):
         print(shlex.join(command), flush=True)
         if not dry_run:
             subprocess.run(command, check=True, cwd=ROOT)

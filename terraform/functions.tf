@@ -61,7 +61,12 @@ locals {
   worker_env = merge(local.app_env, { LOG_EXECUTION_ID = "true", THREADS = tostring(var.worker_concurrency) })
 
   # Each function's settings, under the names `make deploy` reads (output "functions").
-  secret_paths = { for env, secret in local.secret_env : env => "projects/${var.project_id}/secrets/${secret}" }
+  # Secrets by project NUMBER: gcloud functions deploy stores `projects/<number>/secrets/..`
+  # whatever it is given, and the provider compares secret_environment_variables.project_id
+  # as written ("only project number is supported by this field",
+  # hashicorp/terraform-provider-google#11383): with the project id, every plan after a
+  # `make deploy` showed a change and `make apply` redeployed both functions.
+  secret_paths = { for env, secret in local.secret_env : env => "projects/${data.google_project.this.number}/secrets/${secret}" }
   functions = {
     api = {
       name                  = local.api_name
@@ -175,7 +180,7 @@ resource "google_cloudfunctions2_function" "fn" {
       for_each = local.secret_env
       content {
         key        = secret_environment_variables.key
-        project_id = var.project_id
+        project_id = data.google_project.this.number # not the id: see local.secret_paths
         secret     = google_secret_manager_secret.r2[secret_environment_variables.key].secret_id
         version    = "latest"
       }
@@ -187,10 +192,13 @@ resource "google_cloudfunctions2_function" "fn" {
     ignore_changes = [build_config[0].source]
   }
 
+  # The grants the build and the secrets need, and the wait for them to propagate
+  # (propagation.tf): one `make apply` on an empty project succeeds.
   depends_on = [
     google_secret_manager_secret_iam_member.r2_accessor,
     google_project_iam_member.build_logs,
     google_project_iam_member.build_images,
     google_storage_bucket_iam_member.build_bootstrap_source,
+    time_sleep.grants_propagated,
   ]
 }

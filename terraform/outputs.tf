@@ -37,9 +37,14 @@ output "secrets_to_fill" {
 }
 
 output "audit_job" {
-  description = "The daily audit's Cloud Run job: name and service account, for `gcloud run jobs deploy --source` (make deploy)."
+  description = "The daily audit's Cloud Run job, for make deploy: name, service_account, command and args (the container's), image (where the build pushes), build_service_account, source_bucket (gcloud builds submit's staging bucket)."
   value = {
-    name            = google_cloud_run_v2_job.audit.name
-    service_account = google_service_account.auditor.email
+    name                  = google_cloud_run_v2_job.audit.name
+    service_account       = google_service_account.auditor.email
+    command               = local.audit_command
+    args                  = local.audit_args
+    image                 = local.audit_image
+    build_service_account = google_service_account.build.id
+    source_bucket         = google_storage_bucket.job_sources.name
   }
 }

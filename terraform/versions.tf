@@ -1,6 +1,8 @@
-# Terraform and provider versions. Only hashicorp/google (no google-beta), so that every
+# Terraform and provider versions. hashicorp/google (no google-beta), so that every google_*
 # block can be checked against one schema: tests/terraform/google_provider_schema.json,
-# extracted from hashicorp/google 8.7.0 by `make terraform-schema`.
+# extracted from hashicorp/google 8.7.0 by `make terraform-schema`. hashicorp/time for
+# time_sleep only (propagation.tf), checked against tests/terraform/time_provider_schema.json
+# (hashicorp/time 0.14.2, scripts/terraform_time_schema.py).
 terraform {
   required_version = ">= 1.5"
 
@@ -8,6 +10,10 @@ terraform {
     google = {
       source  = "hashicorp/google"
       version = "~> 8.7"
+    }
+    time = {
+      source  = "hashicorp/time"
+      version = "~> 0.14"
     }
   }
 

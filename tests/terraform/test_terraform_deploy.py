@@ -154,26 +154,3 @@ def test_the_upload_holds_main_py_and_every_local_package_it_imports():
     assert imported >= {"functions", "shared"}
     assert kept == {"main.py", "requirements.txt"} | imported
     assert "/*" in lines
-
-
-def test_the_audit_job_is_deployed_from_the_same_source_with_the_read_only_account(
-    outputs: dict, tmp_path, config
-):
-    import json
-
-    with_job = {
-        **outputs,
-        "audit_job": {
-            "sensitive": False,
-            "value": {"name": "creator-audit", "service_account": "auditor@p.iam"},
-        },
-    }
-    path = tmp_path / "outputs.json"
-    path.write_text(json.dumps(with_job))
-    *_, job = dry_run(path)
-    assert job[:5] == ["gcloud", "run", "jobs", "deploy", "creator-audit"]
-    assert "--source=." in job and "--service-account=auditor@p.iam" in job
-    [terraform_job] = config.of_type("google_cloud_run_v2_job").values()
-    [container] = terraform_job["template"][0]["template"][0]["containers"]
-    deployed_args = flags(job)["--args"].split(",")
-    assert container["args"] == deployed_args == ["-m", "shared.audit", "audit", "--json"]

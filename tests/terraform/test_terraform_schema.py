@@ -24,7 +24,8 @@ def test_every_block_matches_the_provider_schema(config, schema):
 def test_only_the_google_provider_no_beta(config: Config):
     (terraform,) = config.terraform
     (providers,) = terraform["required_providers"]
-    assert {k for k in providers if not k.startswith("__")} == {"google"}
+    # hashicorp/time for time_sleep only: test_terraform_first_deploy.py checks its blocks.
+    assert {k for k in providers if not k.startswith("__")} == {"google", "time"}
     assert providers["google"]["source"] == "hashicorp/google"
     assert providers["google"]["version"].startswith("~> 8.")
     assert terraform["required_version"] == ">= 1.5"
