@@ -8,6 +8,12 @@ sign-in mode (production writes its own config.json beside the pages: docs/web-c
 The console is a different origin from the api, as in production, so CORS is exercised; the
 api allows http://127.0.0.1:8090 and http://localhost:8090 by default (ALLOWED_ORIGINS).
 Standard library only; nothing is cached by the browser, so an edit shows at the next reload.
+
+Every answer carries a strict Content-Security-Policy (`content_security_policy`): the
+console's own files only (no inline script or style), calls to the api's origin, media
+from the api's origin (local media), and `frame-ancestors 'none'`: no other site can frame
+the console or the operator dashboard. Production sends the same policy from its load
+balancer (docs/web-console.md).
 """
 
 from __future__ import annotations
@@ -30,6 +36,44 @@ DEFAULT_PORT = 8090
 PAGES = {"/": "/index.html", "/admin": "/admin.html", "/admin/": "/admin.html"}
 # Build inputs, never pages: refused even though they sit in web/.
 HIDDEN = ("node_modules", "package.json", "package-lock.json", "vendor.mjs")
+# What Firebase Authentication's web SDK reaches in `authMode: firebase` (sign-in calls, and
+# the popup's helper script and iframe on the project's authDomain).
+FIREBASE_CONNECT = ("https://identitytoolkit.googleapis.com", "https://securetoken.googleapis.com")
+FIREBASE_SCRIPT = ("https://apis.google.com",)
+
+
+def content_security_policy(config: dict[str, Any], media: tuple[str, ...] = ()) -> str:
+    """The console's CSP for its runtime `config`: its own files, the api's origin for calls
+    and media (plus `media`, e.g. R2's domain), Firebase's hosts in firebase mode only; no
+    inline script or style, no plugin, and never inside a frame."""
+    api = _origin(config["apiBaseUrl"])
+    script, connect, frames = ["'self'"], ["'self'", api], ["'none'"]
+    if config.get("authMode") == "firebase":
+        script += FIREBASE_SCRIPT
+        connect += FIREBASE_CONNECT
+        domain = (config.get("firebase") or {}).get("authDomain")
+        frames = [f"https://{domain}"] if domain else frames
+    shown = " ".join(["'self'", api, *media])
+    return "; ".join(
+        [
+            "default-src 'none'",
+            f"script-src {' '.join(script)}",
+            "style-src 'self'",
+            f"img-src {shown} data: blob:",
+            f"media-src {shown} blob:",
+            f"connect-src {' '.join(connect)}",
+            f"frame-src {' '.join(frames)}",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "object-src 'none'",
+        ]
+    )
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def runtime_config(api_url: str, **overrides: Any) -> dict[str, Any]:
@@ -94,6 +138,9 @@ class _Handler(SimpleHTTPRequestHandler):
     def end_headers(self) -> None:
         self.send_header("Cache-Control", "no-cache")
         self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Content-Security-Policy", self.server.csp)
+        self.send_header("X-Frame-Options", "DENY")  # frame-ancestors for older browsers
+        self.send_header("Referrer-Policy", "strict-origin-when-cross-origin")
         super().end_headers()
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server's name)
@@ -105,6 +152,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     root: Path
     config: dict[str, Any]
+    csp: str
     log: Callable[[str], None] | None
 
 
@@ -134,6 +182,7 @@ class WebServer:
     def start(self) -> WebServer:
         server = _Server(("127.0.0.1", self.port), _Handler)  # OSError when the port is taken
         server.root, server.config, server.log = self.root, self.config, self.log
+        server.csp = content_security_policy(self.config)
         self.port = server.server_address[1]  # port 0: the one the system chose
         self._server = server
         self._thread = threading.Thread(

@@ -91,7 +91,7 @@ function render(o) {
     "stuck",
     (o.stuck ?? []).map((s) => [
       code(s.creationId),
-      s.userId,
+      user(s.userId),
       s.kind,
       s.status,
       localTime(s.updatedAt),
@@ -103,7 +103,7 @@ function render(o) {
     (o.latestFailures ?? []).map((f) => [
       localTime(f.updatedAt),
       code(f.creationId),
-      f.userId,
+      user(f.userId),
       f.kind,
       f.errorCode ?? "—",
       f.queueErrorCode ?? "—",
@@ -113,6 +113,12 @@ function render(o) {
 
 function code(text) {
   return el("code", {}, text ?? "");
+}
+
+// Text from users (uids, reasons) is isolated: a right-to-left or U+202E inside it cannot
+// reorder what is around it.
+function user(text) {
+  return el("bdi", {}, text ?? "");
 }
 
 function renderQueue(q) {
@@ -125,9 +131,17 @@ function renderQueue(q) {
   if (q.reason) detail.push(q.reason);
   $('[data-testid="queue-detail"]').textContent = detail.filter(Boolean).join(" · ");
   const change = q.lastChange;
-  $('[data-testid="queue-change"]').textContent = change
-    ? `Last ${change.action === "pause" ? "paused" : "resumed"} by ${change.by} at ${localTime(change.at)}: “${change.reason}”`
-    : "No pause or resume recorded.";
+  $('[data-testid="queue-change"]').replaceChildren(
+    ...(change
+      ? [
+          `Last ${change.action === "pause" ? "paused" : "resumed"} by `,
+          user(change.by),
+          ` at ${localTime(change.at)}: “`,
+          user(change.reason),
+          "”",
+        ]
+      : ["No pause or resume recorded."]),
+  );
 }
 
 function breakdown(counts) {

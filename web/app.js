@@ -110,12 +110,13 @@ async function refreshTokens() {
     $(".ledger").replaceChildren(
       ...tokens.entries.map((e) => {
         const sign = e.type === "debit" ? "−" : "+";
-        const why = e.type === "refund" ? `refund${e.reason ? ` (${e.reason})` : ""}` : e.type;
+        // A reason is text we did not write: isolated, so its direction stays inside it.
+        const why = e.type === "refund" && e.reason ? ["refund (", el("bdi", {}, e.reason), ")"] : [e.type];
         return el(
           "li",
           { className: `entry ${e.type}` },
           el("span", { className: "amount" }, `${sign}${e.amount}`),
-          el("span", { className: "why" }, why),
+          el("span", { className: "why" }, ...why),
           el("time", { dateTime: e.createdAt }, localTime(e.createdAt)),
         );
       }),
@@ -305,7 +306,7 @@ function cardFor(c, prepend) {
       el("span", { className: "status" }),
       el("time", { dateTime: c.createdAt }, localTime(c.createdAt)),
     ),
-    el("p", { className: "prompt" }, c.prompt),
+    el("p", { className: "prompt", dir: "auto" }, c.prompt),
     el("p", { className: "params" }, describeParameters(c)),
     el("div", { className: "progress" }, el("progress", { max: 100 }), el("span", { className: "pct" })),
     el("div", { className: "media" }),

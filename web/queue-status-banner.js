@@ -69,6 +69,23 @@ const STYLE = `
   .reason { opacity: 0.8; font-size: 0.9em; }
 `;
 
+// The style goes in as a constructed stylesheet, not a <style> element: a page whose
+// Content-Security-Policy allows no inline style (the console's: style-src 'self') keeps it.
+let sheet = null;
+function adoptStyle(root) {
+  if ("adoptedStyleSheets" in root && typeof CSSStyleSheet === "function") {
+    if (!sheet) {
+      sheet = new CSSStyleSheet();
+      sheet.replaceSync(STYLE);
+    }
+    root.adoptedStyleSheets = [sheet];
+  } else {
+    const style = document.createElement("style");
+    style.textContent = STYLE;
+    root.prepend(style);
+  }
+}
+
 export class QueueStatusBanner extends HTMLElement {
   static observedAttributes = ["api", "message"];
 
@@ -82,9 +99,10 @@ export class QueueStatusBanner extends HTMLElement {
     this._inflight = null;
     this._announced = false;
     const root = this.attachShadow({ mode: "open" });
-    root.innerHTML = `<style>${STYLE}</style><div role="status" aria-live="polite"
+    root.innerHTML = `<div role="status" aria-live="polite"
       aria-atomic="true"><div class="banner" part="banner" hidden><span class="message"
-      part="message"></span> <span class="reason" part="reason"></span></div></div>`;
+      part="message"></span> <span class="reason" part="reason" dir="auto"></span></div></div>`;
+    adoptStyle(root);
     this._box = root.querySelector(".banner");
     this._message = root.querySelector(".message");
     this._reason = root.querySelector(".reason");

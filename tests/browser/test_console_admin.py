@@ -69,6 +69,8 @@ def test_pause_shows_the_banner_and_disables_video_resume_brings_both_back(stack
         change = admin.get_by_test_id("queue-change")
         expect(change).to_contain_text(f"Last paused by {ADMIN}")
         expect(change).to_contain_text("provider maintenance window")
+        # Who and why are user text: isolated, a right-to-left reason cannot reorder the line.
+        expect(change.locator("bdi")).to_have_text([ADMIN, "provider maintenance window"])
 
         # The user view finds out by itself, within its re-check interval.
         expect(banner).to_be_visible()

@@ -79,3 +79,39 @@ def test_dev_mode_never_loads_the_firebase_sdk(dev_console, new_page):
     page.goto(dev_console.url + "/admin")
     expect(page.get_by_label("Dev identity")).to_be_visible()
     assert not [url for url in requested if "firebase" in url]
+
+
+def test_every_answer_carries_a_strict_csp_that_forbids_framing(dev_console):
+    base = dev_console.url
+    for path in ("/", "/admin", "/config.json", "/app.js", "/nowhere"):
+        headers = httpx.get(base + path).headers
+        csp = headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in csp, path
+        assert "default-src 'none'" in csp and "script-src 'self';" in csp
+        assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+        assert "connect-src 'self' http://127.0.0.1:9;" in csp  # the api, nothing else
+        assert headers["x-frame-options"] == "DENY"
+        assert headers["x-content-type-options"] == "nosniff"
+
+
+def test_firebase_mode_s_csp_allows_its_sign_in_hosts_only(firebase_console):
+    csp = httpx.get(firebase_console.url + "/").headers["content-security-policy"]
+    assert "frame-src https://demo-creator.firebaseapp.com;" in csp
+    assert "https://identitytoolkit.googleapis.com" in csp
+    assert "connect-src 'self' https://api.example.test https://" in csp
+
+
+@pytest.mark.parametrize("path", ["/", "/admin"])
+def test_the_console_runs_under_its_csp_without_a_violation(dev_console, new_page, path):
+    page = new_page()
+    page.add_init_script(
+        "window.violations = [];"
+        "document.addEventListener('securitypolicyviolation',"
+        " (e) => window.violations.push(e.violatedDirective + ' ' + e.blockedURI));"
+    )
+    page.goto(dev_console.url + path)
+    page.wait_for_load_state("load")
+    page.wait_for_function("() => customElements.get('queue-status-banner') !== undefined "
+                           "|| document.querySelector('[data-testid=pause]') !== null")  # fmt: skip
+    assert page.evaluate("window.violations") == []
+    assert [e for e in page.errors if "Content Security Policy" in e] == []

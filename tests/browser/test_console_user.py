@@ -140,3 +140,18 @@ def test_too_many_videos_in_flight_is_said_and_nothing_is_charged(stack, new_pag
             card.get_by_role("button", name="Cancel").click()
             expect(card).to_have_attribute("data-status", "cancelled")
     expect(page.get_by_test_id("balance")).to_have_text("100")
+
+
+def test_a_prompt_with_a_right_to_left_override_is_isolated(stack, new_page):
+    """U+202E in a prompt reverses the prompt only: the card's other text reads as written."""
+    uid = fresh_uid("bidi")
+    prompt = "a cat \u202eexe.tac a"
+    answer = stack.api("POST", "/api/generate/image", uid, json={"prompt": prompt})
+    assert answer.status_code == 200, answer.text
+    page = new_page()
+    sign_in(page, stack, uid)
+    shown = creation_card(page, "image").locator(".prompt")
+    expect(shown).to_have_text(prompt)
+    expect(shown).to_have_attribute("dir", "auto")
+    assert shown.evaluate("e => getComputedStyle(e).unicodeBidi") == "isolate"
+    assert page.errors == []
