@@ -13,11 +13,14 @@ submit (202) is measured, with the number of submits refused meanwhile.
 The gate probes the queue inside the first request that comes QUEUE_RECHECK_SECONDS (1 s by
 default) after its last probe, so the expected figure is up to about that, plus N.
 
-Run: `.venv/bin/python benchmarks/gate_reopen.py [N_ms ...]` (default: 50 250 1000).
+Run: `make bench` or `.venv/bin/python benchmarks/gate_reopen.py [N_ms ...]` (default: 50
+250 1000); `--quick`: one run at 250 ms with the gate closed for 0.5 s (make test's run,
+tests/benchmarks).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import statistics
@@ -90,7 +93,9 @@ def every(interval: float) -> Iterator[float]:
     raise SystemExit(f"no outcome within {DEADLINE} s")
 
 
-def one_run(stack: LocalStack, api: FrozenBetweenRequests, interval: float) -> tuple[float, int]:
+def one_run(
+    stack: LocalStack, api: FrozenBetweenRequests, interval: float, closed_for: float = CLOSED_FOR
+) -> tuple[float, int]:
     for _ in every(interval):  # the gate is open
         if api.submit() == 202:
             break
@@ -98,7 +103,7 @@ def one_run(stack: LocalStack, api: FrozenBetweenRequests, interval: float) -> t
     for _ in every(interval):  # the first failed submit closes it
         if api.submit() == 503 and api.submit() == 503:
             break
-    closed_until = time.monotonic() + CLOSED_FOR
+    closed_until = time.monotonic() + closed_for
     for now in every(interval):
         api.submit()
         if now >= closed_until:
@@ -112,19 +117,28 @@ def one_run(stack: LocalStack, api: FrozenBetweenRequests, interval: float) -> t
 
 
 def main() -> None:
-    intervals = [int(a) for a in sys.argv[1:]] or [50, 250, 1000]
-    state = Path(tempfile.mkdtemp(prefix="bench-gate-"))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("intervals", nargs="*", type=int, metavar="N_ms")
+    parser.add_argument("--quick", action="store_true", help="one run at 250 ms (make test)")
+    args = parser.parse_args()
+    intervals = args.intervals or ([250] if args.quick else [50, 250, 1000])
+    repeats, closed_for = (1, 0.5) if args.quick else (RUNS, CLOSED_FOR)
     results: dict[int, list[tuple[float, int]]] = {}
-    with LocalStack(ports=Ports.free(), state_dir=state, settings=SETTINGS, quiet=True) as stack:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-gate-") as state,
+        LocalStack(
+            ports=Ports.free(), state_dir=Path(state), settings=SETTINGS, quiet=True
+        ) as stack,
+    ):
         api = FrozenBetweenRequests(stack)
         try:
             for n in intervals:
-                results[n] = [one_run(stack, api, n / 1000) for _ in range(RUNS)]
+                results[n] = [one_run(stack, api, n / 1000, closed_for) for _ in range(repeats)]
         finally:
             api.close()
     print(
         "queue gate reopen, api frozen (SIGSTOP) between requests, no background thread, "
-        f"QUEUE_RECHECK_SECONDS={SETTINGS['QUEUE_RECHECK_SECONDS']}, {RUNS} runs each:"
+        f"QUEUE_RECHECK_SECONDS={SETTINGS['QUEUE_RECHECK_SECONDS']}, {repeats} runs each:"
     )
     for n, runs in results.items():
         times = [t for t, _ in runs]

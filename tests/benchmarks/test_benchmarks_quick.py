@@ -28,7 +28,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE_SECONDS = 240  # per script; a quick run takes seconds to about half a minute
 STOP_SECONDS = 30  # after its deadline, a script has this long to stop its stack (SIGINT)
-PARALLEL = 3
+PARALLEL = 4
 
 NUMBER = r"[\d.]+"
 # Longest first: they start first.
@@ -55,13 +55,11 @@ SCRIPTS = {
             r"; balance after: 100000 of 100000$",
         ],
     ),
-    "cloud_tasks_server.py": (
+    "gate_reopen.py": (
         [pytest.mark.stack],
         [
-            rf"^create_task latency over 50 calls: p50 {NUMBER} ms, p99 {NUMBER} ms",
-            rf"^due-to-delivery delay, 20 tasks due at once: p50 {NUMBER} ms",
-            r"^throughput, 1 s worker, max_concurrent_dispatches=100: 50 tasks in ",
-            r"^server CPU while 200 tasks wait an hour: ",
+            r"^queue gate reopen, api frozen \(SIGSTOP\) between requests, .*, 1 runs each:$",
+            rf"^  a submit every  250 ms: first 202 after the queue is back {NUMBER} s \(median ",
         ],
     ),
     "audit.py": (
@@ -78,6 +76,15 @@ SCRIPTS = {
         [
             r"^seeded 200 creations in ",
             rf"^overview over \d+ creations of the day \(truncated: False\): p50 {NUMBER} ms",
+        ],
+    ),
+    "cloud_tasks_server.py": (
+        [pytest.mark.stack],
+        [
+            rf"^create_task latency over 50 calls: p50 {NUMBER} ms, p99 {NUMBER} ms",
+            rf"^due-to-delivery delay, 20 tasks due at once: p50 {NUMBER} ms",
+            r"^throughput, 1 s worker, max_concurrent_dispatches=100: 50 tasks in ",
+            r"^server CPU while 200 tasks wait an hour: ",
         ],
     ),
     "cold_start.py": (
@@ -154,8 +161,19 @@ def quick_runs(request: pytest.FixtureRequest) -> Iterator[dict[str, Future[Quic
         yield {name: pool.submit(run_quick, name) for name in SCRIPTS if name in selected}
 
 
+def committed_scripts() -> list[str]:
+    """The benchmark scripts in git (a script still being written in a shared working tree
+    is not held to this yet); all of benchmarks/*.py outside a git checkout."""
+    listed = subprocess.run(
+        ["git", "ls-files", "benchmarks/*.py"], cwd=ROOT, capture_output=True, text=True
+    )
+    if listed.returncode == 0 and listed.stdout.strip():
+        return sorted(Path(line).name for line in listed.stdout.split())
+    return sorted(p.name for p in (ROOT / "benchmarks").glob("*.py"))
+
+
 def test_every_script_has_a_quick_run() -> None:
-    scripts = sorted(p.name for p in (ROOT / "benchmarks").glob("*.py"))
+    scripts = committed_scripts()
     missing = sorted(set(scripts) - set(SCRIPTS))
     assert not missing, (
         f"benchmarks without a quick run here: {missing}; give each a --quick (a few "
