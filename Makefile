@@ -76,6 +76,7 @@ bench: install tools
 	$(PY) benchmarks/cloud_tasks_server.py $(if $(QUICK),--quick)
 	$(PY) benchmarks/pipeline.py $(if $(QUICK),--quick)
 	$(PY) benchmarks/outage.py $(if $(QUICK),--quick)
+	$(PY) benchmarks/gate_reopen.py $(if $(QUICK),--quick)
 	$(PY) benchmarks/cold_start.py $(if $(QUICK),--quick)
 	$(PY) benchmarks/overview.py $(if $(QUICK),--quick)
 	$(PY) benchmarks/audit.py $(if $(QUICK),--quick)
