@@ -51,7 +51,7 @@ queue-down: install
 queue-up: install
 	$(PY) scripts/dev.py queue-up
 
-test: lint checkov chromium node-deps
+test: tools lint checkov chromium node-deps
 	$(PY) -m pytest -q
 
 unit: install

@@ -31,8 +31,6 @@ LOCAL_ONLY = (
     "R2_ENDPOINT_URL",
     "DEV_STARTING_TOKENS",
     "ADMIN_UIDS",  # production's operators carry the Firebase custom claim admin: true
-)
-# Adapter choices: the first is production's (and the only one it accepts), the second
     # The local stack's own: where local media is served from and kept, and the local
     # video generator's pace and failures.
     "PUBLIC_BASE_URL",
@@ -40,6 +38,8 @@ LOCAL_ONLY = (
     "MEDIA_DIR",
     "LOCAL_VIDEO_LATENCY_SECONDS",
     "LOCAL_VIDEO_FAILURE_RATE",
+)
+# Adapter choices: the first is production's (and the only one it accepts), the second
 # the local default.
 CHOICES = {
     "IDENTITY_PROVIDER": ("firebase", "dev"),
@@ -335,9 +335,6 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
 def _check_combinations(s: Settings, r: _Reader) -> None:
     if s.poll_initial_seconds > s.poll_max_seconds:
         r.problems.append("POLL_INITIAL_SECONDS must not exceed POLL_MAX_SECONDS")
-    heartbeat = PROGRESS_HEARTBEAT.total_seconds()
-    if s.stale_after_seconds <= heartbeat + s.poll_max_seconds:
-        r.problems.append(
     if not deadline_fits(s.video_deadline_seconds, s.poll_initial_seconds, s.poll_max_seconds):
         # A video polls about VIDEO_DEADLINE_SECONDS / POLL_MAX_SECONDS times: more than a
         # poll chain's task names, and a later chain's names are taken (shared/domain/step_tasks).
@@ -348,6 +345,9 @@ def _check_combinations(s: Settings, r: _Reader) -> None:
             f"POLL_INITIAL_SECONDS {s.poll_initial_seconds:g}) VIDEO_DEADLINE_SECONDS may be at "
             f"most {largest_deadline_seconds(s.poll_initial_seconds, s.poll_max_seconds)}"
         )
+    heartbeat = PROGRESS_HEARTBEAT.total_seconds()
+    if s.stale_after_seconds <= heartbeat + s.poll_max_seconds:
+        r.problems.append(
             f"STALE_AFTER_SECONDS must exceed {heartbeat:.0f} s (a poll's heartbeat) "
             "+ POLL_MAX_SECONDS"
         )
