@@ -21,4 +21,7 @@ fi
 if ! command -v chromium >/dev/null 2>&1; then
   echo "missing: chromium (for the browser tests in make test) — install it with: apt-get install chromium" >&2
 fi
+if ! command -v npm >/dev/null 2>&1; then
+  echo "missing: node and npm (for the Firebase SDK tests in make test) — install Node.js 20 or newer, with npm" >&2
+fi
 exit $missing
