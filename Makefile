@@ -14,7 +14,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: dev test lint lock unit fuzz bench tasks-server install tools clean queue-down queue-up
+.PHONY: dev test lint lock unit fuzz bench tasks-server install tools clean queue-down queue-up pid
 
 # requirements*.txt are locks compiled from requirements*.in (`make lock`): every package
 # pinned, with hashes. The dev lock is complete (every package the tools need), so it is
@@ -70,6 +70,11 @@ lint: install
 
 tasks-server: install
 	$(PY) -m devtools.cloud_tasks_server
+
+# The PID of this stack's process NAME (firestore, tasks, api, worker), checked first:
+# `kill -9 $$(make -s pid NAME=worker)` is the crash of one part (docs/local-development.md).
+pid: install
+	@$(PY) scripts/dev.py pid $(NAME)
 
 # QUICK=1: each script's --quick run (a few iterations; make test runs them, tests/benchmarks)
 bench: install tools
