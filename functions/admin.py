@@ -57,7 +57,13 @@ def _set_queue(action: str) -> flask.Response:
 
     operator = _operator()
     body = validated(QueueChangeRequest)
-    report, change = set_queue(app_deps(), action, operator, body.reason)  # QueueError: 503
+    try:
+        # QueueUnchanged: 409; QueueChangeFailed: 503 (functions/errors.py, for operators)
+        report, change = set_queue(app_deps(), action, operator, body.reason)
+    finally:
+        # The next overview shows the queue as it is now, not as it was up to
+        # OVERVIEW_TTL_SECONDS ago (a failed change may have been applied, too).
+        flask.current_app.extensions["overview"].invalidate()
     return reply(200, schemas.AdminQueueAnswer(queue=_queue_out(report, change)))
 
 

@@ -32,6 +32,7 @@ from shared.domain.errors import (
     Unauthenticated,
 )
 from shared.domain.idempotency import IdempotencyConflict
+from shared.services.admin import QueueChangeFailed, QueueUnchanged
 from shared.services.images import ImageFailed, ImageInProgress
 from shared.services.videos import EnqueueFailed, QueueClosed
 
@@ -206,6 +207,52 @@ def _queue_error(exc: QueueError, _p: Policy | None) -> Answer:
     )
 
 
+# -- the operator's routes (functions/admin.py): sentences for operators, not users -------
+
+_QUEUE_PARTICIPLE = {"pause": "paused", "resume": "resumed"}
+
+
+def _queue_unchanged(exc: QueueUnchanged, _p: Policy | None) -> Answer:
+    return Answer(
+        409,
+        "queue_unchanged",
+        f"The queue is {exc.state.value} already: nothing was changed and nothing was recorded.",
+    )
+
+
+def _queue_change_failed(exc: QueueChangeFailed, _p: Policy | None) -> Answer:
+    """The codes are the submit path's (`queue_unavailable`: the queue did not take it, so
+    nothing was recorded either; `service_unavailable`: the queue took it, the store did not
+    keep who and why), the sentences an operator's: what failed, what is true now, what to
+    do."""
+    done = _QUEUE_PARTICIPLE.get(exc.action, exc.action)
+    if exc.applied:
+        code = "service_unavailable"
+        message = (
+            f"The queue is {done}, but who did it and why could not be recorded (the store "
+            f"did not answer: {exc.code})."
+        )
+        details = f"{exc.action.capitalize()} again in a moment to record it."
+    else:
+        code = "queue_unavailable"
+        now = "still accepts new videos" if exc.action == "pause" else "is still paused"
+        message = (
+            f"The queue was not {done}: Cloud Tasks did not answer ({exc.code}), so it {now}; "
+            "nothing was recorded."
+        )
+        details = (
+            "Try again in a moment; if it keeps failing, check the queue in the Cloud "
+            "console (Cloud Tasks) and the api's logs."
+        )
+    return Answer(
+        503,
+        code,
+        message,
+        QUEUE_CHANGE_RETRY_SECONDS,
+        {"details": details, "queueErrorCode": exc.code},
+    )
+
+
 def _not_cancellable(exc: NotCancellable, _p: Policy | None) -> Answer:
     return Answer(409, "not_cancellable", exc.reason, fields={"creationStatus": exc.status})
 
@@ -282,6 +329,8 @@ TABLE: dict[type[Exception], Rule] = {
     QueueClosed: _queue_closed,
     EnqueueFailed: _enqueue_failed,
     QueueError: _queue_error,
+    QueueUnchanged: _queue_unchanged,
+    QueueChangeFailed: _queue_change_failed,
     NotCancellable: _not_cancellable,
     ImageInProgress: _image_in_progress,
     ImageFailed: _image_failed,

@@ -10,6 +10,7 @@ are in now. Production's figures over longer periods live in Cloud Monitoring (t
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter
@@ -19,7 +20,8 @@ from typing import TYPE_CHECKING
 
 from shared import events
 from shared.domain.creation import TERMINAL, CreationSummary, Status
-from shared.ports import QueueChange
+from shared.domain.errors import QueueError, StoreUnavailable
+from shared.ports import QueueChange, QueueState
 from shared.services.queue_health import QueueHealthReport
 
 if TYPE_CHECKING:
@@ -84,20 +86,31 @@ class Overview:
 
 
 class OverviewCache:
-    """One overview per instance at a time, kept OVERVIEW_TTL_SECONDS."""
+    """One overview per instance at a time, kept OVERVIEW_TTL_SECONDS, and never older than
+    this instance's last pause or resume: `invalidate()` drops it, and an overview that was
+    being made while the queue changed is answered to its own caller but never kept."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._cached: tuple[float, Overview] | None = None
+        self._generation = 0  # bumped by invalidate(), read without the lock
 
     def get(self, deps: Deps, fresh: bool = False) -> Overview:
         with self._lock:
             cached = self._cached
             if cached and not fresh and time.monotonic() - cached[0] < OVERVIEW_TTL_SECONDS:
                 return cached[1]
+            generation = self._generation
             made = overview(deps)
-            self._cached = (time.monotonic(), made)
+            if generation == self._generation:
+                self._cached = (time.monotonic(), made)
             return made
+
+    def invalidate(self) -> None:
+        """The queue just changed: the next overview is made afresh. Does not wait for an
+        overview being made (it is not kept)."""
+        self._generation += 1
+        self._cached = None
 
 
 def overview(deps: Deps) -> Overview:
@@ -147,14 +160,52 @@ def _count_minute(m: Minute, c: CreationSummary) -> None:
     m.failed += c.status is Status.FAILED
 
 
+class QueueUnchanged(Exception):
+    """A pause of a paused queue, or a resume of a running one: nothing done, nothing
+    recorded (functions/errors.py: 409 `queue_unchanged`)."""
+
+    def __init__(self, action: str, state: QueueState) -> None:
+        super().__init__(f"{action}: the queue is {state.value} already")
+        self.action = action
+        self.state = state
+
+
+class QueueChangeFailed(Exception):
+    """An operator's pause or resume that failed: `applied` says whether the queue took it,
+    `recorded` whether who and why were kept (functions/errors.py: 503
+    `queue_change_failed`, an operator's sentence)."""
+
+    def __init__(self, action: str, code: str, *, applied: bool, recorded: bool) -> None:
+        super().__init__(f"{action}: {code}")
+        self.action = action
+        self.code = code
+        self.applied = applied
+        self.recorded = recorded
+
+
 def set_queue(
     deps: Deps, action: str, operator: str, reason: str
 ) -> tuple[QueueHealthReport, QueueChange]:
     """Pause or resume the queue, remember who did it, when and why, and set the gate of
     this instance from the state the queue answered (others see it within
-    QUEUE_HEALTH_TTL_SECONDS)."""
-    info = deps.queue.pause() if action == "pause" else deps.queue.resume()
+    QUEUE_HEALTH_TTL_SECONDS). Refuses (QueueUnchanged) a change that would change nothing:
+    it is not recorded either."""
+    target = QueueState.PAUSED if action == "pause" else QueueState.RUNNING
+    try:
+        if deps.queue.info().state is target:
+            raise QueueUnchanged(action, target)
+        info = deps.queue.pause() if action == "pause" else deps.queue.resume()
+    except QueueError as exc:
+        deps.queue_health.report_failure(exc)
+        raise QueueChangeFailed(action, exc.code, applied=False, recorded=False) from exc
+    report = deps.queue_health.observe(info)
     change = QueueChange(action, operator, deps.clock(), reason)
-    deps.store.record_queue_change(change)
+    try:
+        deps.store.record_queue_change(change)
+    except StoreUnavailable as exc:
+        events.emit(
+            f"queue.{action}d", logging.WARNING, userId=operator, reason=reason, recorded=False
+        )
+        raise QueueChangeFailed(action, "store_unavailable", applied=True, recorded=False) from exc
     events.emit(f"queue.{action}d", userId=operator, reason=reason)
-    return deps.queue_health.observe(info), change
+    return report, change
