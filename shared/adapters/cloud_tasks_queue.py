@@ -78,7 +78,7 @@ def queue_error(exc: BaseException) -> QueueError:
         exc = gexc.from_grpc_error(exc)  # type: ignore[no-untyped-call]
     for kind, code in _CODES:
         if isinstance(exc, kind):
-            return QueueError(code, str(exc.message)[:200], retryable=isinstance(exc, _TRANSIENT))
+            return QueueError(code, str(exc.message)[:200])
     if isinstance(exc, gexc.RetryError):
         return QueueError("queue_deadline_exceeded", "retry budget spent")
     name = type(exc).__name__
@@ -89,7 +89,7 @@ def queue_error(exc: BaseException) -> QueueError:
     if isinstance(exc, gauth.RefreshError):
         if getattr(exc, "retryable", False) or isinstance(exc.__cause__, gauth.TransportError):
             return QueueError("queue_unavailable", name)
-        return QueueError("queue_unauthenticated", name, retryable=False)
+        return QueueError("queue_unauthenticated", name)
     if isinstance(exc, OSError):  # ConnectionError, a socket or DNS failure
         return QueueError("queue_unavailable", name)
     if isinstance(exc, ValueError) and CLOSED_CHANNEL in str(exc):
@@ -222,7 +222,7 @@ class CloudTasksQueue:
         )
         state = _STATES.get(queue.state)
         if state is None:
-            raise QueueError("queue_state_unknown", f"state {queue.state}", retryable=True)
+            raise QueueError("queue_state_unknown", f"state {queue.state}")
         return QueueInfo(name=queue.name, state=state)
 
     def _call(self, rpc: str, permission: str, call: Callable[[Any], T]) -> T:

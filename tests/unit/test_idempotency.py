@@ -46,7 +46,7 @@ def test_the_same_body_written_differently_is_the_same_request(api_client):
 def test_a_refunded_request_retried_with_its_key_starts_a_new_attempt(api_client, deps):
     deps.queue_health = QueueHealth(deps.queue, ttl_seconds=3600)
     deps.queue_health.check()  # the gate saw the queue running a moment ago
-    deps.queue.failure = QueueError("queue_not_found", retryable=False)
+    deps.queue.failure = QueueError("queue_not_found")
 
     refused = post(api_client, "/api/generate/video", VIDEO, "k1")
     assert refused.status_code == 503 and refused.get_json()["refunded"] is True

@@ -203,7 +203,7 @@ def test_an_unreachable_queue_closes_the_gate_at_once(deps):
 
 def test_a_refused_task_does_not_close_the_gate(deps):
     gate_saw_it_running(deps)
-    deps.queue.failure = QueueError("queue_invalid_request", retryable=False)
+    deps.queue.failure = QueueError("queue_invalid_request")
     with pytest.raises(EnqueueFailed):
         submit_video(deps, "max", ORDER)
     assert deps.queue_health.check().ok
