@@ -78,7 +78,6 @@ class Settings:
     tasks_service_account: str | None
     tasks_audience: str | None
     tasks_emulator_host: str | None
-    firestore_emulator_host: str | None
     public_base_url: str
     media_dir: Path
     local_state_dir: Path
@@ -124,7 +123,6 @@ class Settings:
     admin_uids: tuple[str, ...] = ()
     tasks_jwks_url: str | None = None
     tasks_emulator_identity: str | None = None
-    scheduler_service_account: str | None = None
     log_format: str = "text"
 
     @property
@@ -155,9 +153,9 @@ class Settings:
 
     @property
     def worker_callers(self) -> tuple[str, ...]:
-        """Service accounts allowed to call the worker: Cloud Tasks' and Cloud Scheduler's."""
-        callers = (self.tasks_service_account, self.scheduler_service_account)
-        return tuple(dict.fromkeys(c for c in callers if c))
+        """Service accounts allowed to call the worker: the invoker account, which Cloud Tasks
+        and Cloud Scheduler's reconcile job both sign their OIDC tokens as (terraform/)."""
+        return (self.tasks_service_account,) if self.tasks_service_account else ()
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -278,7 +276,6 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         tasks_audience=r.text("TASKS_AUDIENCE"),
         tasks_emulator_host=r.text("CLOUD_TASKS_EMULATOR_HOST") if local else None,
         tasks_emulator_identity=r.text("CLOUD_TASKS_EMULATOR_IDENTITY") if local else None,
-        firestore_emulator_host=r.text("FIRESTORE_EMULATOR_HOST") if local else None,
         public_base_url=r.url("PUBLIC_BASE_URL", "http://127.0.0.1:8080", True),
         media_dir=Path(r.text("MEDIA_DIR") or state_dir / "media"),
         local_state_dir=state_dir,
@@ -323,7 +320,6 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         max_in_flight_videos=r.number("MAX_IN_FLIGHT_VIDEOS", 3, int, 0, 1000),
         admin_uids=r.names("ADMIN_UIDS", "admin") if local else (),
         tasks_jwks_url=r.text("TASKS_JWKS_URL", LOCAL_TASKS_JWKS_URL) if local else None,
-        scheduler_service_account=r.text("SCHEDULER_SERVICE_ACCOUNT"),
         log_format=r.one_of("LOG_FORMAT", ("text", "json"), "text" if local else "json"),
     )
     _check_combinations(settings, r)
