@@ -39,6 +39,7 @@ from shared.domain.ledger import (  # noqa: E402
 
 PROJECT = "demo-creator"
 BATCH = 450  # writes per batch (Firestore allows 500)
+SNAPSHOT_AGE = 2.5  # seconds: the audit's snapshot read sees what was written before this
 
 
 def seed(client, creations: int, users: int, rng: random.Random) -> int:
@@ -113,6 +114,7 @@ def main() -> int:
         client = firestore.Client(project=PROJECT)
         started = time.perf_counter()
         written = seed(client, args.creations, args.users, random.Random(1))
+        seeded = time.monotonic()
         print(
             f"seeded {args.creations} creations of {args.users} users ({written} documents)"
             f" in {time.perf_counter() - started:.1f} s"
@@ -131,6 +133,9 @@ def main() -> int:
                 f" {check_s:.2f} s: {total * per:.2f} s per 10,000 creations,"
                 f" violations {len(report.violations)}"
             )
+        # The snapshot read is at a whole second, a second ago: documents younger than that
+        # are not in it (a quick run gets here within a second or two of the seeding).
+        time.sleep(max(0.0, seeded + SNAPSHOT_AGE - time.monotonic()))
         command = [sys.executable, "-m", "shared.audit", "audit", "--project", PROJECT]
         for extra in ([], ["--live"]):
             started = time.perf_counter()
