@@ -4,6 +4,7 @@ request at a time, and reopens when the queue is back. A fake clock, no sleeps."
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import pytest
@@ -214,3 +215,29 @@ def test_submits_are_refused_then_accepted_once_the_queue_is_back(deps):
     monotonic.advance(RECHECK)
     accepted = submit_video(deps, "ada", ORDER)
     assert accepted.balance == 80 and deps.queue_health.check().ok
+
+
+def test_each_refused_submit_is_logged_once_and_is_no_enqueue_attempt(deps, caplog):
+    """What terraform/monitoring.tf's queue_gate_refused metric and its alert count: one
+    `video.rejected_queue_closed` line per submit the gate refuses, with the queue's status;
+    never `video.submitted` or `video.enqueue_failed` (the enqueue-attempt metric's events).
+    A replay of an accepted request while the gate is closed is no refusal."""
+    caplog.set_level(logging.INFO, logger="creator.events")
+    monotonic = FakeMonotonic()
+    deps.queue_health = QueueHealth(deps.queue, 3600, recheck_seconds=RECHECK, monotonic=monotonic)
+    submit_video(deps, "ada", ORDER, idempotency_key="k-1")
+    deps.queue.failure = DOWN
+    with pytest.raises(EnqueueFailed):  # the submit that closes the gate: an enqueue attempt
+        submit_video(deps, "ada", ORDER)
+    caplog.clear()
+
+    for uid in ("ada", "bob", "ada"):
+        with pytest.raises(QueueClosed):
+            submit_video(deps, uid, ORDER)
+    submit_video(deps, "ada", ORDER, idempotency_key="k-1")  # answered from the replay
+
+    lines = [(r.event, r.fields) for r in caplog.records if hasattr(r, "event")]
+    refused = [fields for event, fields in lines if event == "video.rejected_queue_closed"]
+    assert [f["userId"] for f in refused] == ["ada", "bob", "ada"]
+    assert {f["queueStatus"] for f in refused} == {"unavailable"}
+    assert not {e for e, _ in lines} & {"video.submitted", "video.enqueue_failed"}
