@@ -8,6 +8,13 @@
 # tests/terraform checks that every event a filter names is one the code emits.
 
 locals {
+  # Two query languages: log_scope is a Logging query (the log-based metrics' filters only);
+  # the alerts and the dashboard read time series with Monitoring filters (functions_filter,
+  # queue_filter, ... below), where a set of values is one_of("a", "b"), not ("a" OR "b"),
+  # and there is no `:`, `=~`, severity or jsonPayload
+  # (https://cloud.google.com/monitoring/api/v3/filters#filter_syntax;
+  # https://cloud.google.com/logging/docs/view/logging-query-language).
+  # tests/terraform/test_terraform_monitoring_api.py parses every Monitoring filter.
   log_scope = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=(\"${local.api_name}\" OR \"${local.worker_name}\")"
 
   # Counters: one point per log line that matches. labels: label -> extractor.
@@ -144,6 +151,8 @@ locals {
   queue_filter  = "resource.type=\"cloud_tasks_queue\" AND resource.labels.queue_id=\"${google_cloud_tasks_queue.video.name}\""
   worker_filter = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${local.worker_name}\""
   api_filter    = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${local.api_name}\""
+  # Both functions, in Monitoring's syntax (log_scope is Logging's: a 400 here).
+  functions_filter = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=one_of(\"${local.api_name}\", \"${local.worker_name}\")"
 }
 
 # Each alert: one threshold condition on one metric (or on a ratio of two), and what to do.
@@ -152,8 +161,13 @@ locals {
 #   users get 503 and their refund): more than 5% (var.alert_enqueue_failure_ratio) of the
 #   videos debited in 5 minutes.
 # - failures: Veo refusing or failing, R2 down past the deadline, the reconciler ending stuck
-#   creations: more than var.alert_refunds_per_15m (10) creations failed or expired in 15
+#   creations: more than var.alert_failures_per_15m (10) creations failed or expired in 15
 #   minutes. A user's cancel is no failure: it is refunded too, but not counted here.
+# - gate_closed: while the queue is paused, disabled or unreachable the api's gate refuses
+#   submits before any debit (503, video.rejected_queue_closed), so they are never enqueue
+#   attempts: enqueue_failures sees only the first seconds of an outage (the submits that
+#   closed the gate), this one sees all of it. More than var.alert_gate_refusals_per_5m (5)
+#   refused submits in 5 minutes; an operator's own pause shows here too.
 # - queue_depth (Cloud Tasks' own metric): about one task per video in flight (its next
 #   poll), so more than var.alert_queue_depth (200) for 10 minutes means the workers do not
 #   keep up, or the queue is paused.
@@ -186,15 +200,28 @@ locals {
     failures = {
       title       = "failures spiking"
       severity    = "ERROR"
-      condition   = "creations failed or expired > ${var.alert_refunds_per_15m} in 15 min"
+      condition   = "creations failed or expired > ${var.alert_failures_per_15m} in 15 min"
       filter      = "metric.type=\"${local.metric_type.creations_failed}\" AND resource.type=\"cloud_run_revision\""
       denominator = null
-      threshold   = var.alert_refunds_per_15m
+      threshold   = var.alert_failures_per_15m
       period      = "900s"
       duration    = "0s"
       aligner     = "ALIGN_SUM"
       reducer     = "REDUCE_SUM"
       runbook     = "Many creations failed or expired (and were refunded; cancels are not counted). The `kind` and `error_code` labels of ${local.metric_type.creations_failed} say which and why (enqueue_failed, content_filtered, generation_failed, start_interrupted, deadline_exceeded: expired, ...)."
+    }
+    gate_closed = {
+      title       = "video submissions refused: queue closed"
+      severity    = "CRITICAL"
+      condition   = "submits refused by the queue gate > ${var.alert_gate_refusals_per_5m} in 5 min"
+      filter      = "metric.type=\"${local.metric_type.queue_gate_refused}\" AND resource.type=\"cloud_run_revision\""
+      denominator = null
+      threshold   = var.alert_gate_refusals_per_5m
+      period      = "300s"
+      duration    = "0s"
+      aligner     = "ALIGN_SUM"
+      reducer     = "REDUCE_SUM"
+      runbook     = "The api refuses video submissions (503, not charged) because its gate finds the queue ${google_cloud_tasks_queue.video.name} not RUNNING: the `queue_status` label of ${local.metric_type.queue_gate_refused} says paused, disabled or unavailable. Paused on purpose (the operator dashboard)? Resume it when done. Otherwise check the queue (`gcloud tasks queues describe ${google_cloud_tasks_queue.video.name} --location=${var.region}`) and the api's IAM on it. The gate reopens by itself on the first submit after the queue answers RUNNING."
     }
     queue_depth = {
       title       = "task queue backing up"
@@ -289,7 +316,15 @@ resource "google_monitoring_alert_policy" "alert" {
     content   = each.value.runbook
   }
 
-  depends_on = [google_logging_metric.counter, google_logging_metric.video_time_to_draft]
+  # The wait, not only the metrics: an alert on a log-based metric created in the same apply
+  # is refused with 404 for up to 10 minutes (hashicorp/terraform-provider-google#11102;
+  # propagation.tf). The alerts on Cloud Tasks' and Cloud Run's own metrics are in the same
+  # resource and wait too, on the first apply only.
+  depends_on = [
+    google_logging_metric.counter,
+    google_logging_metric.video_time_to_draft,
+    time_sleep.log_metrics_visible,
+  ]
 }
 
 # --- The operator's dashboard -----------------------------------------------------------
@@ -331,7 +366,7 @@ locals {
     },
     {
       title = "Instances, by function"
-      lines = [{ filter = "metric.type=\"run.googleapis.com/container/instance_count\" AND ${local.log_scope}", aligner = "ALIGN_MAX", reducer = "REDUCE_SUM", group_by = ["resource.labels.service_name"] }]
+      lines = [{ filter = "metric.type=\"run.googleapis.com/container/instance_count\" AND ${local.functions_filter}", aligner = "ALIGN_MAX", reducer = "REDUCE_SUM", group_by = ["resource.labels.service_name"] }]
     },
     {
       title = "Worker responses, by class"
@@ -352,40 +387,49 @@ locals {
 }
 
 resource "google_monitoring_dashboard" "operations" {
+  # The API answers this JSON without its zero and empty values (proto3 JSON: a 0 position,
+  # "", [] or a default enum such as REDUCE_NONE is not sent back), and the provider compares
+  # its answer with this text: each such value written here is a change on every plan
+  # (hashicorp/terraform-provider-google#16173, open). So each optional value is written
+  # only when it is set: the `{ for k, v in {...} : k => v if ... }` maps below.
+  # tests/terraform/test_terraform_monitoring_api.py renders this JSON with terraform and
+  # parses it into the Dashboards API's own message, unknown fields refused.
   dashboard_json = jsonencode({
     displayName = "${var.name_prefix}: video generation"
     mosaicLayout = {
       columns = 12
       tiles = [
-        for i, chart in local.charts : {
-          xPos   = (i % 2) * 6
-          yPos   = floor(i / 2) * 4
-          width  = 6
-          height = 4
-          widget = {
-            title = chart.title
-            xyChart = {
-              dataSets = [
-                for line in chart.lines : {
-                  plotType           = "LINE"
-                  legendTemplate     = lookup(line, "legend", "")
-                  minAlignmentPeriod = "60s"
-                  timeSeriesQuery = {
-                    timeSeriesFilter = {
-                      filter = line.filter
-                      aggregation = {
-                        alignmentPeriod    = "60s"
-                        perSeriesAligner   = line.aligner
-                        crossSeriesReducer = lookup(line, "reducer", "REDUCE_NONE")
-                        groupByFields      = lookup(line, "group_by", [])
+        for i, chart in local.charts : merge(
+          { for k, v in { xPos = (i % 2) * 6, yPos = floor(i / 2) * 4 } : k => v if v != 0 },
+          {
+            width  = 6
+            height = 4
+            widget = {
+              title = chart.title
+              xyChart = {
+                dataSets = [
+                  for line in chart.lines : merge(
+                    { for k, v in { legendTemplate = lookup(line, "legend", "") } : k => v if v != "" },
+                    {
+                      plotType           = "LINE"
+                      minAlignmentPeriod = "60s"
+                      timeSeriesQuery = {
+                        timeSeriesFilter = {
+                          filter = line.filter
+                          aggregation = merge(
+                            { alignmentPeriod = "60s", perSeriesAligner = line.aligner },
+                            { for k, v in { crossSeriesReducer = lookup(line, "reducer", "") } : k => v if v != "" },
+                            { for k, v in { groupByFields = lookup(line, "group_by", []) } : k => v if length(v) > 0 },
+                          )
+                        }
                       }
-                    }
-                  }
-                }
-              ]
+                    },
+                  )
+                ]
+              }
             }
-          }
-        }
+          },
+        )
       ]
     }
   })

@@ -243,10 +243,21 @@ variable "alert_enqueue_failure_ratio" {
   }
 }
 
-variable "alert_refunds_per_15m" {
-  description = "Alert when more than this many creations are refunded in 15 minutes."
+variable "alert_failures_per_15m" {
+  description = "Alert when more than this many creations failed or expired in 15 minutes; cancels are not counted."
   type        = number
   default     = 10
+}
+
+variable "alert_gate_refusals_per_5m" {
+  description = "Alert when the api's queue gate refuses more than this many video submissions (queue paused, disabled or unreachable; not charged) in 5 minutes."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.alert_gate_refusals_per_5m >= 0
+    error_message = "alert_gate_refusals_per_5m must be 0 or more (0: any refused submit)."
+  }
 }
 
 variable "alert_queue_depth" {

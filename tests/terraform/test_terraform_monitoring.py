@@ -193,7 +193,7 @@ def test_alerts_and_the_dashboard_use_metrics_that_exist(config, evaluator):
     }
     alerts = evaluator.value(config.locals["alerts"])
     assert set(alerts) >= {"enqueue_failures", "failures", "queue_depth", "task_delay"}
-    assert set(alerts) >= {"worker_errors", "stuck_creations"}
+    assert set(alerts) >= {"worker_errors", "stuck_creations", "gate_closed"}
     for alert in alerts.values():
         assert alert["runbook"] and alert["threshold"] > 0
     policy = config.of_type("google_monitoring_alert_policy")["alert"]
@@ -202,3 +202,27 @@ def test_alerts_and_the_dashboard_use_metrics_that_exist(config, evaluator):
     used = set(re.findall(r'metric\.type=\\"([^"\\]+)\\"', texts))
     assert used, "no metric found in the alerts and charts"
     assert used <= defined | builtin, used - defined - builtin
+
+
+def test_refused_submits_have_their_own_alert(config, evaluator):
+    """The gate refuses submits uncharged while the queue is closed: no enqueue attempt, so
+    the enqueue-failure ratio sees only the first seconds of an outage; this alert all of it."""
+    found = {name: filter_events(m["filter"]) for name, m in metrics(config, evaluator).items()}
+    assert found["queue_gate_refused"] == {"video.rejected_queue_closed"}
+    assert "video.rejected_queue_closed" not in found["video_enqueue_attempts"]
+    alerts = evaluator.value(config.locals["alerts"])
+    gate = alerts["gate_closed"]
+    assert gate["filter"].startswith(
+        f'metric.type="{evaluator.value(config.locals["metric_type"])["queue_gate_refused"]}"'
+    )
+    assert gate["threshold"] == evaluator.vars["alert_gate_refusals_per_5m"]
+    assert gate["denominator"] is None and gate["severity"] == "CRITICAL"
+
+
+def test_the_docs_name_every_alert_variable_and_no_other(config):
+    text = (ROOT / "docs" / "deploy.md").read_text()
+    named = set(re.findall(r"`(alert_\w+)`", text))
+    declared = {name for name in config.variables if name.startswith("alert_")}
+    assert named == declared
+    example = (ROOT / "terraform" / "terraform.tfvars.example").read_text()
+    assert set(re.findall(r"\b(alert_\w+)\s*=", example)) <= declared
