@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-DEADLINE_SECONDS = 240  # per script; a quick run takes seconds to about half a minute
+DEADLINE_SECONDS = 180  # per script (a quick run: seconds to a minute); under pytest-timeout
 STOP_SECONDS = 30  # after its deadline, a script has this long to stop its stack (SIGINT)
 PARALLEL = 4
 
