@@ -110,9 +110,10 @@ apply:
 deploy: install
 	DRY_RUN=$(DRY_RUN) $(PY) scripts/deploy.py
 
-# Re-extract tests/terraform/google_provider_schema.json after using a new resource type.
+# Re-extract tests/terraform/{google,time}_provider_schema.json after using a new resource type.
 terraform-schema: install
-	$(PY) scripts/terraform_schema.py
+	$(PY) scripts/terraform_schema.py --provider google
+	$(PY) scripts/terraform_schema.py --provider time
 
 # checkov in a virtualenv of its own: its pinned dependencies clash with the app's.
 $(CHECKOV_VENV)/.installed:

@@ -13,6 +13,7 @@ from io import BytesIO
 
 from scripts import deploy
 from shared.config import settings_from_env
+from tests.terraform.imports import local_packages_imported
 from tests.terraform.tfcheck import ROOT, TERRAFORM
 
 
@@ -133,24 +134,7 @@ def test_the_upload_holds_main_py_and_every_local_package_it_imports():
     packages the deployed code imports (transitively), and nothing else at the top."""
     lines = (TERRAFORM / "function.gcloudignore").read_text().splitlines()
     kept = {line[2:].rstrip("/") for line in lines if line.startswith("!/")}
-    local_packages = {p.name for p in ROOT.iterdir() if (p / "__init__.py").exists()}
-    imported, todo, seen = set(), [ROOT / "main.py"], set()
-    while todo:
-        path = todo.pop()
-        if path in seen:
-            continue
-        seen.add(path)
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                names = [node.module]
-            for name in names:
-                top = name.split(".")[0]
-                if top in local_packages:
-                    imported.add(top)
-                    todo += list((ROOT / top).rglob("*.py"))
+    imported = local_packages_imported([ROOT / "main.py"])
     assert imported >= {"functions", "shared"}
     assert kept == {"main.py", "requirements.txt"} | imported
     assert "/*" in lines

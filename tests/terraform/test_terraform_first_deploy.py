@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from scripts import deploy
+from tests.terraform.imports import local_packages_imported
 from tests.terraform.tfcheck import ROOT, TERRAFORM, Config, check_body, parse
 from tests.terraform.tfeval import PROJECT_NUMBER
 
@@ -111,27 +112,9 @@ def test_the_build_config_uses_every_substitution_and_logs_to_cloud_logging_only
 
 
 def test_the_audit_upload_holds_every_local_package_the_audit_imports():
-    import ast
-
     lines_ = (ROOT / deploy.AUDIT_IGNORE_FILE).read_text().splitlines()
     kept = {line[2:].rstrip("/") for line in lines_ if line.startswith("!/")}
-    local = {p.name for p in ROOT.iterdir() if (p / "__init__.py").exists()}
-    imported, todo, seen = set(), list((ROOT / "shared" / "audit").rglob("*.py")), set()
-    while todo:
-        path = todo.pop()
-        if path in seen:
-            continue
-        seen.add(path)
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                names = [node.module]
-            for name in names:
-                if name.split(".")[0] in local:
-                    imported.add(name.split(".")[0])
-                    todo += list((ROOT / name.split(".")[0]).rglob("*.py"))
+    imported = local_packages_imported((ROOT / "shared" / "audit").rglob("*.py"))
     # .python-version: the buildpack takes the Python version from it.
     assert kept == {".python-version", "requirements.txt"} | imported
     assert "/*" in lines_
@@ -152,7 +135,7 @@ def test_versions_pin_the_time_provider_the_schema_was_extracted_from(config: Co
 def test_every_resource_type_has_a_provider_schema(config: Config, schema):
     time_schema = json.loads(TIME_SCHEMA.read_text())
     known = set(schema["resources"]) | set(time_schema["resources"])
-    assert set(config.resources) <= known, "scripts/terraform_time_schema.py or terraform-schema"
+    assert set(config.resources) <= known, "make terraform-schema"
 
 
 def test_every_time_block_matches_the_time_provider_schema(config: Config):

@@ -7,6 +7,7 @@ hashicorp/google provider by `make terraform-schema` (scripts/terraform_schema.p
 from __future__ import annotations
 
 import json
+from collections.abc import Set
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,29 +26,33 @@ RESOURCE_META = {"count", "for_each", "depends_on", "provider", "lifecycle", "pr
 RESOURCE_META |= {"connection"}
 DATA_META = {"count", "for_each", "depends_on", "provider", "lifecycle"}
 
+# A block's body or a schema as python-hcl2 and json read them: JSON-like objects.
+Body = dict[str, Any]
+
 
 @dataclass
 class Config:
     """Every top-level block of the configuration, merged across the .tf files."""
 
-    resources: dict[str, dict[str, dict]] = field(default_factory=dict)  # type -> name -> body
-    data: dict[str, dict[str, dict]] = field(default_factory=dict)
-    variables: dict[str, dict] = field(default_factory=dict)
-    outputs: dict[str, dict] = field(default_factory=dict)
+    resources: dict[str, dict[str, Body]] = field(default_factory=dict)  # type -> name -> body
+    data: dict[str, dict[str, Body]] = field(default_factory=dict)
+    variables: dict[str, Body] = field(default_factory=dict)
+    outputs: dict[str, Body] = field(default_factory=dict)
     locals: dict[str, Any] = field(default_factory=dict)
-    providers: dict[str, list[dict]] = field(default_factory=dict)
-    terraform: list[dict] = field(default_factory=list)
+    providers: dict[str, list[Body]] = field(default_factory=dict)
+    terraform: list[Body] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)  # name -> text
 
-    def resource(self, type_: str, name: str) -> dict:
+    def resource(self, type_: str, name: str) -> Body:
         return self.resources[type_][name]
 
-    def of_type(self, type_: str) -> dict[str, dict]:
+    def of_type(self, type_: str) -> dict[str, Body]:
         return self.resources.get(type_, {})
 
 
-def parse(text: str) -> dict:
-    return hcl2.loads(text, serialization_options=_OPTIONS)
+def parse(text: str) -> Body:
+    doc: Body = hcl2.loads(text, serialization_options=_OPTIONS)
+    return doc
 
 
 def load_config(directory: Path = TERRAFORM) -> Config:
@@ -65,7 +70,7 @@ def config_from_text(text: str) -> Config:
     return config
 
 
-def add(config: Config, doc: dict) -> None:
+def add(config: Config, doc: Body) -> None:
     for kind, target in (("resource", config.resources), ("data", config.data)):
         for entry in doc.get(kind, []):
             for type_, named in entry.items():
@@ -88,16 +93,18 @@ def add(config: Config, doc: dict) -> None:
     config.terraform += doc.get("terraform", [])
 
 
-def used_types(config: Config) -> tuple[set[str], set[str]]:
-    """The google_* resource and data source types the configuration uses."""
+def used_types(config: Config, provider: str = "google") -> tuple[set[str], set[str]]:
+    """The resource and data source types of one provider (google_*) the configuration uses."""
+    prefix = provider + "_"
     return (
-        {t for t in config.resources if t.startswith("google_")},
-        {t for t in config.data if t.startswith("google_")},
+        {t for t in config.resources if t.startswith(prefix)},
+        {t for t in config.data if t.startswith(prefix)},
     )
 
 
-def load_schema(path: Path = SCHEMA) -> dict:
-    return json.loads(path.read_text())
+def load_schema(path: Path = SCHEMA) -> Body:
+    schema: Body = json.loads(path.read_text())
+    return schema
 
 
 def is_block(value: Any) -> bool:
@@ -108,7 +115,7 @@ def is_block(value: Any) -> bool:
     )
 
 
-def check_body(body: dict, schema: dict, where: str, meta: set[str] = frozenset()) -> list[str]:
+def check_body(body: Body, schema: Body, where: str, meta: Set[str] = frozenset()) -> list[str]:
     """Problems of one block's body against its schema: unknown arguments and blocks, a
     single-instance block given twice, missing required arguments and blocks."""
     problems: list[str] = []
@@ -151,7 +158,7 @@ def check_body(body: dict, schema: dict, where: str, meta: set[str] = frozenset(
     return problems
 
 
-def check_config(config: Config, schema: dict) -> list[str]:
+def check_config(config: Config, schema: Body) -> list[str]:
     problems: list[str] = []
     for kind, blocks, meta, known in (
         ("resource", config.resources, RESOURCE_META, schema["resources"]),

@@ -140,7 +140,7 @@ class Evaluator:
             return self.attribute(bool(m.group(1)), m.group(2), m.group(3), m.group(5), m.group(6))
         raise Unsupported(f"cannot evaluate {text!r}")
 
-    def for_map(self, k: str, v: str, source: str, body: str, skip_empty: bool) -> dict:
+    def for_map(self, k: str, v: str, source: str, body: str, skip_empty: bool) -> dict[str, Any]:
         out = {}
         for key, value in self.expr(source).items():
             if skip_empty and value == "":
@@ -168,7 +168,7 @@ class Evaluator:
         if name == "replace":
             return values[0].replace(values[1], values[2])
         if name == "merge":
-            merged: dict = {}
+            merged: dict[str, Any] = {}
             for v in values:
                 merged.update(v)
             return merged
