@@ -18,12 +18,14 @@ from typing import TYPE_CHECKING, Any
 from shared.config import GENAI_TIMEOUT_SECONDS, Settings, load_settings
 
 if TYPE_CHECKING:
+    from shared.adapters.firestore_store import FirestoreStore
     from shared.adapters.local_media import LocalMediaStorage
     from shared.ports import (
         IdentityVerifier,
         ImageGenerator,
         MediaStorage,
         Store,
+        StoreQueries,
         TaskAuthenticator,
         TaskQueue,
         VideoGenerator,
@@ -52,6 +54,8 @@ class Container:
         unknown = set(overrides) - _PORTS
         if unknown:
             raise TypeError(f"unknown overrides: {sorted(unknown)}")
+        if "store" in overrides:  # one store given: its read side too, unless given apart
+            overrides.setdefault("queries", overrides["store"])
         # An instance attribute takes precedence over a cached_property of the same name.
         self.__dict__.update(overrides)
 
@@ -65,6 +69,16 @@ class Container:
 
     @functools.cached_property
     def store(self) -> Store:
+        """The money transactions (Firestore)."""
+        return self._firestore
+
+    @functools.cached_property
+    def queries(self) -> StoreQueries:
+        """The store's read side: the same adapter, one client."""
+        return self._firestore
+
+    @functools.cached_property
+    def _firestore(self) -> FirestoreStore:
         from google.cloud import firestore
 
         from shared.adapters.firestore_store import FirestoreStore
@@ -116,7 +130,7 @@ class Container:
         from shared.services.system_health import SystemHealth
 
         ttl = self.settings.queue_health_ttl_seconds
-        return SystemHealth(self.store, self.media, self.queue_health, ttl)
+        return SystemHealth(self.queries, self.media, self.queue_health, ttl)
 
     @functools.cached_property
     def videos(self) -> VideoGenerator:
@@ -216,7 +230,9 @@ class Container:
 
 
 _PORTS = {
-    name for name, value in vars(Container).items() if isinstance(value, functools.cached_property)
+    name
+    for name, value in vars(Container).items()
+    if isinstance(value, functools.cached_property) and not name.startswith("_")
 }
 
 _container: Container | None = None

@@ -12,10 +12,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from shared.domain.creation import Creation, CreationSummary, Refund, Status
+from shared.domain.creation import ALL, Creation, CreationFilter, CreationSummary, Refund, Status
 from shared.domain.idempotency import IdempotencyKey
 from shared.domain.identity import Identity
 from shared.domain.ledger import Account, LedgerEntry
+from shared.domain.money import Debited, Refunded
 from shared.domain.paging import Cursor, Page
 from shared.domain.step_tasks import StepTask
 
@@ -30,87 +31,77 @@ class QueueChange:
     reason: str
 
 
-@dataclass(frozen=True)
-class Debited:
-    creation: Creation
-    balance: int
-    replayed: bool = False  # the same idempotency key was seen: nothing charged twice
-
-
-@dataclass(frozen=True)
-class Refunded:
-    creation: Creation  # as it is after the call
-    refunded_now: bool  # False: it was terminal already (refunded before, or a draft)
-    balance: int | None = None
-
-
 class Store(Protocol):
-    """Users, creations and the ledger. Every method is one transaction.
+    """The write side: the money transactions (and the operators' queue changes).
+
+    Every method is one transaction that reads what it needs, lets one pure function of
+    `shared.domain.money` decide, and writes what it decided; the rules are there.
 
     Errors: StoreContention when a transaction gives up on a hot document,
     StoreUnavailable when the store cannot be reached; never an SDK exception.
     """
 
     def ensure_account(self, uid: str, starting_grant: int, now: datetime) -> Account:
-        """The user's account; created with `starting_grant` (a grant entry) when absent."""
-
-    def get_account(self, uid: str) -> Account | None: ...
+        """The user's account; created with `starting_grant` (a grant entry) when absent
+        (`money.open_account`)."""
 
     def debit_and_create(
-        self,
-        creation: Creation,
-        now: datetime,
-        idempotency: IdempotencyKey | None = None,
-        in_flight_limit: int | None = None,
+        self, c: Creation, now: datetime, key: IdempotencyKey | None = None, cap: int | None = None
     ) -> Debited:
-        """Check the balance, debit it, create the creation `pending`, write `debit-<id>`,
-        count a video in the user's `inFlight`, and remember the idempotency key (if any)
-        for this creation, all at once.
+        """Check the balance, debit it, create the creation `c` `pending`, write
+        `debit-<id>`, count a video in the user's `inFlight`, and remember the idempotency
+        `key` (if any) for this creation, all at once (`money.debit`).
 
-        Raises TooManyInFlight (a video while `in_flight_limit` are in flight) or
-        InsufficientTokens, writing nothing. When the key replays an earlier request
-        (`shared.domain.idempotency.replays`), returns that request's creation with
-        replayed=True and charges nothing; raises IdempotencyConflict when the key was used
-        for another request.
+        Raises TooManyInFlight (a video while `cap` are in flight) or
+        InsufficientTokens, writing nothing. When the key replays an earlier request,
+        returns that request's creation with replayed=True and charges nothing; raises
+        IdempotencyConflict when the key was used for another request.
         """
-
-    def find_replay(self, idempotency: IdempotencyKey, now: datetime) -> Debited | None:
-        """What `debit_and_create` would replay for this key, read without writing: the
-        earlier creation and the balance, or None. Raises IdempotencyConflict like it."""
 
     def refund(self, creation_id: str, now: datetime, refund: Refund) -> Refunded:
         """End a non-terminal creation as failed/cancelled, give the tokens back, count it
-        out of `inFlight` and write `refund-<id>`, all at once; a no-op for a terminal
-        creation (and, with `refund.only_if_pending`, for a claimed one). Raises
+        out of `inFlight` and write `refund-<id>`, all at once (`money.refund`); a no-op for
+        a terminal creation (and, with `refund.only_if_pending`, for a claimed one). Raises
         CreationNotFound."""
-
-    def get_creation(self, creation_id: str) -> Creation | None: ...
 
     def update_creation(self, creation_id: str, change: CreationChange) -> tuple[Creation, bool]:
         """Apply a pure transition (see shared.domain.creation) in a transaction.
 
         Returns the creation as stored afterwards and whether it changed. The change may run
         more than once (transaction retries), so it must be pure. A video that ends (draft)
-        is counted out of its user's `inFlight` in the same transaction. Raises
-        CreationNotFound.
+        is counted out of its user's `inFlight` in the same transaction (`money.change`).
+        Raises CreationNotFound.
         """
+
+    def recount_in_flight(self, uid: str) -> tuple[int, int]:
+        """Repair the user's `inFlight` counter from their unfinished videos: (was, is)."""
+
+    def record_queue_change(self, change: QueueChange) -> None:
+        """Remember an operator's pause or resume (who, when, why)."""
+
+
+class StoreQueries(Protocol):
+    """The read side: what the api, the dashboard and the reconciler look up. Writes
+    nothing. Errors as `Store`'s."""
+
+    def get_account(self, uid: str) -> Account | None: ...
+
+    def get_creation(self, creation_id: str) -> Creation | None: ...
+
+    def find_replay(self, idempotency: IdempotencyKey, now: datetime) -> Debited | None:
+        """What `debit_and_create` would replay for this key (`money.replay`), read without
+        writing: the earlier creation and the balance, or None. Raises IdempotencyConflict."""
 
     def ledger(self, uid: str, limit: int = 20, after: Cursor | None = None) -> Page[LedgerEntry]:
         """The user's ledger entries, newest first, a page at a time."""
 
     def creations(
-        self,
-        uid: str,
-        *,
-        kind: str | None = None,
-        status: str | None = None,
-        limit: int = 20,
-        after: Cursor | None = None,
+        self, uid: str, only: CreationFilter = ALL, limit: int = 20, after: Cursor | None = None
     ) -> Page[Creation]:
-        """The user's creations, newest first, optionally of one kind and status."""
+        """The user's creations, newest first, those `only` matches, a page at a time."""
 
-    def recount_in_flight(self, uid: str) -> tuple[int, int]:
-        """Repair the user's `inFlight` counter from their unfinished videos: (was, is)."""
+    def stale_creations(self, updated_before: datetime, limit: int = 100) -> list[Creation]:
+        """Non-terminal creations not updated since `updated_before`, oldest first."""
 
     def users_in_flight(self, limit: int = 100) -> list[str]:
         """Users whose `inFlight` counter is above zero."""
@@ -128,13 +119,7 @@ class Store(Protocol):
     def latest_failures(self, limit: int) -> list[CreationSummary]:
         """The most recently failed creations (everyone's), newest first."""
 
-    def record_queue_change(self, change: QueueChange) -> None:
-        """Remember an operator's pause or resume (who, when, why)."""
-
     def last_queue_change(self) -> QueueChange | None: ...
-
-    def stale_creations(self, updated_before: datetime, limit: int = 100) -> list[Creation]:
-        """Non-terminal creations not updated since `updated_before`, oldest first."""
 
     def ping(self) -> None:
         """Raises StoreUnavailable when the store cannot be reached."""
@@ -247,9 +232,6 @@ class MediaStorage(Protocol):
 class IdentityVerifier(Protocol):
     def identify(self, authorization: str | None) -> Identity:
         """Who is behind an Authorization header (uid, admin). Raises Unauthenticated."""
-
-    def verify(self, authorization: str | None) -> str:
-        """The uid alone (`identify(...).uid`). Raises Unauthenticated."""
 
 
 class TaskAuthenticator(Protocol):

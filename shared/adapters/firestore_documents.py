@@ -124,15 +124,18 @@ def creation_from_doc(creation_id: str, doc: dict[str, Any]) -> Creation:
     )
 
 
-def account_to_doc(a: Account, now: datetime, *, created: bool = False) -> dict[str, Any]:
+def account_to_doc(a: Account, now: datetime | None, *, created: bool = False) -> dict[str, Any]:
+    """The account's fields; `updatedAt` (and `createdAt` when `created`) at `now`, left as
+    they are when `now` is None (a counter the user did not move)."""
     doc: dict[str, Any] = {
         "tokens": a.tokens,
         "totalTokensSpent": a.total_tokens_spent,
         "inFlight": a.in_flight,
-        "updatedAt": now,
     }
-    if created:
-        doc["createdAt"] = now
+    if now is not None:
+        doc["updatedAt"] = now
+        if created:
+            doc["createdAt"] = now
     return doc
 
 

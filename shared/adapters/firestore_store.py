@@ -1,10 +1,10 @@
-"""The Store port on Firestore: every money movement is one transaction.
+"""The Store and StoreQueries ports on Firestore: every money movement is one transaction.
 
-- debit_and_create: read user + creation, check the balance, update the user, create the
-  creation and the `debit-<id>` entry (create = fails if present).
-- refund: read creation + user, apply the pure `end_with_refund` transition, give the
-  tokens back and create `refund-<id>`. A terminal creation is left alone, so a refund
-  happens at most once whoever calls it and however often.
+Each transaction reads what it needs (`_read_*`), lets one pure function of
+`shared.domain.money` decide, and writes what it decided (`_write`): the rules are the
+domain's, shared with the in-memory store of the tests; this module only reads and writes
+documents. Ledger entries are written with `create`, which fails when the id exists: a
+creation has at most one `debit-<id>` and one `refund-<id>`.
 
 Firestore aborts a transaction when documents it read changed (or, on the emulator, when
 another transaction holds their lock). The SDK retries the commit; we also retry an abort
@@ -38,27 +38,14 @@ from typing import Any, ParamSpec, TypeVar
 from shared import events
 from shared.adapters import firestore_documents as docs
 from shared.adapters.lazy import Lazy
-from shared.domain import creation as transitions
-from shared.domain.creation import Creation, CreationSummary, Refund, Status
-from shared.domain.errors import (
-    CreationNotFound,
-    StoreContention,
-    StoreUnavailable,
-)
-from shared.domain.idempotency import IdempotencyKey, record_for, replays
-from shared.domain.ledger import (
-    Account,
-    LedgerEntry,
-    after_debit,
-    after_end,
-    after_refund,
-    counts_in_flight,
-    debit_entry,
-    grant_entry,
-    refund_entry,
-)
+from shared.domain import money
+from shared.domain.creation import ALL, Creation, CreationFilter, CreationSummary, Refund, Status
+from shared.domain.errors import CreationNotFound, StoreContention, StoreUnavailable
+from shared.domain.idempotency import IdempotencyKey, IdempotencyRecord
+from shared.domain.ledger import Account, LedgerEntry
+from shared.domain.money import Debited, Refunded, Writes
 from shared.domain.paging import Cursor, Page
-from shared.ports import CreationChange, Debited, QueueChange, Refunded
+from shared.ports import CreationChange, QueueChange
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -158,7 +145,49 @@ class FirestoreStore:
         snapshot = ref.get(transaction=transaction, retry=_read_retry(), timeout=CALL_TIMEOUT)
         return snapshot.to_dict() if snapshot.exists else None
 
-    # -- accounts -----------------------------------------------------------------------
+    # -- reading and writing what a money transaction decides (shared.domain.money) ---
+
+    def _read_account(self, uid: str, transaction: Any = None) -> Account | None:
+        doc = self._get(self._ref(docs.USERS, uid), transaction)
+        return docs.account_from_doc(uid, doc) if doc is not None else None
+
+    def _read_creation(self, creation_id: str, transaction: Any = None) -> Creation | None:
+        doc = self._get(self._ref(docs.CREATIONS, creation_id), transaction)
+        return docs.creation_from_doc(creation_id, doc) if doc is not None else None
+
+    def _read_key(
+        self, key: IdempotencyKey, transaction: Any = None
+    ) -> tuple[IdempotencyRecord | None, Creation | None]:
+        """The key's record and the creation it names, as stored."""
+        doc = self._get(self._ref(docs.IDEMPOTENCY_KEYS, key.record_id), transaction)
+        record = docs.idempotency_from_doc(doc) if doc is not None else None
+        if record is None:
+            return None, None
+        return record, self._read_creation(record.creation_id, transaction)
+
+    def _write(self, transaction: Any, writes: Writes, read: Creation | None = None) -> None:
+        """Write what a domain function decided; `read` is the creation as read (a changed
+        one is written as its changed fields)."""
+        if writes.account is not None:
+            user = self._ref(docs.USERS, writes.account.uid)
+            doc = docs.account_to_doc(writes.account, writes.at, created=writes.opens_account)
+            if writes.opens_account:
+                transaction.create(user, doc)
+            else:
+                transaction.set(user, doc, merge=True)
+        if writes.creation is not None:
+            ref = self._ref(docs.CREATIONS, writes.creation.id)
+            if writes.creates_creation or read is None:
+                transaction.create(ref, docs.creation_to_doc(writes.creation))
+            else:
+                transaction.update(ref, docs.creation_changes(read, writes.creation))
+        for entry in writes.entries:  # create: a second one of the same id fails
+            transaction.create(self._ref(docs.TRANSACTIONS, entry.id), docs.entry_to_doc(entry))
+        if writes.idempotency is not None and writes.key_id is not None:
+            key_ref = self._ref(docs.IDEMPOTENCY_KEYS, writes.key_id)
+            transaction.set(key_ref, docs.idempotency_to_doc(writes.idempotency))
+
+    # -- transactions: read, decide, write ---------------------------------------------
 
     @_bounded
     def ensure_account(self, uid: str, starting_grant: int, now: datetime) -> Account:
@@ -167,18 +196,99 @@ class FirestoreStore:
             return existing
 
         def body(transaction: Any) -> Account:
-            ref = self._ref(docs.USERS, uid)
-            doc = self._get(ref, transaction)
-            if doc is not None:
-                return docs.account_from_doc(uid, doc)
-            account = Account(uid, starting_grant)
-            transaction.create(ref, docs.account_to_doc(account, now, created=True))
-            if starting_grant:
-                entry = grant_entry(uid, starting_grant, "starting_grant", now)
-                self._create_entry(transaction, entry)
+            found = self._read_account(uid, transaction)
+            account, writes = money.open_account(uid, found, starting_grant, now)
+            self._write(transaction, writes)
             return account
 
         return self._transaction(uid, body)
+
+    @_bounded
+    def debit_and_create(
+        self, c: Creation, now: datetime, key: IdempotencyKey | None = None, cap: int | None = None
+    ) -> Debited:
+        def body(transaction: Any) -> Debited:
+            account = self._read_account(c.user_id, transaction)
+            record, earlier = self._read_key(key, transaction) if key else (None, None)
+            debited, writes = money.debit(c, account, now, cap, key, record, earlier)
+            self._write(transaction, writes)
+            return debited
+
+        return self._transaction(c.user_id, body)
+
+    @_bounded
+    def refund(self, creation_id: str, now: datetime, refund: Refund) -> Refunded:
+        def body(transaction: Any) -> Refunded:
+            creation = self._read_creation(creation_id, transaction)
+            if creation is None:
+                raise CreationNotFound(creation_id)
+            account = self._read_account(creation.user_id, transaction)
+            refunded, writes = money.refund(creation, account, now, refund)
+            self._write(transaction, writes, creation)
+            return refunded
+
+        return self._transaction(creation_id, body)
+
+    @_bounded
+    def update_creation(self, creation_id: str, change: CreationChange) -> tuple[Creation, bool]:
+        def body(transaction: Any) -> tuple[Creation, bool]:
+            creation = self._read_creation(creation_id, transaction)
+            if creation is None:
+                raise CreationNotFound(creation_id)
+            changed = change(creation)
+            account = None
+            if money.ends_in_flight(creation, changed):  # only then is the user read
+                account = self._read_account(creation.user_id, transaction)
+            stored, applied, writes = money.change(creation, changed, account)
+            self._write(transaction, writes, creation)
+            return stored, applied
+
+        return self._transaction(creation_id, body)
+
+    @_bounded
+    def recount_in_flight(self, uid: str) -> tuple[int, int]:
+        """Set the user's in-flight counter to their videos not ended yet; (before, after).
+
+        A plain read first: a counter that agrees (the common case, every sweep) costs no
+        transaction, so the sweep takes no lock on a user's document while they submit.
+        Only a disagreement is settled in a transaction, which reads both again."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        unfinished = (
+            self.client.collection(docs.CREATIONS)
+            .where(filter=FieldFilter("userId", "==", uid))
+            .where(filter=FieldFilter("kind", "==", "video"))
+            .where(filter=FieldFilter("status", "in", NON_TERMINAL))
+        )
+
+        def read(transaction: Any = None) -> tuple[Account | None, int]:
+            account = self._read_account(uid, transaction)
+            if transaction is None:
+                found = unfinished.get(retry=_read_retry(), timeout=CALL_TIMEOUT)
+            else:
+                found = transaction.get(unfinished, retry=_read_retry(), timeout=CALL_TIMEOUT)
+            return account, len(list(found))
+
+        with _sdk_errors():
+            counts, writes = money.recount(*read())
+        if writes is money.NOTHING:
+            return counts
+
+        def body(transaction: Any) -> tuple[int, int]:
+            counts, writes = money.recount(*read(transaction))
+            self._write(transaction, writes)
+            return counts
+
+        return self._transaction(uid, body)
+
+    @_bounded
+    def record_queue_change(self, change: QueueChange) -> None:
+        with _sdk_errors():
+            self.client.collection(docs.QUEUE_CHANGES).add(
+                docs.queue_change_to_doc(change), retry=_read_retry(), timeout=CALL_TIMEOUT
+            )
+
+    # -- queries: StoreQueries ----------------------------------------------------------
 
     @_bounded
     def get_account(self, uid: str) -> Account | None:
@@ -186,120 +296,19 @@ class FirestoreStore:
 
     def _account(self, uid: str) -> Account | None:
         with _sdk_errors():
-            doc = self._get(self._ref(docs.USERS, uid))
-        return docs.account_from_doc(uid, doc) if doc is not None else None
-
-    # -- money --------------------------------------------------------------------------
-
-    @_bounded
-    def debit_and_create(
-        self,
-        creation: Creation,
-        now: datetime,
-        idempotency: IdempotencyKey | None = None,
-        in_flight_limit: int | None = None,
-    ) -> Debited:
-        def body(transaction: Any) -> Debited:
-            user_ref = self._ref(docs.USERS, creation.user_id)
-            creation_ref = self._ref(docs.CREATIONS, creation.id)
-            user = self._get(user_ref, transaction)
-            account = docs.account_from_doc(creation.user_id, user or {})
-            if idempotency is not None:
-                earlier = self._replayed(idempotency, now, transaction)
-                if earlier is not None:
-                    return Debited(earlier, account.tokens, replayed=True)
-            account = after_debit(account, creation, in_flight_limit)  # may refuse
-            transaction.set(user_ref, docs.account_to_doc(account, now), merge=True)
-            transaction.create(creation_ref, docs.creation_to_doc(creation))
-            self._create_entry(transaction, debit_entry(creation, now))
-            if idempotency is not None:
-                record = record_for(idempotency, creation.id)
-                key_ref = self._ref(docs.IDEMPOTENCY_KEYS, idempotency.record_id)
-                transaction.set(key_ref, docs.idempotency_to_doc(record))
-            return Debited(creation, account.tokens)
-
-        return self._transaction(creation.user_id, body)
+            return self._read_account(uid)
 
     @_bounded
     def find_replay(self, idempotency: IdempotencyKey, now: datetime) -> Debited | None:
         with _sdk_errors():
-            earlier = self._replayed(idempotency, now)
-        if earlier is None:
-            return None
-        account = self._account(idempotency.user_id)
-        return Debited(earlier, account.tokens if account else 0, replayed=True)
-
-    def _replayed(
-        self, idempotency: IdempotencyKey, now: datetime, transaction: Any = None
-    ) -> Creation | None:
-        """The earlier creation this key replays, or None (shared.domain.idempotency);
-        inside `transaction` when given. Raises IdempotencyConflict."""
-        record_doc = self._get(self._ref(docs.IDEMPOTENCY_KEYS, idempotency.record_id), transaction)
-        record = docs.idempotency_from_doc(record_doc) if record_doc else None
-        earlier = None
-        if record is not None:
-            earlier_doc = self._get(self._ref(docs.CREATIONS, record.creation_id), transaction)
-            if earlier_doc is not None:
-                earlier = docs.creation_from_doc(record.creation_id, earlier_doc)
-        return earlier if replays(record, idempotency, earlier, now) else None
-
-    @_bounded
-    def refund(self, creation_id: str, now: datetime, refund: Refund) -> Refunded:
-        def body(transaction: Any) -> Refunded:
-            creation_ref = self._ref(docs.CREATIONS, creation_id)
-            doc = self._get(creation_ref, transaction)
-            if doc is None:
-                raise CreationNotFound(creation_id)
-            creation = docs.creation_from_doc(creation_id, doc)
-            user_ref = self._ref(docs.USERS, creation.user_id)
-            user = self._get(user_ref, transaction)
-            account = docs.account_from_doc(creation.user_id, user or {})
-            ended = transitions.end_with_refund(creation, now, refund)
-            if ended is None:
-                return Refunded(creation, False, account.tokens if user else None)
-            account = after_refund(account, creation)
-            transaction.set(user_ref, docs.account_to_doc(account, now), merge=True)
-            transaction.update(creation_ref, docs.creation_changes(creation, ended))
-            self._create_entry(transaction, refund_entry(ended, now))
-            return Refunded(ended, True, account.tokens)
-
-        return self._transaction(creation_id, body)
-
-    def _create_entry(self, transaction: Any, entry: LedgerEntry) -> None:
-        transaction.create(self._ref(docs.TRANSACTIONS, entry.id), docs.entry_to_doc(entry))
-
-    # -- creations ----------------------------------------------------------------------
+            record, earlier = self._read_key(idempotency)
+            account = self._read_account(idempotency.user_id) if earlier else None
+        return money.replay(idempotency, record, earlier, account, now)
 
     @_bounded
     def get_creation(self, creation_id: str) -> Creation | None:
         with _sdk_errors():
-            doc = self._get(self._ref(docs.CREATIONS, creation_id))
-        return docs.creation_from_doc(creation_id, doc) if doc is not None else None
-
-    @_bounded
-    def update_creation(self, creation_id: str, change: CreationChange) -> tuple[Creation, bool]:
-        def body(transaction: Any) -> tuple[Creation, bool]:
-            ref = self._ref(docs.CREATIONS, creation_id)
-            doc = self._get(ref, transaction)
-            if doc is None:
-                raise CreationNotFound(creation_id)
-            creation = docs.creation_from_doc(creation_id, doc)
-            changed = change(creation)
-            if changed is None:
-                return creation, False
-            if changed.refunded != creation.refunded:
-                raise ValueError("refunds go through Store.refund, with the ledger")
-            ends = changed.is_terminal and not creation.is_terminal
-            if ends and counts_in_flight(creation):  # a draft: one video fewer in flight
-                user_ref = self._ref(docs.USERS, creation.user_id)
-                user = self._get(user_ref, transaction)
-                if user is not None:
-                    account = after_end(docs.account_from_doc(creation.user_id, user), creation)
-                    transaction.update(user_ref, {"inFlight": account.in_flight})
-            transaction.update(ref, docs.creation_changes(creation, changed))
-            return changed, True
-
-        return self._transaction(creation_id, body)
+            return self._read_creation(creation_id)
 
     @_bounded
     def ledger(self, uid: str, limit: int = 20, after: Cursor | None = None) -> Page[LedgerEntry]:
@@ -312,23 +321,17 @@ class FirestoreStore:
 
     @_bounded
     def creations(
-        self,
-        uid: str,
-        *,
-        kind: str | None = None,
-        status: str | None = None,
-        limit: int = 20,
-        after: Cursor | None = None,
+        self, uid: str, only: CreationFilter = ALL, limit: int = 20, after: Cursor | None = None
     ) -> Page[Creation]:
         from google.cloud.firestore_v1.base_query import FieldFilter
 
         query = self.client.collection(docs.CREATIONS).where(
             filter=FieldFilter("userId", "==", uid)
         )
-        if kind is not None:
-            query = query.where(filter=FieldFilter("kind", "==", kind))
-        if status is not None:
-            query = query.where(filter=FieldFilter("status", "==", status))
+        if only.kind is not None:
+            query = query.where(filter=FieldFilter("kind", "==", only.kind))
+        if only.status is not None:
+            query = query.where(filter=FieldFilter("status", "==", only.status))
         return self._page(query, limit, after, docs.creation_from_doc)
 
     def _page(
@@ -356,49 +359,6 @@ class FirestoreStore:
         last = items[-1] if items and more else None
         cursor = Cursor(last[1]["createdAt"], last[0]) if last else None
         return Page([parse(item_id, doc) for item_id, doc in items], cursor)
-
-    @_bounded
-    def recount_in_flight(self, uid: str) -> tuple[int, int]:
-        """Set the user's in-flight counter to their videos not ended yet; (before, after).
-
-        A plain read first: a counter that agrees (the common case, every sweep) costs no
-        transaction, so the sweep takes no lock on a user's document while they submit.
-        Only a disagreement is settled in a transaction, which reads both again."""
-        from google.cloud.firestore_v1.base_query import FieldFilter
-
-        user_ref = self._ref(docs.USERS, uid)
-        unfinished = (
-            self.client.collection(docs.CREATIONS)
-            .where(filter=FieldFilter("userId", "==", uid))
-            .where(filter=FieldFilter("kind", "==", "video"))
-            .where(filter=FieldFilter("status", "in", NON_TERMINAL))
-        )
-
-        def counts(transaction: Any = None) -> tuple[dict[str, Any] | None, int]:
-            user = self._get(user_ref, transaction)
-            if transaction is None:
-                found = unfinished.get(retry=_read_retry(), timeout=CALL_TIMEOUT)
-            else:
-                found = transaction.get(unfinished, retry=_read_retry(), timeout=CALL_TIMEOUT)
-            return user, len(list(found))
-
-        with _sdk_errors():
-            user, actual = counts()
-        if user is None:
-            return 0, 0
-        if int(user.get("inFlight", 0)) == actual:
-            return actual, actual
-
-        def body(transaction: Any) -> tuple[int, int]:
-            user, actual = counts(transaction)
-            if user is None:
-                return 0, 0
-            before = int(user.get("inFlight", 0))
-            if before != actual:
-                transaction.update(user_ref, {"inFlight": actual})
-            return before, actual
-
-        return self._transaction(uid, body)
 
     @_bounded
     def users_in_flight(self, limit: int = 100) -> list[str]:
@@ -462,13 +422,6 @@ class FirestoreStore:
         with _sdk_errors():
             snapshots = query.stream(retry=_read_retry(), timeout=CALL_TIMEOUT)
             return [docs.summary_from_doc(s.id, s.to_dict()) for s in snapshots]
-
-    @_bounded
-    def record_queue_change(self, change: QueueChange) -> None:
-        with _sdk_errors():
-            self.client.collection(docs.QUEUE_CHANGES).add(
-                docs.queue_change_to_doc(change), retry=_read_retry(), timeout=CALL_TIMEOUT
-            )
 
     @_bounded
     def last_queue_change(self) -> QueueChange | None:

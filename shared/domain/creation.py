@@ -128,6 +128,22 @@ class CreationSummary:
         )
 
 
+@dataclass(frozen=True)
+class CreationFilter:
+    """Which of a user's creations a history page shows: of one kind, in one status, or all."""
+
+    kind: str | None = None
+    status: str | None = None
+
+    def matches(self, c: Creation) -> bool:
+        return (self.kind is None or c.kind == self.kind) and (
+            self.status is None or c.status == self.status
+        )
+
+
+ALL = CreationFilter()
+
+
 def claim(c: Creation, claim_id: str, now: datetime) -> Creation | None:
     """pending -> processing, for the one delivery that wins the claim."""
     if c.status is not Status.PENDING:
@@ -241,3 +257,19 @@ def end_with_refund(c: Creation, now: datetime, refund: Refund) -> Creation | No
         error_message=user_message(refund.code),
         queue_error_code=refund.queue_error_code,
     )
+
+
+START_INTERRUPTED = "start_interrupted"  # claimed, and no operation recorded in time
+
+
+def overdue(c: Creation, now: datetime, start_timeout: timedelta) -> Refund | None:
+    """How a non-terminal video must end now, or None (the one rule for the worker and the
+    reconciler): past its deadline it expires; claimed with no operation recorded for
+    `start_timeout`, its start was lost, and it fails (it is never started again: a start
+    that may have run could make a second paid operation)."""
+    if now >= c.deadline_at:
+        return Refund.expired()
+    never_started = c.status is Status.PROCESSING and not c.operation_name
+    if never_started and now - (c.claimed_at or c.updated_at) >= start_timeout:
+        return Refund(START_INTERRUPTED)
+    return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from shared.domain.creation import Creation
+from shared.domain.creation import Creation, CreationFilter
 from shared.domain.errors import CreationNotFound
 from shared.domain.ledger import Account, LedgerEntry
 from shared.domain.paging import Cursor, Page
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 def own_creation(deps: Deps, uid: str, creation_id: str) -> Creation:
     """The caller's creation; someone else's is as missing as a missing one."""
-    creation = deps.store.get_creation(creation_id)
+    creation = deps.queries.get_creation(creation_id)
     if creation is None or creation.user_id != uid:
         raise CreationNotFound(creation_id)
     return creation
@@ -35,8 +35,8 @@ def history(
     limit: int = 20,
     after: Cursor | None = None,
 ) -> Page[Creation]:
-    return deps.store.creations(uid, kind=kind, status=status, limit=limit, after=after)
+    return deps.queries.creations(uid, CreationFilter(kind, status), limit, after)
 
 
 def ledger(deps: Deps, uid: str, limit: int = 20, after: Cursor | None = None) -> Page[LedgerEntry]:
-    return deps.store.ledger(uid, limit, after)
+    return deps.queries.ledger(uid, limit, after)

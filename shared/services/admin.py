@@ -119,9 +119,9 @@ def overview(deps: Deps) -> Overview:
     the ones whose codes are shown) are read."""
     now = deps.clock()
     day_start = now - timedelta(days=1)
-    hour_recent = deps.store.recent_creations(now - timedelta(hours=1), DAY_LIMIT)
+    hour_recent = deps.queries.recent_creations(now - timedelta(hours=1), DAY_LIMIT)
     not_drafts = tuple(s for s in Status if s is not Status.DRAFT)
-    day_rest = deps.store.recent_creations(day_start, DAY_LIMIT, not_drafts)
+    day_rest = deps.queries.recent_creations(day_start, DAY_LIMIT, not_drafts)
     hour, day = Window(), Window()
     start = (now - timedelta(minutes=59)).replace(second=0, microsecond=0)
     minutes = [Minute(start + timedelta(minutes=n)) for n in range(60)]
@@ -132,22 +132,22 @@ def overview(deps: Deps) -> Overview:
             _count_minute(minutes[index], c)
     for c in day_rest:
         day.add(c)
-    day.submitted = deps.store.count_creations(day_start)
-    day.drafts = deps.store.count_creations(day_start, Status.DRAFT)
+    day.submitted = deps.queries.count_creations(day_start)
+    day.drafts = deps.queries.count_creations(day_start, Status.DRAFT)
     stale_before = now - deps.policy.stale_after
     stuck = [
         Stuck(CreationSummary.of(c), int((now - c.updated_at).total_seconds()))
-        for c in deps.store.stale_creations(stale_before, STUCK_LIMIT)
+        for c in deps.queries.stale_creations(stale_before, STUCK_LIMIT)
     ]
     return Overview(
         generated_at=now,
         queue=deps.queue_health.check(),
-        last_change=deps.store.last_queue_change(),
+        last_change=deps.queries.last_queue_change(),
         hour=hour,
         day=day,
         per_minute=minutes,
         stuck=stuck,
-        latest_failures=deps.store.latest_failures(FAILURES_LIMIT),
+        latest_failures=deps.queries.latest_failures(FAILURES_LIMIT),
         truncated=max(len(hour_recent), len(day_rest)) >= DAY_LIMIT,
     )
 

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from shared.config import Settings
-    from shared.ports import ImageGenerator, MediaStorage, Store, TaskQueue, VideoGenerator
+    from shared.ports import (
+        ImageGenerator,
+        MediaStorage,
+        Store,
+        StoreQueries,
+        TaskQueue,
+        VideoGenerator,
+    )
     from shared.services.queue_health import QueueHealth
 
 IMAGE_DEADLINE = timedelta(seconds=300)  # an image is made within its request
@@ -55,7 +62,9 @@ class Policy:
 
 class Deps(Protocol):
     @property
-    def store(self) -> Store: ...
+    def store(self) -> Store: ...  # the money transactions
+    @property
+    def queries(self) -> StoreQueries: ...  # the store's read side
     @property
     def queue(self) -> TaskQueue: ...
     @property

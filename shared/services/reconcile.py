@@ -19,7 +19,7 @@ from shared.domain import creation as transitions
 from shared.domain.creation import Creation, Kind, Refund, Status
 from shared.domain.errors import QueueError, StoreContention, StoreUnavailable
 from shared.domain.step_tasks import MAX_REQUEUES, Step, StepTask, first_poll_seq, start_task
-from shared.services.video_steps import end_and_refund
+from shared.services.video_steps import end_and_refund, end_overdue
 
 if TYPE_CHECKING:
     from shared.services.deps import Deps
@@ -47,7 +47,7 @@ class ReconcileReport:
 
 def reconcile(deps: Deps, limit: int = 200) -> ReconcileReport:
     now = deps.clock()
-    stale = deps.store.stale_creations(now - deps.policy.stale_after, limit)
+    stale = deps.queries.stale_creations(now - deps.policy.stale_after, limit)
     report = ReconcileReport(scanned=len(stale))
     for creation in stale:
         try:
@@ -65,7 +65,7 @@ def _repair_in_flight(deps: Deps, users: set[str], report: ReconcileReport) -> N
     user's videos actually in flight: the users of this sweep's stale creations, and some
     of those whose counter says they have videos in flight."""
     try:
-        users |= set(deps.store.users_in_flight(REPAIR_USERS_PER_SWEEP))
+        users |= set(deps.queries.users_in_flight(REPAIR_USERS_PER_SWEEP))
     except (StoreUnavailable, StoreContention) as exc:
         report.errors.append("users_in_flight")
         events.emit("reconcile.error", error=type(exc).__name__)
@@ -89,17 +89,16 @@ def _settle(deps: Deps, creation: Creation, report: ReconcileReport) -> None:
         end_and_refund(deps, creation, Refund("image_interrupted"), detail)
         report.failed.append(creation.id)
         return
-    if now >= creation.deadline_at or creation.requeues >= MAX_REQUEUES:
-        end_and_refund(deps, creation, Refund.expired(), "generation did not finish in time")
+    if creation.requeues >= MAX_REQUEUES:  # no task name left to requeue it under
+        late: Refund | None = Refund.expired()
+    else:
+        late = transitions.overdue(creation, now, deps.policy.start_timeout)
+    if late is not None:
+        end_overdue(deps, creation, late)
         report.failed.append(creation.id)
         return
     if creation.status is Status.PROCESSING and not creation.operation_name:
-        claimed_at = creation.claimed_at or creation.updated_at
-        if now - claimed_at >= deps.policy.start_timeout:
-            detail = "generation could not be started"
-            end_and_refund(deps, creation, Refund("start_interrupted"), detail)
-            report.failed.append(creation.id)
-        return
+        return  # its start may still be running (not past the start timeout yet)
     creation, changed = deps.store.update_creation(
         creation.id, lambda c: transitions.count_requeue(c, deps.clock())
     )

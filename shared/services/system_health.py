@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.domain.errors import DomainError
-from shared.ports import MediaStorage, Store
+from shared.ports import MediaStorage, StoreQueries
 from shared.services.queue_health import QueueHealth
 
 
@@ -33,7 +33,7 @@ class SystemHealthReport:
 class SystemHealth:
     def __init__(
         self,
-        store: Store,
+        store: StoreQueries,
         media: MediaStorage,
         queue_health: QueueHealth,
         ttl_seconds: float,

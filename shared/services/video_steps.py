@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from shared import events
 from shared.domain import creation as transitions
-from shared.domain.creation import Creation, Kind, Refund, Status
+from shared.domain.creation import Creation, Ending, Kind, Refund, Status
 from shared.domain.errors import (
     CreationNotFound,
     GenerationError,
@@ -55,15 +55,16 @@ def retry(outcome: str) -> StepResult:
 
 def run_step(deps: Deps, task: StepTask) -> StepResult:
     try:
-        creation = deps.store.get_creation(task.creation_id)
+        creation = deps.queries.get_creation(task.creation_id)
         if creation is None:
             return done("unknown_creation")
         if creation.is_terminal:
             return done(f"already_{creation.status}")
         if creation.kind is not Kind.VIDEO:
             return done("not_a_video")
-        if deps.clock() >= creation.deadline_at:
-            return end_and_refund(deps, creation, Refund.expired(), "generation took too long")
+        late = transitions.overdue(creation, deps.clock(), deps.policy.start_timeout)
+        if late is not None:
+            return end_overdue(deps, creation, late)
         if task.step is Step.START:
             return _start(deps, creation)
         return _poll(deps, creation, task.seq)
@@ -87,6 +88,13 @@ def end_and_refund(deps: Deps, creation: Creation, refund: Refund, detail: str) 
     if result.refunded_now:
         events.ended(result.creation, detail=detail)
     return done(f"{refund.ending}:{refund.code}")
+
+
+def end_overdue(deps: Deps, creation: Creation, refund: Refund) -> StepResult:
+    """End a creation `transitions.overdue` found late: expired, or its start lost."""
+    if refund.ending is Ending.EXPIRED:
+        return end_and_refund(deps, creation, refund, "generation did not finish in time")
+    return end_and_refund(deps, creation, refund, "generation could not be started")
 
 
 def _start(deps: Deps, creation: Creation) -> StepResult:
@@ -149,17 +157,12 @@ def _start(deps: Deps, creation: Creation) -> StepResult:
 
 
 def _already_claimed(deps: Deps, creation: Creation) -> StepResult:
-    """A start for a creation that some delivery claimed before."""
+    """A start for a creation that some delivery claimed before. Whoever claimed it may have
+    died between claiming and recording an operation: past the start timeout, `run_step`
+    ended it (`transitions.overdue`); until then, the start may still be running."""
     if creation.operation_name:
         # Generation runs: make sure its poll chain exists (a named task: no duplicate).
         return _schedule_poll(deps, creation, first_poll_seq(0))
-    claimed_at = creation.claimed_at or creation.updated_at
-    if deps.clock() - claimed_at >= deps.policy.start_timeout:
-        # Whoever claimed it died between claiming and recording an operation. Starting
-        # again could make a second paid operation, so the creation fails and is refunded.
-        return end_and_refund(
-            deps, creation, Refund("start_interrupted"), "generation could not be started"
-        )
     return retry("start_in_progress")
 
 

@@ -72,7 +72,7 @@ def submit_video(
     report = deps.queue_health.check()
     if not report.ok:
         # A retry of a request that was accepted answers what it answered, outage or not.
-        earlier = deps.store.find_replay(key, deps.clock()) if key else None
+        earlier = deps.queries.find_replay(key, deps.clock()) if key else None
         if earlier is not None:
             return _replay(deps, earlier.creation, earlier.balance)
         events.emit("video.rejected_queue_closed", userId=uid, queueStatus=report.status)

@@ -1,4 +1,4 @@
-"""The design's money invariants, checked against any Store through its port."""
+"""The design's money invariants, checked against any store through its read side."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from collections import Counter
 
 from shared.domain.creation import Status
 from shared.domain.ledger import EntryType
-from shared.ports import Store
+from shared.ports import StoreQueries
 
 
-def assert_conserved(store: Store, uid: str) -> None:
+def assert_conserved(store: StoreQueries, uid: str) -> None:
     """Balance == grants - debits + refunds; at most one debit and one refund per creation;
     a refund only after a debit; failed/cancelled creations refunded, drafts never."""
     entries = store.ledger(uid, 10_000)

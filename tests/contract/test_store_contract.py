@@ -14,7 +14,7 @@ import pytest
 
 from shared.adapters.firestore_store import FirestoreStore
 from shared.domain import creation as transitions
-from shared.domain.creation import Creation, Kind, Refund, Status
+from shared.domain.creation import Creation, CreationFilter, Kind, Refund, Status
 from shared.domain.errors import (
     CreationNotFound,
     InsufficientTokens,
@@ -70,6 +70,15 @@ def video(user: str, cost: int = 10, at: datetime = NOW, cid: str | None = None)
         updated_at=at,
         deadline_at=at + timedelta(minutes=30),
     )
+
+
+def debited(store) -> tuple[str, Creation]:
+    """A new user with 100 tokens and one video of 10 debited: (user, video)."""
+    user = uid()
+    store.ensure_account(user, 100, NOW)
+    c = video(user)
+    store.debit_and_create(c, NOW)
+    return user, c
 
 
 def test_a_new_account_gets_its_grant_once(store):
@@ -164,10 +173,7 @@ def test_a_short_balance_writes_nothing(store):
 
 
 def test_a_refund_happens_once_whoever_calls(store):
-    user = uid()
-    store.ensure_account(user, 100, NOW)
-    c = video(user)
-    store.debit_and_create(c, NOW)
+    user, c = debited(store)
     first = store.refund(c.id, NOW, Refund("enqueue_failed", queue_error_code="queue_unavailable"))
     again = store.refund(c.id, NOW, Refund("deadline_exceeded"))
     assert first.refunded_now and first.balance == 100
@@ -181,10 +187,7 @@ def test_a_refund_happens_once_whoever_calls(store):
 
 
 def test_concurrent_refunds_give_back_once(store):
-    user = uid()
-    store.ensure_account(user, 100, NOW)
-    c = video(user)
-    store.debit_and_create(c, NOW)
+    user, c = debited(store)
 
     def refund(_):
         try:
@@ -200,10 +203,7 @@ def test_concurrent_refunds_give_back_once(store):
 
 
 def test_a_draft_is_never_refunded(store):
-    user = uid()
-    store.ensure_account(user, 100, NOW)
-    c = video(user)
-    store.debit_and_create(c, NOW)
+    user, c = debited(store)
     store.update_creation(c.id, lambda x: transitions.claim(x, "w1", NOW))
     store.update_creation(c.id, lambda x: transitions.complete(x, "videos/u/1.mp4", NOW))
     result = store.refund(c.id, NOW, Refund("late"))
@@ -213,10 +213,7 @@ def test_a_draft_is_never_refunded(store):
 
 
 def test_an_enqueue_failure_refund_leaves_a_claimed_creation_alone(store):
-    user = uid()
-    store.ensure_account(user, 100, NOW)
-    c = video(user)
-    store.debit_and_create(c, NOW)
+    user, c = debited(store)
     store.update_creation(c.id, lambda x: transitions.claim(x, "w1", NOW))
     result = store.refund(c.id, NOW, Refund("enqueue_failed", only_if_pending=True))
     assert not result.refunded_now and result.creation.status is Status.PROCESSING
@@ -232,10 +229,7 @@ def test_refunding_a_missing_creation_is_not_found(store):
 
 
 def test_transitions_apply_once(store):
-    user = uid()
-    store.ensure_account(user, 100, NOW)
-    c = video(user)
-    store.debit_and_create(c, NOW)
+    user, c = debited(store)
     claimed, won = store.update_creation(c.id, lambda x: transitions.claim(x, "a", NOW))
     again, won_again = store.update_creation(c.id, lambda x: transitions.claim(x, "b", NOW))
     assert won and not won_again
@@ -249,10 +243,7 @@ def test_transitions_apply_once(store):
 
 
 def test_only_one_of_concurrent_claims_wins(store):
-    user = uid()
-    store.ensure_account(user, 100, NOW)
-    c = video(user)
-    store.debit_and_create(c, NOW)
+    user, c = debited(store)
 
     def claim(n):
         try:
@@ -458,8 +449,8 @@ def test_creations_page_newest_first_by_kind_and_status(store):
     third = store.creations(user, limit=2, after=second.next)
     assert [c.id for c in second] == newest[2:4]
     assert [c.id for c in third] == newest[4:] and third.next is None
-    assert [c.id for c in store.creations(user, status="failed")] == [made[1].id]
-    assert [c.id for c in store.creations(user, kind="image")] == []
+    assert [c.id for c in store.creations(user, CreationFilter(status="failed"))] == [made[1].id]
+    assert [c.id for c in store.creations(user, CreationFilter(kind="image"))] == []
     assert store.creations(uid()).items == []
 
 

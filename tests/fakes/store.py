@@ -1,4 +1,6 @@
-"""An in-memory Store with the same contract as the Firestore adapter, for fast unit tests.
+"""An in-memory Store and StoreQueries with the same contract as the Firestore adapter, for
+fast unit tests. Its transactions read, let `shared.domain.money` decide, and write, as the
+Firestore adapter's do: the two differ only in how they read and write.
 
 One lock stands in for Firestore's transactions. `fail_next(method, exc)` makes the next call
 of a method raise, the way a store outage or a contended transaction would (before anything
@@ -8,28 +10,26 @@ is written).
 from __future__ import annotations
 
 import copy
-import dataclasses
 import threading
 from datetime import datetime
 from typing import Protocol, TypeVar
 
-from shared.domain import creation as transitions
-from shared.domain.creation import TERMINAL, Creation, CreationSummary, Refund, Status
-from shared.domain.errors import CreationNotFound, DomainError
-from shared.domain.idempotency import IdempotencyKey, IdempotencyRecord, record_for, replays
-from shared.domain.ledger import (
-    Account,
-    LedgerEntry,
-    after_debit,
-    after_end,
-    after_refund,
-    counts_in_flight,
-    debit_entry,
-    grant_entry,
-    refund_entry,
+from shared.domain import money
+from shared.domain.creation import (
+    ALL,
+    TERMINAL,
+    Creation,
+    CreationFilter,
+    CreationSummary,
+    Refund,
+    Status,
 )
+from shared.domain.errors import CreationNotFound, DomainError
+from shared.domain.idempotency import IdempotencyKey, IdempotencyRecord
+from shared.domain.ledger import Account, LedgerEntry, counts_in_flight
+from shared.domain.money import Debited, Refunded, Writes
 from shared.domain.paging import Cursor, Page
-from shared.ports import CreationChange, Debited, QueueChange, Refunded
+from shared.ports import CreationChange, QueueChange
 
 
 class InMemoryStore:
@@ -50,60 +50,50 @@ class InMemoryStore:
         if failures:
             raise failures.pop(0)
 
-    def _add_entry(self, entry: LedgerEntry) -> None:
-        if entry.id in self.entries:  # the create-if-absent precondition of the real store
-            raise DomainError(f"ledger entry {entry.id} exists already")
-        self.entries[entry.id] = entry
+    # -- writing what a money transaction decides (shared.domain.money) -----------------
+
+    def _write(self, writes: Writes) -> None:
+        """Apply a decision at once, or nothing: the create-if-absent preconditions of the
+        real store (a ledger entry, a creation, an account) are checked first."""
+        for entry in writes.entries:
+            if entry.id in self.entries:
+                raise DomainError(f"ledger entry {entry.id} exists already")
+        if writes.creates_creation and writes.creation and writes.creation.id in self.by_id:
+            raise DomainError(f"creation {writes.creation.id} exists already")
+        if writes.opens_account and writes.account and writes.account.uid in self.accounts:
+            raise DomainError(f"account {writes.account.uid} exists already")
+        self.entries.update((entry.id, entry) for entry in writes.entries)
+        if writes.account is not None:
+            self.accounts[writes.account.uid] = writes.account
+        if writes.creation is not None:
+            self.by_id[writes.creation.id] = writes.creation
+        if writes.idempotency is not None and writes.key_id is not None:
+            self.idempotency[writes.key_id] = writes.idempotency
+
+    def _read_key(self, key: IdempotencyKey) -> tuple[IdempotencyRecord | None, Creation | None]:
+        record = self.idempotency.get(key.record_id)
+        return record, self.by_id.get(record.creation_id) if record else None
+
+    # -- transactions: read, decide, write ---------------------------------------------
 
     def ensure_account(self, uid: str, starting_grant: int, now: datetime) -> Account:
         self._maybe_fail("ensure_account")
         with self._lock:
-            if uid not in self.accounts:
-                self.accounts[uid] = Account(uid, starting_grant)
-                if starting_grant:
-                    self._add_entry(grant_entry(uid, starting_grant, "starting_grant", now))
-            return self.accounts[uid]
-
-    def get_account(self, uid: str) -> Account | None:
-        self._maybe_fail("get_account")
-        return self.accounts.get(uid)
-
-    def find_replay(self, idempotency: IdempotencyKey, now: datetime) -> Debited | None:
-        self._maybe_fail("find_replay")
-        with self._lock:
-            earlier = self._replayed(idempotency, now)
-            if earlier is None:
-                return None
-            account = self.accounts.get(earlier.user_id) or Account(earlier.user_id, 0)
-            return Debited(earlier, account.tokens, replayed=True)
-
-    def _replayed(self, idempotency: IdempotencyKey, now: datetime) -> Creation | None:
-        record = self.idempotency.get(idempotency.record_id)
-        earlier = self.by_id.get(record.creation_id) if record else None
-        return earlier if replays(record, idempotency, earlier, now) else None
+            found = self.accounts.get(uid)
+            account, writes = money.open_account(uid, found, starting_grant, now)
+            self._write(writes)
+            return account
 
     def debit_and_create(
-        self,
-        creation: Creation,
-        now: datetime,
-        idempotency: IdempotencyKey | None = None,
-        in_flight_limit: int | None = None,
+        self, c: Creation, now: datetime, key: IdempotencyKey | None = None, cap: int | None = None
     ) -> Debited:
         self._maybe_fail("debit_and_create")
         with self._lock:
-            account = self.accounts.get(creation.user_id) or Account(creation.user_id, 0)
-            earlier = self._replayed(idempotency, now) if idempotency else None
-            if earlier is not None:
-                return Debited(earlier, account.tokens, replayed=True)
-            if creation.id in self.by_id:
-                raise DomainError(f"creation {creation.id} exists already")
-            account = after_debit(account, creation, in_flight_limit)
-            self._add_entry(debit_entry(creation, now))  # first: it may refuse, writing nothing
-            self.accounts[account.uid] = account
-            self.by_id[creation.id] = creation
-            if idempotency is not None:
-                self.idempotency[idempotency.record_id] = record_for(idempotency, creation.id)
-            return Debited(creation, account.tokens)
+            account = self.accounts.get(c.user_id)
+            record, earlier = self._read_key(key) if key else (None, None)
+            debited, writes = money.debit(c, account, now, cap, key, record, earlier)
+            self._write(writes)
+            return debited
 
     def refund(self, creation_id: str, now: datetime, refund: Refund) -> Refunded:
         self._maybe_fail("refund")
@@ -111,19 +101,10 @@ class InMemoryStore:
             creation = self.by_id.get(creation_id)
             if creation is None:
                 raise CreationNotFound(creation_id)
-            ended = transitions.end_with_refund(creation, now, refund)
             account = self.accounts.get(creation.user_id)
-            if ended is None:
-                return Refunded(creation, False, account.tokens if account else None)
-            account = after_refund(account or Account(creation.user_id, 0), creation)
-            self._add_entry(refund_entry(ended, now))
-            self.accounts[account.uid] = account
-            self.by_id[creation_id] = ended
-            return Refunded(ended, True, account.tokens)
-
-    def get_creation(self, creation_id: str) -> Creation | None:
-        self._maybe_fail("get_creation")
-        return self.by_id.get(creation_id)
+            refunded, writes = money.refund(creation, account, now, refund)
+            self._write(writes)
+            return refunded
 
     def update_creation(self, creation_id: str, change: CreationChange) -> tuple[Creation, bool]:
         self._maybe_fail("update_creation")
@@ -132,18 +113,43 @@ class InMemoryStore:
             if creation is None:
                 raise CreationNotFound(creation_id)
             changed = change(copy.copy(creation))
-            if changed is None:
-                return creation, False
-            if creation.status in TERMINAL and changed.status != creation.status:
-                raise AssertionError("a terminal creation changed state")
-            if changed.refunded != creation.refunded:
-                raise ValueError("refunds go through Store.refund, with the ledger")
-            ends = changed.is_terminal and not creation.is_terminal
             account = self.accounts.get(creation.user_id)
-            if ends and counts_in_flight(creation) and account is not None:
-                self.accounts[account.uid] = after_end(account, creation)
-            self.by_id[creation_id] = changed
-            return changed, True
+            stored, applied, writes = money.change(creation, changed, account)
+            self._write(writes)
+            return stored, applied
+
+    def recount_in_flight(self, uid: str) -> tuple[int, int]:
+        self._maybe_fail("recount_in_flight")
+        with self._lock:
+            unfinished = sum(
+                1
+                for c in self.by_id.values()
+                if c.user_id == uid and counts_in_flight(c) and not c.is_terminal
+            )
+            counts, writes = money.recount(self.accounts.get(uid), unfinished)
+            self._write(writes)
+            return counts
+
+    def record_queue_change(self, change: QueueChange) -> None:
+        self._maybe_fail("record_queue_change")
+        self.queue_changes.append(change)
+
+    # -- queries: StoreQueries ----------------------------------------------------------
+
+    def get_account(self, uid: str) -> Account | None:
+        self._maybe_fail("get_account")
+        return self.accounts.get(uid)
+
+    def get_creation(self, creation_id: str) -> Creation | None:
+        self._maybe_fail("get_creation")
+        return self.by_id.get(creation_id)
+
+    def find_replay(self, idempotency: IdempotencyKey, now: datetime) -> Debited | None:
+        self._maybe_fail("find_replay")
+        with self._lock:
+            record, earlier = self._read_key(idempotency)
+            account = self.accounts.get(idempotency.user_id)
+            return money.replay(idempotency, record, earlier, account, now)
 
     def ledger(self, uid: str, limit: int = 20, after: Cursor | None = None) -> Page[LedgerEntry]:
         self._maybe_fail("ledger")
@@ -152,38 +158,12 @@ class InMemoryStore:
         return _page(mine, limit, after)
 
     def creations(
-        self,
-        uid: str,
-        *,
-        kind: str | None = None,
-        status: str | None = None,
-        limit: int = 20,
-        after: Cursor | None = None,
+        self, uid: str, only: CreationFilter = ALL, limit: int = 20, after: Cursor | None = None
     ) -> Page[Creation]:
         self._maybe_fail("creations")
         with self._lock:
-            mine = [
-                c
-                for c in self.by_id.values()
-                if c.user_id == uid
-                and (kind is None or c.kind == kind)
-                and (status is None or c.status == status)
-            ]
+            mine = [c for c in self.by_id.values() if c.user_id == uid and only.matches(c)]
         return _page(mine, limit, after)
-
-    def recount_in_flight(self, uid: str) -> tuple[int, int]:
-        self._maybe_fail("recount_in_flight")
-        with self._lock:
-            account = self.accounts.get(uid)
-            if account is None:
-                return 0, 0
-            actual = sum(
-                1
-                for c in self.by_id.values()
-                if c.user_id == uid and counts_in_flight(c) and c.status not in TERMINAL
-            )
-            self.accounts[uid] = dataclasses.replace(account, in_flight=actual)
-            return account.in_flight, actual
 
     def users_in_flight(self, limit: int = 100) -> list[str]:
         self._maybe_fail("users_in_flight")
@@ -215,10 +195,6 @@ class InMemoryStore:
             failed = [c for c in self.by_id.values() if c.status is Status.FAILED]
         failed.sort(key=lambda c: c.updated_at, reverse=True)
         return [CreationSummary.of(c) for c in failed[:limit]]
-
-    def record_queue_change(self, change: QueueChange) -> None:
-        self._maybe_fail("record_queue_change")
-        self.queue_changes.append(change)
 
     def last_queue_change(self) -> QueueChange | None:
         self._maybe_fail("last_queue_change")
