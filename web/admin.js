@@ -4,7 +4,7 @@
 // and the page says so.
 import { ApiError, createApi, describeError, loadConfig } from "./api.js";
 import { createAuth, mountSignIn } from "./auth.js";
-import { $, el, localTime, showMessage } from "./dom.js";
+import { $, clearError, el, localTime, showMessage } from "./dom.js";
 
 const SERIES = [
   { key: "submitted", label: "Submitted", color: "#2457c5" },
@@ -14,7 +14,19 @@ const SERIES = [
   { key: "refunded", label: "Refunded", color: "#7b4bb3" },
 ];
 
-const board = { api: null, auth: null, config: null, timer: null, chart: null, session: 0 };
+const board = {
+  api: null,
+  auth: null,
+  config: null,
+  timer: null,
+  chart: null,
+  session: 0,
+  action: "pause", // the queue action that applies to the state shown
+  changing: false,
+  changes: 0, // bumped at each pause / resume: an overview asked for before one is older
+  changedAt: 0, // the last change this page made or saw (ms): an older queue is not drawn
+  overviewFailed: false, // the error shown is the overview's (cleared when it loads again)
+};
 
 async function main() {
   try {
@@ -27,10 +39,11 @@ async function main() {
   board.api = createApi(board.config.apiBaseUrl, board.auth);
   mountSignIn($(".sign-in-slot"), board.auth, (text) => showMessage(text));
   $(".sign-out").addEventListener("click", () => board.auth.signOut());
-  for (const button of document.querySelectorAll(".queue-actions button")) {
-    button.addEventListener("click", () => changeQueue(button.dataset.action));
-  }
-  $(".queue-actions").addEventListener("submit", (event) => event.preventDefault());
+  // The button shown and Enter in the reason field both do the action that applies.
+  $(".queue-actions").addEventListener("submit", (event) => {
+    event.preventDefault();
+    changeQueue(board.action);
+  });
   $('[data-testid="reconcile"]').addEventListener("click", reconcile);
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible" && board.auth.user()) refresh();
@@ -50,14 +63,16 @@ async function main() {
   });
 }
 
-async function refresh() {
+async function refresh({ fresh = false } = {}) {
   clearTimeout(board.timer);
   const session = board.session;
+  const changes = board.changes;
   try {
-    const overview = await board.api.get("/api/admin/overview");
+    const overview = await board.api.get(`/api/admin/overview${fresh ? "?fresh=1" : ""}`);
     if (session !== board.session) return;
-    render(overview);
-    showMessage("");
+    render(overview, { queue: changes === board.changes });
+    if (board.overviewFailed) clearError(); // only the overview's own error: not an action's
+    board.overviewFailed = false;
   } catch (err) {
     if (session !== board.session) return;
     if (err instanceof ApiError && err.status === 403) {
@@ -67,6 +82,7 @@ async function refresh() {
       return; // nothing to refresh for a non-admin
     }
     showMessage(`The overview could not be loaded: ${describeError(err, "overview")}`);
+    board.overviewFailed = true;
   }
   if (document.visibilityState !== "hidden") {
     board.timer = setTimeout(refresh, board.config.dashboardRefreshSeconds * 1000);
@@ -80,11 +96,13 @@ function duration(seconds) {
   return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
 }
 
-function render(o) {
+function render(o, { queue = true } = {}) {
   $('[data-testid="dashboard"]').hidden = false;
   $('[data-testid="refusal"]').hidden = true;
   $('[data-testid="refreshed"]').textContent = `updated ${new Date(o.generatedAt ?? Date.now()).toLocaleTimeString()}`;
-  renderQueue(o.queue ?? {});
+  // An overview asked for before a pause or resume, or made before the last change this page
+  // knows of (another instance's cache), would show the queue as it was: not drawn.
+  if (queue && changeTime(o.queue) >= board.changedAt) renderQueue(o.queue ?? {});
   renderWindows(o.windows ?? {});
   renderChart(o.perMinute ?? []);
   renderRows(
@@ -121,12 +139,23 @@ function user(text) {
   return el("bdi", {}, text ?? "");
 }
 
+function changeTime(q) {
+  const at = Date.parse(q?.lastChange?.at ?? "");
+  return Number.isFinite(at) ? at : 0;
+}
+
 function renderQueue(q) {
+  board.changedAt = Math.max(board.changedAt, changeTime(q));
   const ok = q.status === "ok";
   const state = $('[data-testid="queue-state"]');
   state.textContent = ok ? "Running" : { paused: "Paused", disabled: "Disabled" }[q.status] ?? "Unavailable";
   state.className = `queue-state ${ok ? "ok" : "bad"}`;
   state.dataset.status = q.status ?? "unknown";
+  // The action that applies: Resume a paused (or disabled) queue, Pause any other.
+  const paused = q.status === "paused" || q.status === "disabled" || q.state === "paused";
+  board.action = paused ? "resume" : "pause";
+  $('[data-testid="pause"]').hidden = paused;
+  $('[data-testid="resume"]').hidden = !paused;
   const detail = [`status ${q.status ?? "?"}`, q.state && `state ${q.state}`, `checked ${localTime(q.checkedAt)}`];
   if (q.reason) detail.push(q.reason);
   $('[data-testid="queue-detail"]').textContent = detail.filter(Boolean).join(" · ");
@@ -230,7 +259,22 @@ function renderRows(name, rows) {
   $(`[data-testid="${name}"]`).hidden = rows.length === 0;
 }
 
+const DONE = { pause: "paused", resume: "resumed" };
+
+// An operator's sentence for a failed pause or resume: what failed, what is true now, what to
+// do (the api's operator sentences, functions/errors.py), never a user's.
+function queueError(err, action) {
+  if (!(err instanceof ApiError)) return String(err?.message ?? err);
+  const b = err.body;
+  if (err.status === 0) {
+    return `No answer from the api: the queue may or may not have been ${DONE[action]}. The state below is re-read; try again if it did not change.`;
+  }
+  if (b.error && [409, 503].includes(err.status)) return [b.error, b.details].filter(Boolean).join(" ");
+  return describeError(err, action);
+}
+
 async function changeQueue(action) {
+  if (board.changing) return;
   const input = $('[data-testid="queue-reason"]');
   const reason = input.value.trim();
   if (!reason) {
@@ -239,18 +283,30 @@ async function changeQueue(action) {
     return;
   }
   const buttons = document.querySelectorAll(".queue-actions button");
+  board.changing = true;
   buttons.forEach((b) => (b.disabled = true));
+  board.changes += 1; // overviews already asked for show the queue from before
   try {
     const answer = await board.api.post(`/api/admin/queue/${action}`, { reason });
+    board.changes += 1;
     renderQueue(answer.queue ?? {});
     input.value = "";
-    showMessage(action === "pause" ? "The queue is paused." : "The queue is running again.", "info");
-    refresh();
+    const at = localTime(answer.queue?.lastChange?.at);
+    showMessage(
+      action === "pause"
+        ? `The queue is paused: new videos are refused until it is resumed. Recorded as yours at ${at}.`
+        : `The queue is running again: new videos are accepted. Recorded as yours at ${at}.`,
+      "info",
+    );
+    $('[data-testid="queue-state"]').focus(); // the button pressed is gone: focus the result
   } catch (err) {
-    showMessage(describeError(err, action));
+    showMessage(queueError(err, action));
+    input.focus();
   } finally {
+    board.changing = false;
     buttons.forEach((b) => (b.disabled = false));
   }
+  refresh({ fresh: true });
 }
 
 async function reconcile() {

@@ -2,10 +2,12 @@
 // status (polled), cancel, the result in the page, and the queue banner.
 import { ApiError, createApi, describeError, loadConfig, SubmitKeys } from "./api.js";
 import { createAuth, mountSignIn } from "./auth.js";
-import { $, el, localTime, showMessage } from "./dom.js";
+import { $, announce, el, localTime, showMessage } from "./dom.js";
 
 const TERMINAL = new Set(["draft", "failed", "cancelled"]);
-const CANCELLABLE = new Set(["pending", "processing"]);
+// Only a creation whose generation has not started can be cancelled (and refunded): a started
+// one is being paid for to the provider, so the api answers 409 to it.
+const CANCELLABLE = new Set(["pending"]);
 const STATUS_LABEL = {
   pending: "Queued",
   processing: "Generating",
@@ -23,6 +25,9 @@ const page = {
   nextCursor: null,
   pollTimer: null,
   queueAvailable: true,
+  queueStatus: "ok",
+  queuedNotice: null, // the creation the "Video queued" message is about, while it is shown
+  ticker: null, // redraws the elapsed time of running cards each second
   submitting: false,
   keys: new SubmitKeys(),
   session: 0, // bumped at each sign-in / sign-out: late answers of an old session are dropped
@@ -42,7 +47,9 @@ async function main() {
   banner.setAttribute("max-interval", config.queueHealth.maxIntervalSeconds);
   document.addEventListener("queue-status-change", (event) => {
     page.queueAvailable = event.detail.available;
+    page.queueStatus = event.detail.status;
     updateSubmitButton();
+    for (const c of page.creations.values()) if (!TERMINAL.has(c.status)) renderCreation(c);
   });
   banner.setAttribute("api", config.apiBaseUrl); // starts watching
 
@@ -110,13 +117,17 @@ async function refreshTokens() {
     $(".ledger").replaceChildren(
       ...tokens.entries.map((e) => {
         const sign = e.type === "debit" ? "−" : "+";
-        // A reason is text we did not write: isolated, so its direction stays inside it.
-        const why = e.type === "refund" && e.reason ? ["refund (", el("bdi", {}, e.reason), ")"] : [e.type];
+        const why = el("span", { className: "why" }, ledgerWords(e));
+        if (e.reason) why.title = `code: ${e.reason}`; // the code for whoever asks support
+        if (e.creationId) {
+          // The creation it was for: its card in the history (loaded or not, the link is kept).
+          why.replaceChildren(el("a", { href: `#creation-${e.creationId}` }, why.textContent));
+        }
         return el(
           "li",
           { className: `entry ${e.type}` },
           el("span", { className: "amount" }, `${sign}${e.amount}`),
-          el("span", { className: "why" }, ...why),
+          why,
           el("time", { dateTime: e.createdAt }, localTime(e.createdAt)),
         );
       }),
@@ -124,6 +135,22 @@ async function refreshTokens() {
   } catch (err) {
     if (session === page.session) showMessage(describeError(err, "balance"));
   }
+}
+
+const REFUND_WORDS = {
+  cancelled: "refund: cancelled",
+  enqueue_failed: "refund: could not be queued",
+  content_filtered: "refund: blocked by the safety filter",
+  deadline_exceeded: "refund: took too long",
+};
+
+// Words for people; the code stays in the title (see refreshTokens).
+function ledgerWords(e) {
+  if (e.type === "debit") return "spent";
+  if (e.type === "grant") return "granted";
+  if (e.type !== "refund") return e.type;
+  if (!e.reason) return "refund";
+  return REFUND_WORDS[e.reason] ?? (/^generat/.test(e.reason) ? "refund: generation failed" : "refund");
 }
 
 // -- the form -----------------------------------------------------------------------------
@@ -158,7 +185,8 @@ function updateSubmitButton() {
   button.textContent = video ? "Generate video" : "Generate image";
   const blocked = video && !page.queueAvailable;
   button.disabled = page.submitting || blocked;
-  note.textContent = blocked ? "Video generation is paused for now; images still work." : "";
+  const why = page.queueStatus === "paused" || page.queueStatus === "disabled" ? "paused by the operators" : "unavailable right now";
+  note.textContent = blocked ? `Video generation is ${why}; images still work. Nothing is charged.` : "";
 }
 
 function orderFrom(form) {
@@ -199,14 +227,17 @@ async function submit(form) {
       answer.creation ??
       (await page.api.get(`/api/creations/${answer.creationId}`).then((r) => r.creation));
     page.creations.set(creation.creationId, creation);
-    renderCreation(creation, { prepend: true });
+    const card = renderCreation(creation, { prepend: true });
     const note = answer.replayed ? " (already submitted: nothing charged again)" : "";
     showMessage(
       order.kind === "video"
-        ? `Video queued: ${answer.tokensCharged} tokens charged${note}. It appears below when ready.`
+        ? `Video queued: ${answer.tokensCharged} tokens charged${note}. Follow it in its card under “Your creations”.`
         : `Image ready: ${answer.tokensCharged} token charged${note}.`,
       "info",
     );
+    page.queuedNotice = order.kind === "video" ? creation.creationId : null;
+    card.focus(); // the result, in view (on a phone it is below the form)
+    card.scrollIntoView({ block: "nearest" });
     refreshTokens();
     schedulePoll();
   } catch (err) {
@@ -298,7 +329,7 @@ function cardFor(c, prepend) {
   if (card) return card;
   card = el(
     "li",
-    { className: "creation card" },
+    { className: "creation card", id: `creation-${c.creationId}`, tabIndex: -1 },
     el(
       "div",
       { className: "head" },
@@ -308,11 +339,14 @@ function cardFor(c, prepend) {
     ),
     el("p", { className: "prompt", dir: "auto" }, c.prompt),
     el("p", { className: "params" }, describeParameters(c)),
-    el("div", { className: "progress" }, el("progress", { max: 100 }), el("span", { className: "pct" })),
+    el("p", { className: "elapsed" }),
     el("div", { className: "media" }),
     el("p", { className: "problem" }),
+    el("p", { className: "note" }),
+    el("div", { className: "tools" }),
     el("button", { type: "button", className: "cancel secondary" }, "Cancel"),
   );
+  card.setAttribute("aria-label", `${c.kind === "image" ? "Image" : "Video"}: ${c.prompt}`);
   card.dataset.id = c.creationId;
   card.dataset.kind = c.kind;
   card.dataset.testid = "creation";
@@ -323,23 +357,77 @@ function cardFor(c, prepend) {
   return card;
 }
 
+function clock(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
+// A running card says for how long it has been queued or generating (no made-up percentage).
+function drawElapsed(card, c) {
+  const line = card.querySelector(".elapsed");
+  const running = !TERMINAL.has(c.status) && c.kind === "video";
+  line.hidden = !running;
+  if (!running) return;
+  const since = Date.parse(c.createdAt);
+  const seconds = Number.isFinite(since) ? (Date.now() - since) / 1000 : 0;
+  line.textContent = `${c.status === "pending" ? "Queued" : "Generating"} for ${clock(seconds)}`;
+}
+
+function tick() {
+  clearInterval(page.ticker);
+  page.ticker = null;
+  const running = [...page.creations.values()].filter((c) => !TERMINAL.has(c.status) && c.kind === "video");
+  for (const c of running) {
+    const card = document.querySelector(`li.creation[data-id="${CSS.escape(c.creationId)}"]`);
+    if (card) drawElapsed(card, c);
+  }
+  if (running.length) page.ticker = setInterval(tick, 1000);
+}
+
+function statusSentence(c) {
+  const what = `${c.kind === "image" ? "Image" : "Video"} “${c.prompt.slice(0, 60)}”`;
+  switch (c.status) {
+    case "pending":
+      return `${what} is queued.`;
+    case "processing":
+      return `${what} is generating.`;
+    case "draft":
+      return `${what} is ready.`;
+    case "cancelled":
+      return `${what} was cancelled; tokens refunded.`;
+    case "failed":
+      return `${what} failed${c.refunded ? "; your tokens were refunded" : ""}.`;
+    default:
+      return `${what}: ${c.status}.`;
+  }
+}
+
 function renderCreation(c, { prepend = false } = {}) {
   const card = cardFor(c, prepend);
+  const before = card.dataset.status;
   card.dataset.status = c.status;
   const status = card.querySelector(".status");
   status.textContent = STATUS_LABEL[c.status] ?? c.status;
   status.className = `status ${c.status}`;
-  const running = !TERMINAL.has(c.status);
-  card.querySelector(".progress").hidden = !running || c.kind === "image";
-  card.querySelector("progress").value = c.progress ?? 0;
-  card.querySelector(".pct").textContent = `${c.progress ?? 0}%`;
+  drawElapsed(card, c);
+  if (!page.ticker) tick();
   card.querySelector(".cancel").hidden = !CANCELLABLE.has(c.status);
+  const note = card.querySelector(".note");
+  if (c.status === "processing") {
+    note.textContent =
+      "Its generation has started and is paid for, so it can no longer be cancelled. If it fails, your tokens are refunded.";
+  } else if (c.status === "pending" && c.kind === "video" && !page.queueAvailable) {
+    note.textContent = "Video generation is unavailable for now: it starts when it is back, or is refunded.";
+  } else {
+    note.textContent = "";
+  }
   const problem = card.querySelector(".problem");
   if (c.status === "failed" || c.status === "cancelled") {
     const why = c.status === "cancelled" ? "Cancelled." : (c.errorMessage ?? "It failed.");
     const refund = `Your ${c.cost} token${c.cost === 1 ? " was" : "s were"} refunded.`;
     // The api's sentence for an error code may say so already.
     problem.textContent = c.refunded && !/refund/i.test(why) ? `${why} ${refund}` : why;
+    if (c.errorCode) problem.title = `code: ${c.errorCode}`;
   } else {
     problem.textContent = "";
   }
@@ -355,7 +443,75 @@ function renderCreation(c, { prepend = false } = {}) {
     }
     media.dataset.src = c.mediaUrl;
   }
+  renderTools(card, c);
+  if (before && before !== c.status) {
+    announce(statusSentence(c));
+    if (TERMINAL.has(c.status) && page.queuedNotice === c.creationId) {
+      // "Video queued … follow it" is no longer true: say how it ended instead.
+      page.queuedNotice = null;
+      showMessage(statusSentence(c), c.status === "draft" ? "info" : "error");
+    }
+  }
   updateEmpty();
+  return card;
+}
+
+function renderTools(card, c) {
+  const tools = card.querySelector(".tools");
+  const wanted = [
+    c.status === "draft" && c.mediaUrl ? "download" : null,
+    "reuse",
+    c.status === "failed" ? "retry" : null,
+  ].filter(Boolean);
+  if (tools.dataset.made === wanted.join()) {
+    const link = tools.querySelector("a.download");
+    if (link && c.mediaUrl) link.href = c.mediaUrl;
+    return;
+  }
+  tools.dataset.made = wanted.join();
+  const noun = c.kind === "image" ? "image" : "video";
+  tools.replaceChildren(
+    ...wanted.map((tool) => {
+      if (tool === "download") {
+        const link = el("a", { className: "button download", href: c.mediaUrl, download: "" }, `Download ${noun}`);
+        link.setAttribute("download", `${noun}-${c.creationId}.${c.kind === "image" ? "png" : "mp4"}`);
+        return link;
+      }
+      if (tool === "reuse") {
+        const button = el("button", { type: "button", className: "reuse secondary" }, "Use these settings");
+        button.addEventListener("click", () => useSettings(c));
+        return button;
+      }
+      const button = el("button", { type: "button", className: "retry" }, `Retry (${c.cost} token${c.cost === 1 ? "" : "s"})`);
+      button.addEventListener("click", () => {
+        const form = useSettings(c, { focus: false });
+        submit(form);
+      });
+      return button;
+    }),
+  );
+}
+
+// Fills the form with a creation's kind, prompt and options.
+function useSettings(c, { focus = true } = {}) {
+  const form = $('[data-testid="create-form"]');
+  const p = c.parameters ?? {};
+  form.querySelector(`input[name="kind"][value="${c.kind === "image" ? "image" : "video"}"]`).checked = true;
+  form.prompt.value = c.prompt;
+  if (c.kind === "image") {
+    if (p.aspectRatio) form.imageAspectRatio.value = p.aspectRatio;
+  } else {
+    if (p.aspectRatio) form.videoAspectRatio.value = p.aspectRatio;
+    if (p.resolution) form.resolution.value = p.resolution;
+    if (p.durationSeconds) form.durationSeconds.value = String(p.durationSeconds);
+    form.negativePrompt.value = p.negativePrompt ?? "";
+  }
+  form.dispatchEvent(new Event("change"));
+  if (focus) {
+    form.prompt.focus();
+    showMessage("The form has this creation's settings: change what you like, then Generate.", "info");
+  }
+  return form;
 }
 
 async function cancel(creationId, card) {
@@ -373,6 +529,7 @@ async function cancel(creationId, card) {
     trackCreation(creationId);
   } finally {
     button.disabled = false;
+    card.focus(); // the Cancel button is gone: focus stays on its card
   }
 }
 

@@ -8,12 +8,27 @@ export function el(tag, props = {}, ...children) {
   return node;
 }
 
-// The page's one message line (role=alert): an error by default, or "info"; "" hides it.
+// The page's message line: an error (role=alert, the default kind) or "info" (role=status:
+// confirmations, read politely); "" clears both. Both live regions are always in the page
+// (empty, they take no room), so a screen reader announces what is written into them.
 export function showMessage(text, kind = "error") {
-  const box = $('[data-testid="message"]');
-  box.textContent = text;
-  box.dataset.kind = kind;
-  box.hidden = !text;
+  for (const box of document.querySelectorAll('[data-testid="message"] .message')) {
+    box.textContent = box.dataset.kind === kind ? text : "";
+  }
+}
+
+// Clears the error line only (a confirmation stays).
+export function clearError() {
+  $('[data-testid="message"] .message[data-kind="error"]').textContent = "";
+}
+
+// A sentence for screen readers only (the page's polite live region), e.g. a status change.
+export function announce(text) {
+  const region = $('[data-testid="announcer"]');
+  if (!region) return;
+  // The same sentence twice is announced twice: cleared first, written a moment later.
+  region.textContent = "";
+  setTimeout(() => (region.textContent = text), 50);
 }
 
 // A timestamp from the api, in the reader's own locale and time zone.

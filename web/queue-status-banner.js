@@ -191,7 +191,12 @@ export class QueueStatusBanner extends HTMLElement {
     this.available = available;
     this.status = status;
     this._message.textContent = available ? "" : this.getAttribute("message") || DEFAULT_MESSAGE;
-    this._reason.textContent = !available && reason ? `(${reason})` : "";
+    // The reason is the queue's code or state (`queue_unavailable`): for operators, in a
+    // tooltip and ::part(reason)'s data-code, not in the sentence people read.
+    this._reason.textContent = "";
+    this._reason.dataset.code = !available && reason ? reason : "";
+    if (!available && reason) this._box.title = `Status: ${reason}`;
+    else this._box.removeAttribute("title");
     this._box.hidden = available;
     this.dataset.status = status;
     this.dataset.available = String(available);

@@ -5,6 +5,7 @@ worker's deliveries, and Debian's Chromium launched by Playwright."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import threading
 import time
@@ -58,12 +59,13 @@ class TaskGate:
     def __init__(self, worker_url: str) -> None:
         self.worker_url = worker_url
         self.held = threading.Event()
+        self.let_through: set[tuple[str, str]] = set()  # (creationId, step) passing a hold
         gate = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if gate.held.is_set():
+                if gate.held.is_set() and not gate.lets_through(body):
                     self.send_response(HTTPStatus.SERVICE_UNAVAILABLE)
                     self.send_header("Content-Length", "0")
                     self.end_headers()
@@ -94,6 +96,20 @@ class TaskGate:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
+    def lets_through(self, body: bytes) -> bool:
+        try:
+            task = json.loads(body)
+        except ValueError:
+            return False
+        if not isinstance(task, dict):
+            return False
+        return (str(task.get("creationId")), str(task.get("step"))) in self.let_through
+
+    def let_start(self, creation_id: str) -> None:
+        """While held, the start step of this creation goes through (its generation starts,
+        the creation is `processing`), and its polls stay held: it stays `processing`."""
+        self.let_through.add((creation_id, "start"))
+
     @contextlib.contextmanager
     def holding(self) -> Iterator[None]:
         self.held.set()
@@ -101,6 +117,7 @@ class TaskGate:
             yield
         finally:
             self.held.clear()
+            self.let_through.clear()
 
     def close(self) -> None:
         self.server.shutdown()

@@ -121,3 +121,92 @@ def test_the_dashboard_counts_what_happened_and_lists_the_failures(stack, new_pa
     admin.get_by_test_id("reconcile").click()
     expect(admin.get_by_test_id("reconcile-report")).to_contain_text("Scanned")
     assert admin.errors == []
+
+
+# -- issue 22: the dashboard shows the state an action produced, and says so ---------------
+
+STATES_SEEN = """() => {
+  const state = document.querySelector('[data-testid="queue-state"]');
+  window.statesSeen = [];
+  new MutationObserver(() => window.statesSeen.push(state.textContent)).observe(state, {
+    childList: true, characterData: true, subtree: true,
+  });
+}"""
+
+
+def overviews_read(page, count: int) -> None:
+    """Wait until the dashboard has read its overview `count` more times."""
+    for _ in range(count):
+        with page.expect_response(lambda r: "/api/admin/overview" in r.url, timeout=15_000):
+            pass
+
+
+def test_pause_and_resume_show_their_state_at_once_and_never_flip_back(stack, new_page):
+    admin = new_page()
+    sign_in(admin, stack, ADMIN, path="/admin")
+    state = admin.get_by_test_id("queue-state")
+    expect(state).to_have_text("Running")
+    confirmation = admin.locator('[data-testid="message"] [role="status"]')
+    with resumed_afterwards(stack):
+        expect(admin.get_by_test_id("resume")).to_be_hidden()  # only the action that applies
+        admin.evaluate(STATES_SEEN)
+        reason = admin.get_by_test_id("queue-reason")
+        reason.fill("provider incident")
+        reason.press("Enter")  # Enter in the reason field submits
+        expect(state).to_have_text("Paused")
+        expect(confirmation).to_contain_text("The queue is paused")
+        expect(state).to_be_focused()  # not <body>: the Pause button is gone
+        expect(admin.get_by_test_id("pause")).to_be_hidden()
+        expect(admin.get_by_test_id("resume")).to_be_visible()
+        overviews_read(admin, 2)  # the refresh right after, and the next one
+        expect(state).to_have_text("Paused")
+        assert set(admin.evaluate("window.statesSeen")) == {"Paused"}
+        expect(admin.get_by_test_id("queue-change")).to_contain_text("provider incident")
+        expect(confirmation).to_contain_text("The queue is paused")  # not wiped by a refresh
+
+        admin.evaluate(STATES_SEEN)
+        reason.fill("incident over")
+        admin.get_by_test_id("resume").click()
+        expect(state).to_have_text("Running")
+        expect(confirmation).to_contain_text("The queue is running again")
+        expect(state).to_be_focused()
+        overviews_read(admin, 2)
+        assert set(admin.evaluate("window.statesSeen")) == {"Running"}
+    assert admin.errors == []
+
+
+def test_a_resume_of_a_running_queue_is_refused_and_not_recorded(stack):
+    before = stack.api("GET", "/api/admin/overview?fresh=1", ADMIN).json()["queue"]
+    answer = stack.api("POST", "/api/admin/queue/resume", ADMIN, json={"reason": "again"})
+    assert answer.status_code == 409, answer.text
+    assert answer.json()["code"] == "queue_unchanged"
+    after = stack.api("GET", "/api/admin/overview?fresh=1", ADMIN).json()["queue"]
+    assert after["lastChange"] == before["lastChange"]
+
+
+def test_a_pause_during_an_outage_answers_an_operator_s_sentence(stack, new_page):
+    from functions.errors import answer_for
+    from shared.services.admin import QueueChangeFailed
+
+    failed = answer_for(
+        QueueChangeFailed("pause", "queue_unavailable", applied=False, recorded=False), None
+    )
+    body = {"success": False, "code": failed.code, "error": failed.message, **failed.fields}
+    admin = new_page()
+    # The queue's outage, as the api answers it (functions/errors.py's row).
+    admin.route(
+        "**/api/admin/queue/pause",
+        lambda route: route.fulfill(status=failed.status, json=body, headers=failed.all_headers()),
+    )
+    sign_in(admin, stack, ADMIN, path="/admin")
+    expect(admin.get_by_test_id("queue-state")).to_have_text("Running")
+    admin.get_by_test_id("queue-reason").fill("outage")
+    admin.get_by_test_id("pause").click()
+    alert = admin.locator('[data-testid="message"] [role="alert"]')
+    expect(alert).to_contain_text("The queue was not paused")
+    expect(alert).to_contain_text("nothing was recorded")
+    expect(alert).to_contain_text("Cloud Tasks")
+    expect(alert).not_to_contain_text("creation")
+    expect(admin.get_by_test_id("queue-state")).to_have_text("Running")
+    expect(admin.get_by_test_id("queue-reason")).to_be_focused()
+    expect(admin.get_by_test_id("queue-reason")).to_have_value("outage")  # kept, to try again

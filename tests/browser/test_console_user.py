@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -88,7 +90,7 @@ def test_cancel_before_the_generation_starts_refunds_the_balance(stack, new_page
         expect(card).to_have_attribute("data-status", "cancelled")
         expect(card).to_contain_text("Your 10 tokens were refunded")
         expect(page.get_by_test_id("balance")).to_have_text("100")
-        expect(page.get_by_test_id("ledger")).to_contain_text("refund (cancelled)")
+        expect(page.get_by_test_id("ledger")).to_contain_text("refund: cancelled")
         expect(card.get_by_role("button", name="Cancel")).to_be_hidden()
     assert page.errors == []
 
@@ -155,3 +157,92 @@ def test_a_prompt_with_a_right_to_left_override_is_isolated(stack, new_page):
     expect(shown).to_have_attribute("dir", "auto")
     assert shown.evaluate("e => getComputedStyle(e).unicodeBidi") == "isolate"
     assert page.errors == []
+
+
+# -- issue 22: what the user view says and offers --------------------------------------------
+
+
+def announcer(page):
+    return page.get_by_test_id("announcer")
+
+
+def test_cancel_is_offered_only_before_the_generation_starts(stack, new_page):
+    page = new_page()
+    sign_in(page, stack, fresh_uid("started"))
+    with stack.gate.holding():
+        submit(page, "a video that starts")
+        card = creation_card(page, "video")
+        expect(card).to_have_attribute("data-status", "pending")
+        expect(card.get_by_role("button", name="Cancel")).to_be_visible()
+        stack.gate.let_start(card.get_attribute("data-id"))  # started, its polls held
+        expect(card).to_have_attribute("data-status", "processing", timeout=SLOW)
+        expect(card.get_by_role("button", name="Cancel")).to_be_hidden()
+        expect(card).to_contain_text("has started and is paid for, so it can no longer be")
+        # Elapsed time, not a made-up percentage.
+        expect(card.locator(".elapsed")).to_have_text(re.compile(r"^Generating for \d+:\d\d$"))
+        assert "%" not in card.inner_text()
+        expect(announcer(page)).to_contain_text("is generating")
+    expect(card).to_have_attribute("data-status", "draft", timeout=SLOW)
+    assert page.errors == []
+
+
+def test_a_video_s_life_is_announced_and_the_queued_message_goes(stack, new_page):
+    page = new_page()
+    sign_in(page, stack, fresh_uid("told"))
+    submit(page, "a heron taking off")
+    card = creation_card(page, "video")
+    info = page.locator('[data-testid="message"] [role="status"]')
+    expect(info).to_contain_text("Video queued: 10 tokens charged")
+    expect(card).to_be_focused()  # the result of Generate, not <body>
+    expect(card).to_have_attribute("data-status", "draft", timeout=SLOW)
+    expect(announcer(page)).to_have_attribute("aria-live", "polite")
+    expect(announcer(page)).to_contain_text("“a heron taking off” is ready")
+    expect(info).not_to_contain_text("Video queued")  # no longer true
+    expect(info).to_contain_text("is ready")
+    assert page.errors == []
+
+
+def test_a_cancel_keeps_focus_on_its_card_and_links_the_refund(stack, new_page):
+    page = new_page()
+    sign_in(page, stack, fresh_uid("focus"))
+    with stack.gate.holding():
+        submit(page, "a video to cancel")
+        card = creation_card(page, "video")
+        expect(card).to_have_attribute("data-status", "pending")
+        card.get_by_role("button", name="Cancel").click()
+        expect(card).to_have_attribute("data-status", "cancelled")
+        expect(card).to_be_focused()
+        expect(announcer(page)).to_contain_text("was cancelled")
+        refund = page.get_by_test_id("ledger").get_by_role("link", name="refund: cancelled")
+        expect(refund).to_have_attribute("href", f"#{card.get_attribute('id')}")
+        expect(refund.locator("xpath=..")).to_have_attribute("title", "code: cancelled")
+    assert page.errors == []
+
+
+def test_download_use_these_settings_and_retry(stack, new_page):
+    page = new_page()
+    sign_in(page, stack, fresh_uid("tools"))
+    submit(page, "a lighthouse at dusk", "image")
+    image = creation_card(page, "image")
+    expect(image).to_have_attribute("data-status", "draft")
+    download = image.get_by_role("link", name="Download image")
+    expect(download).to_have_attribute("href", image.locator("img").get_attribute("src"))
+    expect(download).to_have_attribute("download", re.compile(r"\.png$"))
+
+    page.get_by_label("Prompt", exact=True).fill("")
+    page.get_by_label("Video", exact=True).check()
+    image.get_by_role("button", name="Use these settings").click()
+    expect(page.get_by_label("Image", exact=True)).to_be_checked()
+    expect(page.get_by_label("Prompt", exact=True)).to_have_value("a lighthouse at dusk")
+    expect(page.get_by_label("Prompt", exact=True)).to_be_focused()
+
+    submit(page, "a storm that breaks [fail]")
+    failed = page.locator('li.creation[data-kind="video"]').first
+    expect(failed).to_have_attribute("data-status", "failed", timeout=SLOW)
+    expect(failed.get_by_role("button", name="Use these settings")).to_be_visible()
+    expect(page.get_by_test_id("balance")).to_have_text("99")  # refunded
+    failed.get_by_role("button", name="Retry (10 tokens)").click()
+    expect(page.locator('li.creation[data-kind="video"]')).to_have_count(2)
+    expect(page.locator('li.creation[data-kind="video"]').first).to_contain_text(
+        "a storm that breaks [fail]"
+    )
