@@ -52,6 +52,10 @@ def outcome(response: httpx.Response) -> str:
             return "charged_then_refunded"
         if body.get("charged") is False:
             return "refused_uncharged"
+        if body.get("charged") is True:
+            # the refund could not be written at once (the store was busy with this user's
+            # other requests): the reconciler refunds it; the answer says so
+            return "charged_refund_deferred"
         return f"503_{body.get('code')}"
     return str(response.status_code)
 
