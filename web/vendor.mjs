@@ -22,6 +22,8 @@ const stripMap = (text) => text.replace(/\n?\/\/# sourceMappingURL=\S+\s*$/, "\n
 
 const FILES = [
   { pkg: "chart.js", from: "dist/chart.umd.min.js", to: "chart.umd.min.js", license: "MIT" },
+  // Test-only: tests/browser loads it into the pages to check them; no page loads it.
+  { pkg: "axe-core", from: "axe.min.js", to: "axe.min.js", license: "MPL-2.0" },
   { pkg: "firebase", from: "firebase-app.js", to: "firebase-app.js", license: "Apache-2.0" },
   {
     pkg: "firebase",
@@ -71,6 +73,12 @@ ${manifest.files.map((f) => `| ${f.file} | ${f.package} | ${f.version} | ${f.lic
 ## chart.js (MIT)
 
 ${chartLicense.trim()}
+
+## axe-core (MPL-2.0)
+
+Used by the browser tests only (tests/browser/test_accessibility.py), unmodified.
+
+${readFileSync(join(modules, "axe-core", "LICENSE"), "utf8").trim()}
 
 ## firebase (Apache-2.0)
 
