@@ -65,7 +65,7 @@ class FirestoreEmulator:
         self.echo = echo  # print its output as `[firestore] ...` too
         self.rules = Path(rules) if rules else None  # security rules enforced for clients
         self.imported: Path | None = None  # the export loaded at start, if any
-        self.process: subprocess.Popen | None = None
+        self.process: subprocess.Popen[str] | None = None
 
     @property
     def host(self) -> str:

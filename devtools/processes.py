@@ -24,7 +24,8 @@ def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> str | None:
@@ -54,7 +55,7 @@ def say(text: str, stream: IO[str] | None = None) -> None:
 
 def spawn(
     command: list[str], *, cwd: Path | str | None = None, env: dict[str, str] | None = None
-) -> subprocess.Popen:
+) -> subprocess.Popen[str]:
     """Start `command` in a process group of its own (stop_group stops it with all it
     starts), stdin closed, stdout and stderr merged into one text pipe for `pump` to drain."""
     return subprocess.Popen(
@@ -211,7 +212,7 @@ class RestartBackoff:
 # -- stopping -------------------------------------------------------------------------------
 
 
-def stop_group(process: subprocess.Popen, grace: float = 10) -> None:
+def stop_group(process: subprocess.Popen[str], grace: float = 10) -> None:
     """SIGTERM the process's group (it was started with start_new_session=True), SIGKILL what
     is left after `grace` seconds; returns once every process of the group is gone."""
     pgid = process.pid

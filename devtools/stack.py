@@ -119,7 +119,7 @@ class LocalStack:
         self.state_dir = Path(self.state_dir)
         self.firestore: FirestoreEmulator | None = None
         self.tasks: CloudTasksServer | None = None
-        self.functions: dict[str, subprocess.Popen] = {}
+        self.functions: dict[str, subprocess.Popen[str]] = {}
         self.web: WebServer | None = None
 
     @property
@@ -259,9 +259,9 @@ class LocalStack:
         self.web = WebServer(self.web_port, self.api_url, config=self.web_config, log=log)
         self.web.start()
 
-    def start_tasks_server(self, fresh: bool = False) -> None:
+    def start_tasks_server(self, fresh: bool = False) -> CloudTasksServer:
         """(Re)start the local Cloud Tasks server; its SQLite state survives unless fresh."""
-        self.tasks = CloudTasksServer(
+        tasks = self.tasks = CloudTasksServer(
             port=self.ports.tasks,
             http_port=self.ports.tasks_http,
             db_path=self.state_dir / TASKS_DB,
@@ -277,7 +277,8 @@ class LocalStack:
         except BaseException:
             self.tasks = None
             raise
-        self._record("tasks", self.tasks.process)
+        self._record("tasks", tasks.process)
+        return tasks
 
     def _configure_queue(self) -> None:
         """The queue retries as terraform/queue.tf configures the real one
@@ -321,7 +322,7 @@ class LocalStack:
             self.tasks = None
             remove_pid_file(self.pid_file("tasks"), pid)
 
-    def processes(self) -> dict[str, subprocess.Popen]:
+    def processes(self) -> dict[str, subprocess.Popen[str]]:
         """The running processes by name (firestore is gcloud, the Java process beneath it)."""
         running = {
             "firestore": self.firestore.process if self.firestore else None,
@@ -339,11 +340,11 @@ class LocalStack:
             if process.poll() is not None
         }
 
-    def _record(self, name: str, process: subprocess.Popen | None) -> None:
+    def _record(self, name: str, process: subprocess.Popen[str] | None) -> None:
         if process is not None:
             write_pid_file(self.pid_file(name), process.pid)
 
-    def start_function(self, name: str) -> subprocess.Popen:
+    def start_function(self, name: str) -> subprocess.Popen[str]:
         """Start the function `name` (api, worker) on its port; returns without waiting for it
         to answer (function_answers tells)."""
         port = getattr(self.ports, name)
@@ -367,7 +368,7 @@ class LocalStack:
             return False
         return True
 
-    def _start_function(self, name: str, target: str, port: int) -> subprocess.Popen:
+    def _start_function(self, name: str, target: str, port: int) -> subprocess.Popen[str]:
         process = spawn(
             [
                 sys.executable,

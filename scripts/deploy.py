@@ -52,7 +52,7 @@ INGRESS = {
 }
 
 
-def terraform_outputs(dry_run: bool = False) -> dict:
+def terraform_outputs(dry_run: bool = False) -> dict[str, Any]:
     """`terraform output -json`, or the file TF_OUTPUTS names; {name: value}. With no
     outputs (no `make apply` yet), a dry run gets planned_outputs() instead."""
     path = os.environ.get("TF_OUTPUTS")
@@ -73,7 +73,7 @@ def terraform_outputs(dry_run: bool = False) -> dict:
     return {name: entry["value"] for name, entry in raw.items()}
 
 
-def planned_outputs() -> dict:
+def planned_outputs() -> dict[str, Any]:
     """The outputs make deploy reads, evaluated from the configuration, the tfvars file and
     the variables' defaults (tests/terraform/tfeval.py, the evaluator the tests use), with
     what only an apply can tell marked KNOWN_AFTER_APPLY."""
@@ -108,16 +108,10 @@ def planned_outputs() -> dict:
 def _delimited(pairs: dict[str, str]) -> str:
     """KEY=VALUE pairs for a gcloud list flag. A value holding a comma (ALLOWED_ORIGINS) needs
     another delimiter: gcloud's `^DELIM^` prefix (gcloud topic escaping)."""
-    items = [f"{k}={v}" for k, v in sorted(pairs.items())]
-    if not any("," in item for item in items):
-        return ",".join(items)
-    for delim in ("@", "|", "~", ";", "#"):
-        if not any(delim in item for item in items):
-            return f"^{delim}^" + delim.join(items)
-    raise SystemExit("no delimiter is free for the environment variables")
+    return _listed([f"{k}={v}" for k, v in sorted(pairs.items())], "the environment variables")
 
 
-def _listed(items: list[str]) -> str:
+def _listed(items: list[str], what: str = "a list flag") -> str:
     """Items for a gcloud list flag (--command, --args), with another delimiter when one
     holds a comma (gcloud topic escaping)."""
     if not any("," in item for item in items):
@@ -125,10 +119,10 @@ def _listed(items: list[str]) -> str:
     for delim in ("@", "|", "~", ";", "#"):
         if not any(delim in item for item in items):
             return f"^{delim}^" + delim.join(items)
-    raise SystemExit("no delimiter is free for a list flag")
+    raise SystemExit(f"no delimiter is free for {what}")
 
 
-def deploy_command(fn: dict, project: str, region: str) -> list[str]:
+def deploy_command(fn: dict[str, Any], project: str, region: str) -> list[str]:
     secrets = {env: f"{secret}:latest" for env, secret in fn["secrets"].items()}
     return [
         "gcloud",
@@ -159,7 +153,7 @@ def deploy_command(fn: dict, project: str, region: str) -> list[str]:
     ]
 
 
-def audit_build_command(job: dict, project: str, region: str) -> list[str]:
+def audit_build_command(job: dict[str, Any], project: str, region: str) -> list[str]:
     """Build the audit job's image with Google Cloud's buildpacks, as the build account
     (terraform/audit.cloudbuild.yaml says why not `gcloud run jobs deploy --source`)."""
     substitutions = {"_IMAGE": job["image"], "_ENTRYPOINT": shlex.join(job["args"])}
@@ -179,7 +173,7 @@ def audit_build_command(job: dict, project: str, region: str) -> list[str]:
     ]
 
 
-def audit_job_command(job: dict, project: str, region: str) -> list[str]:
+def audit_job_command(job: dict[str, Any], project: str, region: str) -> list[str]:
     """The daily audit's job (terraform/audit.tf), deployed by image, its command the
     buildpacks launcher, exactly as Terraform declares the container."""
     return [
@@ -199,7 +193,7 @@ def audit_job_command(job: dict, project: str, region: str) -> list[str]:
     ]
 
 
-def commands(outputs: dict) -> list[list[str]]:
+def commands(outputs: dict[str, Any]) -> list[list[str]]:
     functions = outputs["functions"]
     unknown = set(functions) - set(ORDER)
     if unknown:

@@ -341,17 +341,14 @@ def firestore_ended(stack: LocalStack, pid: int, code: int) -> None:
 def restart_tasks_server(stack: LocalStack) -> None:
     """make queue-up asked for it: same ports, same SQLite file (--fresh never)."""
     try:
-        stack.start_tasks_server(fresh=False)
+        tasks = stack.start_tasks_server(fresh=False)
     except (RuntimeError, OSError) as exc:
         reason = f"the Cloud Tasks server did not start: {exc}"
         (stack.run_dir / "queue-up-failed").write_text(reason + "\n")
         stack.queue_down_marker.write_text("")
         err(f"[make dev] {reason}")
         return
-    say(
-        f"[make dev] the Cloud Tasks server is up again (PID {stack.tasks.pid}), "
-        "with the tasks it had"
-    )
+    say(f"[make dev] the Cloud Tasks server is up again (PID {tasks.pid}), with the tasks it had")
 
 
 def print_welcome(stack: LocalStack) -> None:

@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import FrameType
 from typing import IO
 
 import grpc
@@ -187,6 +188,7 @@ def bootstrap_queues(database: TaskDatabase, queues: list[str], disabled: list[s
             log.info("queue created from config: %s", name)
     for name in disabled:
         queue = database.get_queue(name)
+        assert queue is not None  # created just above if it was missing
         queue.state = tasks_v2.Queue.State.DISABLED
         database.put_queue(queue)
 
@@ -215,7 +217,7 @@ def load_policy(directory: Path | None) -> Policy | None:
 def serve(args: argparse.Namespace) -> int:
     stop = threading.Event()
 
-    def on_signal(signum, _frame) -> None:
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
         log.info("signal %s: stopping", signal.Signals(signum).name)
         stop.set()
 

@@ -25,7 +25,9 @@ import itertools
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 import httpx
 from google.cloud import tasks_v2
@@ -37,7 +39,12 @@ from devtools.cloud_tasks_server.oidc import Signer
 from devtools.cloud_tasks_server.outgoing_request import build_request
 from devtools.cloud_tasks_server.protobuf_time import to_seconds
 from devtools.cloud_tasks_server.retry_policy import DEFAULT_RETRY, RetryPolicy, parse_retry_after
-from devtools.cloud_tasks_server.state import QueuePb, TaskDatabase, TaskPb
+from devtools.cloud_tasks_server.state import (
+    QueueMessage,
+    QueuePb,
+    TaskDatabase,
+    TaskMessage,
+)
 from devtools.cloud_tasks_server.token_bucket import TokenBucket
 
 log = logging.getLogger("cloud_tasks_server.dispatch")
@@ -45,14 +52,16 @@ log = logging.getLogger("cloud_tasks_server.dispatch")
 RUNNING = tasks_v2.Queue.State.RUNNING
 PRUNE_EVERY = 600.0
 _ERROR_CODES = {"DEADLINE_EXCEEDED": code_pb2.DEADLINE_EXCEEDED, "INTERNAL": code_pb2.INTERNAL}
+# Set by the dispatcher's loop to the task once its attempt is counted (None: gone or running).
+Done: TypeAlias = concurrent.futures.Future[TaskMessage | None]
 RETRY_BROKEN = 10.0  # seconds before a dispatch that broke in this server is tried again
 
 
 def http_status_to_code(status: int) -> int:
     """The google.rpc code Cloud Tasks records for an HTTP response status."""
     if 200 <= status < 300:
-        return code_pb2.OK
-    return {
+        return int(code_pb2.OK)  # google.rpc has no types: its codes are ints
+    codes: dict[int, int] = {
         400: code_pb2.INVALID_ARGUMENT,
         401: code_pb2.UNAUTHENTICATED,
         403: code_pb2.PERMISSION_DENIED,
@@ -64,7 +73,9 @@ def http_status_to_code(status: int) -> int:
         501: code_pb2.UNIMPLEMENTED,
         503: code_pb2.UNAVAILABLE,
         504: code_pb2.DEADLINE_EXCEEDED,
-    }.get(status, code_pb2.FAILED_PRECONDITION if status < 500 else code_pb2.UNKNOWN)
+    }
+    otherwise: int = code_pb2.FAILED_PRECONDITION if status < 500 else code_pb2.UNKNOWN
+    return codes.get(status, otherwise)
 
 
 def failure_status(http_status: int | None, error: str) -> tuple[status_pb2.Status, str]:
@@ -92,7 +103,7 @@ class QueueRuntime:
     inflight: int = 0
     http_target: object | None = None  # the queue's HttpTarget overrides, when set
 
-    def configure(self, queue: QueuePb) -> None:
+    def configure(self, queue: QueueMessage) -> None:
         """Take a queue's (new) settings; a change of rate or burst makes a new, full bucket."""
         rate = queue.rate_limits.max_dispatches_per_second
         burst = max(1, queue.rate_limits.max_burst_size)
@@ -116,7 +127,7 @@ class Dispatcher:
         self._queues: dict[str, QueueRuntime] = {}
         self._gen: dict[str, int] = {}  # task name -> generation of its current heap entry
         self._counter = itertools.count()
-        self._inflight: dict[str, asyncio.Task] = {}
+        self._inflight: dict[str, asyncio.Task[None]] = {}
         self._next_at: float | None = None
         self._next_prune = 0.0
         self._stopping = False
@@ -143,7 +154,7 @@ class Dispatcher:
         self._loop.call_soon_threadsafe(self._request_stop)
         self._thread.join(timeout)
 
-    def queue_changed(self, queue: QueuePb) -> None:
+    def queue_changed(self, queue: QueueMessage) -> None:
         copy = QueuePb()
         copy.CopyFrom(queue)
         self._post(self._queue_changed, copy)
@@ -160,16 +171,16 @@ class Dispatcher:
     def task_removed(self, name: str) -> None:
         self._post(self._forget, name)
 
-    def run_now(self, name: str, timeout: float = 10.0) -> TaskPb | None:
+    def run_now(self, name: str, timeout: float = 10.0) -> TaskMessage | None:
         """Dispatch the task now, whatever its queue's state and limits (RunTask).
 
         Returns the task once the attempt is counted; None if it was gone or already running.
         """
-        done: concurrent.futures.Future = concurrent.futures.Future()
+        done: Done = concurrent.futures.Future()
         self._post(self._run_now, name, done)
         return done.result(timeout)
 
-    def _post(self, fn, *args) -> None:
+    def _post(self, fn: Callable[..., None], *args: object) -> None:
         with contextlib.suppress(RuntimeError):  # the loop is closed: shutting down
             self._loop.call_soon_threadsafe(fn, *args)
 
@@ -270,7 +281,7 @@ class Dispatcher:
                 self._start(queue, name)
         return next_at
 
-    def _queue_changed(self, queue: QueuePb) -> None:
+    def _queue_changed(self, queue: QueueMessage) -> None:
         runtime = self._queues.get(queue.name)
         if runtime is None:
             runtime = self._queues[queue.name] = QueueRuntime(queue.name)
@@ -301,7 +312,7 @@ class Dispatcher:
     def _forget(self, name: str) -> None:
         self._gen.pop(name, None)
 
-    def _run_now(self, name: str, done: concurrent.futures.Future) -> None:
+    def _run_now(self, name: str, done: Done) -> None:
         runtime = self._queues.get(names.queue_of(name))
         if runtime is None or name in self._inflight or self._stopping:
             done.set_result(None)
@@ -310,13 +321,19 @@ class Dispatcher:
         self._start(runtime, name, done)
 
     def _start(
-        self, queue: QueueRuntime, name: str, done: concurrent.futures.Future | None = None
+        self,
+        queue: QueueRuntime,
+        name: str,
+        done: Done | None = None,
     ) -> None:
         queue.inflight += 1
         self._inflight[name] = self._loop.create_task(self._attempt(queue, name, done))
 
     async def _attempt(
-        self, queue: QueueRuntime, name: str, done: concurrent.futures.Future | None
+        self,
+        queue: QueueRuntime,
+        name: str,
+        done: Done | None,
     ) -> None:
         try:
             await self._dispatch(queue, name, done)
@@ -334,7 +351,10 @@ class Dispatcher:
                 self._wake.set()
 
     async def _dispatch(
-        self, queue: QueueRuntime, name: str, done: concurrent.futures.Future | None
+        self,
+        queue: QueueRuntime,
+        name: str,
+        done: Done | None,
     ) -> None:
         dispatched = time.time()
         begun = self._database.begin_attempt(name, dispatched)

@@ -16,7 +16,7 @@ A call that is not allowed is PERMISSION_DENIED with the service's wording.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import grpc
 from google.cloud import tasks_v2
@@ -25,6 +25,7 @@ from devtools.cloud_tasks_server import names
 from devtools.cloud_tasks_server.errors import ApiError
 from devtools.cloud_tasks_server.iam_roles import FULL_VIEW, RPC_PERMISSIONS
 from devtools.cloud_tasks_server.iam_terraform import Policy
+from devtools.cloud_tasks_server.state import RequestMessage
 
 log = logging.getLogger("cloud_tasks_server.iam")
 
@@ -49,25 +50,27 @@ def principal_of(metadata: Iterable[tuple[str, str | bytes]] | None) -> str | No
     return None
 
 
-def resource_of(rpc: str, request) -> str:
+def resource_of(rpc: str, request: RequestMessage) -> str:
     """The resource a request names: the queue (tasks are checked on their queue), or the
     location for ListQueues."""
     if rpc == "ListQueues":
-        return request.parent
+        return str(request.parent)
     if rpc in ("CreateQueue", "UpdateQueue"):
-        return request.queue.name
+        return str(request.queue.name)
     if rpc in ("ListTasks", "CreateTask"):
-        return request.parent
+        return str(request.parent)
     if rpc in ("GetTask", "DeleteTask", "RunTask"):
-        return request.name.rsplit("/tasks/", 1)[0]
-    return request.name
+        return str(request.name.rsplit("/tasks/", 1)[0])
+    return str(request.name)
 
 
 class Authorizer:
     def __init__(self, policy: Policy | None) -> None:
         self.policy = policy
 
-    def check(self, rpc: str, request, metadata) -> str | None:
+    def check(
+        self, rpc: str, request: RequestMessage, metadata: Sequence[tuple[str, str | bytes]]
+    ) -> str | None:
         """Raise PERMISSION_DENIED unless the caller may make this call; the caller's
         service account (None: the local operator, or no policy)."""
         principal = principal_of(metadata)

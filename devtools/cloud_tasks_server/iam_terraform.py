@@ -75,8 +75,8 @@ class Policy:
         return frozenset(grant.member_in(project) for grant in self.grants)
 
 
-def _parse(directory: Path) -> dict[str, list[dict]]:
-    merged: dict[str, list[dict]] = {}
+def _parse(directory: Path) -> dict[str, list[dict[str, Any]]]:
+    merged: dict[str, list[dict[str, Any]]] = {}
     files = sorted(directory.glob("*.tf"))
     if not files:
         raise UnsupportedTerraform(f"no *.tf file in {directory}")
@@ -90,7 +90,7 @@ def _parse(directory: Path) -> dict[str, list[dict]]:
 class _Config:
     def __init__(self, directory: Path) -> None:
         doc = _parse(directory)
-        self.resources: dict[str, dict[str, dict]] = {}
+        self.resources: dict[str, dict[str, dict[str, Any]]] = {}
         for entry in doc.get("resource", []):
             for type_, named in entry.items():
                 for name, body in named.items():
@@ -103,7 +103,7 @@ class _Config:
         for entry in doc.get("locals", []):
             self.locals.update({k: v for k, v in entry.items() if k not in _META})
 
-    def resource(self, type_: str, name: str) -> dict:
+    def resource(self, type_: str, name: str) -> dict[str, Any]:
         try:
             return self.resources[type_][name]
         except KeyError:
@@ -203,7 +203,9 @@ def _split_args(text: str) -> list[str]:
     return [p for p in parts if p.strip()]
 
 
-def _instances(config: _Config, body: dict) -> list[tuple[str | None, tuple[str, Any] | None]]:
+def _instances(
+    config: _Config, body: dict[str, Any]
+) -> list[tuple[str | None, tuple[str, Any] | None]]:
     """(key, each) of each instance of a resource: one, or one per for_each entry."""
     if "count" in body:
         raise UnsupportedTerraform("count on an IAM grant")
@@ -217,7 +219,9 @@ def _instances(config: _Config, body: dict) -> list[tuple[str | None, tuple[str,
     return [(str(k), (str(k), v)) for k, v in items.items()]
 
 
-def _role(config: _Config, raw: Any, each: Any, custom: dict[str, frozenset[str]], where: str):
+def _role(
+    config: _Config, raw: Any, each: Any, custom: dict[str, frozenset[str]], where: str
+) -> tuple[str, frozenset[str]]:
     role = str(config.value(raw, each))
     if role in custom:
         return role, custom[role] & ALL_PERMISSIONS

@@ -39,8 +39,9 @@ def new_private_key_pem() -> bytes:
 
 class Signer:
     def __init__(self, private_key_pem: bytes) -> None:
-        self._key = serialization.load_pem_private_key(private_key_pem, password=None)
-        assert isinstance(self._key, rsa.RSAPrivateKey)
+        key = serialization.load_pem_private_key(private_key_pem, password=None)
+        assert isinstance(key, rsa.RSAPrivateKey)
+        self._key = key
         public = self._key.public_key()
         der = public.public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -58,7 +59,7 @@ class Signer:
         self._cache: dict[tuple[str, str], tuple[float, str]] = {}
         self._lock = threading.Lock()
 
-    def jwks(self) -> dict:
+    def jwks(self) -> dict[str, list[dict[str, str]]]:
         return {"keys": [dict(self._jwk)]}
 
     def token(self, service_account: str, audience: str) -> str:

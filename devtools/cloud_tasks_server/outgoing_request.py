@@ -12,7 +12,7 @@ from google.cloud import tasks_v2
 from devtools.cloud_tasks_server import names
 from devtools.cloud_tasks_server.oidc import Signer
 from devtools.cloud_tasks_server.protobuf_time import to_seconds
-from devtools.cloud_tasks_server.state import TaskRow
+from devtools.cloud_tasks_server.state import PbMessage, TaskRow
 
 IF_NOT_EXISTS = tasks_v2.UriOverride.UriOverrideEnforceMode.IF_NOT_EXISTS
 SCHEME_HTTP = tasks_v2.UriOverride.Scheme.HTTP
@@ -39,7 +39,7 @@ class OutgoingRequest(NamedTuple):
     body: bytes | None
 
 
-def build_request(row: TaskRow, target, signer: Signer) -> OutgoingRequest:
+def build_request(row: TaskRow, target: PbMessage | None, signer: Signer) -> OutgoingRequest:
     """The request of the next attempt of a task; `target` is its queue's HttpTarget, if any,
     whose method, URI override, header overrides and token win over the task's."""
     task = row.task
@@ -94,7 +94,7 @@ def _put(headers: dict[str, str], key: str, value: str) -> None:
     headers[key] = value
 
 
-def override_uri(url: str, override) -> str:
+def override_uri(url: str, override: PbMessage) -> str:
     """Apply a queue's UriOverride to a task URL (ALWAYS, or IF_NOT_EXISTS per part)."""
     parts = urllib.parse.urlsplit(url)
     always = override.uri_override_enforce_mode != IF_NOT_EXISTS

@@ -65,7 +65,7 @@ class CloudTasksServer:
         queues: Iterable[str] = (),
         fresh: bool = True,
         extra_args: Sequence[str] = (),
-        env: dict | None = None,
+        env: dict[str, str] | None = None,
         *,
         log_path: str | Path | None = None,
         keep_lines: int = 500,
@@ -74,7 +74,7 @@ class CloudTasksServer:
     ) -> None:
         self.port = port or free_port()
         self.http_port = http_port or free_port()
-        self._tmp: tempfile.TemporaryDirectory | None = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if db_path is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="cloud-tasks-")
             db_path = Path(self._tmp.name) / "cloud-tasks.sqlite3"
@@ -87,7 +87,7 @@ class CloudTasksServer:
         self.log_path = Path(log_path) if log_path else None
         self.on_line = on_line
         self.lines: collections.deque[str] = collections.deque(maxlen=keep_lines)
-        self.process: subprocess.Popen | None = None
+        self.process: subprocess.Popen[str] | None = None
         self.returncode: int | None = None  # of the last process stopped
         self._reader: threading.Thread | None = None
         self._ready = threading.Event()
@@ -154,7 +154,7 @@ class CloudTasksServer:
                 )
         return self
 
-    def _drain(self, process: subprocess.Popen) -> None:
+    def _drain(self, process: subprocess.Popen[str]) -> None:
         assert process.stdout is not None
         sink = open(self.log_path, "a") if self.log_path else None  # noqa: SIM115
         try:
@@ -198,11 +198,11 @@ class CloudTasksServer:
     def __enter__(self) -> CloudTasksServer:
         return self.start()
 
-    def __exit__(self, *_exc) -> None:
+    def __exit__(self, *_exc: object) -> None:
         self.stop()
         for client in self._clients:
             with contextlib.suppress(Exception):
-                client.transport.close()
+                client.transport.close()  # type: ignore[no-untyped-call]
         self._clients.clear()
         if self._tmp is not None:
             self._tmp.cleanup()

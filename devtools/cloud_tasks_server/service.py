@@ -33,7 +33,15 @@ from devtools.cloud_tasks_server.errors import (
 )
 from devtools.cloud_tasks_server.iam import Authorizer
 from devtools.cloud_tasks_server.protobuf_time import set_duration, set_timestamp, to_seconds
-from devtools.cloud_tasks_server.state import QueuePb, TaskDatabase, TaskPb
+from devtools.cloud_tasks_server.state import (
+    QueueMessage,
+    QueuePb,
+    RequestMessage,
+    ResponseMessage,
+    TaskDatabase,
+    TaskMessage,
+    TaskPb,
+)
 from devtools.cloud_tasks_server.token_bucket import burst_for
 
 log = logging.getLogger("cloud_tasks_server.api")
@@ -74,7 +82,7 @@ _OUTPUT_ONLY = {"state", "purge_time", "rate_limits.max_burst_size"}
 _FILTER = re.compile(r"\s*state\s*[:=]\s*([A-Za-z_]+)\s*")
 
 
-def normalize_queue(queue: QueuePb) -> None:
+def normalize_queue(queue: QueueMessage) -> None:
     """Validate a queue's settings and fill what is unset with the service's defaults."""
     limits = queue.rate_limits
     rate = limits.max_dispatches_per_second
@@ -109,7 +117,7 @@ def _snake(path: str) -> str:
     return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", path).lower()
 
 
-def _apply_mask_path(dst, src, path: str) -> None:
+def _apply_mask_path(dst: QueueMessage, src: QueueMessage, path: str) -> None:
     head, _, rest = path.partition(".")
     fields = dst.DESCRIPTOR.fields_by_name
     if head not in fields:
@@ -147,7 +155,7 @@ def _untoken(token: str, kind: str) -> str:
     return text[len(kind) + 1 :]
 
 
-def task_view(task: TaskPb, view: int) -> TaskPb:
+def task_view(task: TaskMessage, view: int) -> TaskMessage:
     out = TaskPb()
     out.CopyFrom(task)
     if view == View.FULL:
@@ -194,8 +202,10 @@ class CloudTasksService:
             },
         )
 
-    def _wrap(self, rpc: str, fn):
-        def handle(request, context: grpc.ServicerContext):
+    def _wrap(
+        self, rpc: str, fn: Callable[[RequestMessage], ResponseMessage]
+    ) -> Callable[[RequestMessage, grpc.ServicerContext], ResponseMessage]:
+        def handle(request: RequestMessage, context: grpc.ServicerContext) -> ResponseMessage:
             try:
                 self.authorizer.check(rpc, request, context.invocation_metadata())
                 response = fn(request)
@@ -210,7 +220,7 @@ class CloudTasksService:
 
         return handle
 
-    def _queue(self, name: str) -> QueuePb:
+    def _queue(self, name: str) -> QueueMessage:
         queue = self.database.get_queue(names.check_queue(name))
         if queue is None:
             raise not_found(f"Requested entity was not found. Queue {name} does not exist.")
@@ -218,7 +228,7 @@ class CloudTasksService:
 
     # -- queues ---------------------------------------------------------------------------
 
-    def create_queue(self, request) -> QueuePb:
+    def create_queue(self, request: RequestMessage) -> QueueMessage:
         parent = names.check_location(request.parent)
         queue = QueuePb()
         queue.CopyFrom(request.queue)
@@ -234,10 +244,10 @@ class CloudTasksService:
             self.dispatcher.queue_changed(queue)
         return queue
 
-    def get_queue(self, request) -> QueuePb:
+    def get_queue(self, request: RequestMessage) -> QueueMessage:
         return self._queue(request.name)
 
-    def list_queues(self, request):
+    def list_queues(self, request: RequestMessage) -> ResponseMessage:
         parent = names.check_location(request.parent)
         wanted = None
         if request.filter.strip():
@@ -261,7 +271,7 @@ class CloudTasksService:
             response.next_page_token = _token(f"queue:{queues[size - 1].name}")
         return response
 
-    def update_queue(self, request) -> QueuePb:
+    def update_queue(self, request: RequestMessage) -> QueueMessage:
         incoming = request.queue
         names.check_queue(incoming.name, "queue.name")
         paths = [_snake(p) for p in request.update_mask.paths]
@@ -288,7 +298,7 @@ class CloudTasksService:
             self.dispatcher.queue_changed(queue)
         return queue
 
-    def _set_state(self, name: str, state: int) -> QueuePb:
+    def _set_state(self, name: str, state: int) -> QueueMessage:
         with self.database.lock:
             queue = self._queue(name)
             queue.state = state
@@ -296,13 +306,13 @@ class CloudTasksService:
             self.dispatcher.queue_changed(queue)
         return queue
 
-    def pause_queue(self, request) -> QueuePb:
+    def pause_queue(self, request: RequestMessage) -> QueueMessage:
         return self._set_state(request.name, State.PAUSED)
 
-    def resume_queue(self, request) -> QueuePb:
+    def resume_queue(self, request: RequestMessage) -> QueueMessage:
         return self._set_state(request.name, State.RUNNING)
 
-    def purge_queue(self, request) -> QueuePb:
+    def purge_queue(self, request: RequestMessage) -> QueueMessage:
         now = self.clock()
         with self.database.lock:
             queue = self._queue(request.name)
@@ -312,7 +322,7 @@ class CloudTasksService:
         log.info("purge queue=%s tasks=%d", names.short_id(queue.name), count)
         return queue
 
-    def delete_queue(self, request) -> empty_pb2.Empty:
+    def delete_queue(self, request: RequestMessage) -> empty_pb2.Empty:
         names.check_queue(request.name)
         with self.database.lock:
             if not self.database.delete_queue(request.name, self.clock()):
@@ -322,7 +332,7 @@ class CloudTasksService:
 
     # -- tasks ----------------------------------------------------------------------------
 
-    def create_task(self, request) -> TaskPb:
+    def create_task(self, request: RequestMessage) -> TaskMessage:
         now = self.clock()
         parent = names.check_queue(request.parent, "parent")
         task = TaskPb()
@@ -367,7 +377,7 @@ class CloudTasksService:
             self.dispatcher.task_added(parent, task.name, schedule)
         return task_view(task, request.response_view)
 
-    def _check_target(self, task: TaskPb) -> None:
+    def _check_target(self, task: TaskMessage) -> None:
         if task.HasField("app_engine_http_request"):
             raise invalid("App Engine tasks are not supported by the local Cloud Tasks server")
         if not task.HasField("http_request"):
@@ -393,13 +403,13 @@ class CloudTasksService:
         if request.HasField("oidc_token") and not request.oidc_token.service_account_email:
             raise invalid("OidcToken.service_account_email is required")
 
-    def get_task(self, request) -> TaskPb:
+    def get_task(self, request: RequestMessage) -> TaskMessage:
         row = self.database.get_task(names.check_task(request.name))
         if row is None:
             raise not_found(f"Requested entity was not found. Task {request.name}.")
         return task_view(row.task, request.response_view)
 
-    def list_tasks(self, request):
+    def list_tasks(self, request: RequestMessage) -> ResponseMessage:
         self._queue(request.parent)
         if request.page_size < 0:
             raise invalid("page_size must not be negative")
@@ -417,7 +427,7 @@ class CloudTasksService:
             response.next_page_token = _token(f"seq:{rows[size - 1].seq}")
         return response
 
-    def delete_task(self, request) -> empty_pb2.Empty:
+    def delete_task(self, request: RequestMessage) -> empty_pb2.Empty:
         name = names.check_task(request.name)
         with self.database.lock:
             if not self.database.delete_task(name, self.clock()):
@@ -425,7 +435,7 @@ class CloudTasksService:
             self.dispatcher.task_removed(name)
         return empty_pb2.Empty()
 
-    def run_task(self, request) -> TaskPb:
+    def run_task(self, request: RequestMessage) -> TaskMessage:
         name = names.check_task(request.name)
         if self.database.get_task(name) is None:
             raise not_found(f"Requested entity was not found. Task {name}.")

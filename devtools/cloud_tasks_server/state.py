@@ -15,14 +15,23 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeAlias
 
 from google.cloud import tasks_v2
 from google.rpc import status_pb2
 
 from devtools.cloud_tasks_server.protobuf_time import set_timestamp
 
-QueuePb = tasks_v2.Queue.pb()
-TaskPb = tasks_v2.Task.pb()
+# proto-plus's tasks_v2.Queue and Task wrap protobuf messages whose classes protobuf builds
+# at run time from descriptors: QueuePb and TaskPb are those classes. No static type names
+# their fields, so to mypy such a message (and a request of the API) is Any, by these names.
+QueueMessage: TypeAlias = Any
+TaskMessage: TypeAlias = Any
+RequestMessage: TypeAlias = Any
+ResponseMessage: TypeAlias = Any
+PbMessage: TypeAlias = Any  # any other message of the API (an HttpTarget, a UriOverride)
+QueuePb: Any = tasks_v2.Queue.pb()
+TaskPb: Any = tasks_v2.Task.pb()
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -54,7 +63,7 @@ class TaskRow:
     executions: int  # responses received that were not 5xx
     prev_status: int | None  # HTTP status of the previous attempt, when it had one
     retry_reason: str | None
-    task: TaskPb
+    task: TaskMessage
 
 
 def delete_db_files(path: Path) -> None:
@@ -105,12 +114,12 @@ class TaskDatabase:
 
     # -- queues ---------------------------------------------------------------------------
 
-    def get_queue(self, name: str) -> QueuePb | None:
+    def get_queue(self, name: str) -> QueueMessage | None:
         with self.lock:
             row = self._db.execute("SELECT data FROM queues WHERE name = ?", (name,)).fetchone()
         return None if row is None else QueuePb.FromString(row[0])
 
-    def insert_queue(self, queue: QueuePb) -> bool:
+    def insert_queue(self, queue: QueueMessage) -> bool:
         """False when a queue of that name exists."""
         with self._tx() as db:
             try:
@@ -122,14 +131,14 @@ class TaskDatabase:
                 return False
         return True
 
-    def put_queue(self, queue: QueuePb) -> None:
+    def put_queue(self, queue: QueueMessage) -> None:
         with self._tx() as db:
             db.execute(
                 "INSERT OR REPLACE INTO queues (name, data) VALUES (?, ?)",
                 (queue.name, queue.SerializeToString()),
             )
 
-    def list_queues(self, location: str, after: str, limit: int) -> list[QueuePb]:
+    def list_queues(self, location: str, after: str, limit: int) -> list[QueueMessage]:
         prefix = location + "/queues/"
         with self.lock:
             rows = self._db.execute(
@@ -139,7 +148,7 @@ class TaskDatabase:
             ).fetchall()
         return [QueuePb.FromString(row[0]) for row in rows]
 
-    def all_queues(self) -> list[QueuePb]:
+    def all_queues(self) -> list[QueueMessage]:
         with self.lock:
             rows = self._db.execute("SELECT data FROM queues ORDER BY name").fetchall()
         return [QueuePb.FromString(row[0]) for row in rows]
@@ -152,7 +161,7 @@ class TaskDatabase:
             db.execute("DELETE FROM tasks WHERE queue = ?", (name,))
         return True
 
-    def purge_queue(self, queue: QueuePb, now: float) -> int:
+    def purge_queue(self, queue: QueueMessage, now: float) -> int:
         """Delete every task of the queue (their names stay reserved); store its purge_time."""
         with self._tx() as db:
             self._reserve_queue_tasks(db, queue.name, now)
@@ -183,7 +192,7 @@ class TaskDatabase:
             ).fetchone()
         return "reserved" if row else None
 
-    def insert_task(self, task: TaskPb, queue: str, schedule: float) -> None:
+    def insert_task(self, task: TaskMessage, queue: str, schedule: float) -> None:
         with self._tx() as db:
             db.execute("DELETE FROM reserved WHERE name = ?", (task.name,))
             db.execute(
@@ -234,7 +243,7 @@ class TaskDatabase:
 
     # -- attempts -------------------------------------------------------------------------
 
-    def begin_attempt(self, name: str, now: float) -> tuple[TaskRow, TaskPb] | None:
+    def begin_attempt(self, name: str, now: float) -> tuple[TaskRow, TaskMessage] | None:
         """Count a dispatch (dispatch_count, first/last attempt); None if the task is gone.
 
         Returns the row with its new version and the task as it was *before* this attempt
@@ -319,7 +328,7 @@ class TaskDatabase:
         return True
 
 
-def _task_row(row: tuple) -> TaskRow:
+def _task_row(row: tuple[Any, ...]) -> TaskRow:
     return TaskRow(
         seq=row[0],
         name=row[1],
