@@ -10,14 +10,17 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+from google.cloud import tasks_v2
 
 from devtools.processes import free_port, spawn, stop_pid_group
 from devtools.stack import ROOT, Ports
 from tests.waiting import wait_for
 
+QUEUE = "projects/demo-creator/locations/us-central1/queues/video-generation"
 START_TIMEOUT = 120  # a whole stack on a busy 2-core machine
 STOP_TIMEOUT = 90
 
@@ -155,3 +158,16 @@ def submit_video(http: httpx.Client, headers: dict[str, str], prompt: str) -> di
     )
     assert submitted.status_code == 202, submitted.text
     return submitted.json()
+
+
+def task_for_later(client: tasks_v2.CloudTasksClient, run: DevRun) -> tasks_v2.Task:
+    """A task of make dev's queue due in an hour: still queued when a test looks again."""
+    later = client.create_task(
+        parent=QUEUE,
+        task=tasks_v2.Task(
+            schedule_time=datetime.now(UTC) + timedelta(hours=1),
+            http_request=tasks_v2.HttpRequest(url=f"{run.api}/never", body=b"kept"),
+        ),
+        timeout=10,
+    )
+    return later

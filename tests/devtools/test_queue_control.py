@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from google.api_core import exceptions as gexc
@@ -14,6 +13,7 @@ from google.cloud import tasks_v2
 from devtools.cloud_tasks_server.runner import client_for
 from devtools.processes import process_start, read_pid_file, write_pid_file
 from devtools.stack import QueueControlError, queue_down, queue_up, running_tasks_server
+from tests.devtools.dev_run import task_for_later
 from tests.waiting import wait_for
 
 QUEUE = "projects/demo-creator/locations/us-central1/queues/video-generation"
@@ -68,14 +68,7 @@ def test_queue_down_then_up_keeps_make_dev_and_the_queued_tasks(make_dev):
     first = running_tasks_server(run.state_dir)
     assert first is not None and f"PID {first}" in run.output()  # printed for the person
     client = client_for(f"127.0.0.1:{run.ports.tasks}")
-    later = client.create_task(
-        parent=QUEUE,
-        task=tasks_v2.Task(
-            schedule_time=datetime.now(UTC) + timedelta(hours=1),
-            http_request=tasks_v2.HttpRequest(url=f"{run.api}/never", body=b"kept"),
-        ),
-        timeout=10,
-    )
+    later = task_for_later(client, run)
 
     down = run.command("queue-down")
     assert down.returncode == 0, down.stderr

@@ -14,7 +14,6 @@ import re
 import signal
 import threading
 import time
-from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -22,7 +21,7 @@ from google.cloud import tasks_v2
 
 from devtools.cloud_tasks_server.runner import client_for
 from devtools.processes import read_pid_file
-from tests.devtools.dev_run import DevRun, answered, processes_of, submit_video
+from tests.devtools.dev_run import DevRun, answered, processes_of, submit_video, task_for_later
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.stack
@@ -60,14 +59,7 @@ def answers_again(run: DevRun, name: str) -> re.Match[str]:
 def test_a_killed_queue_is_the_outage_and_queue_up_brings_it_back(make_dev):
     run = make_dev(QUEUE_HEALTH_TTL_SECONDS="1").start().wait_running()
     client = client_for(f"127.0.0.1:{run.ports.tasks}")
-    later = client.create_task(
-        parent=QUEUE,
-        task=tasks_v2.Task(
-            schedule_time=datetime.now(UTC) + timedelta(hours=1),
-            http_request=tasks_v2.HttpRequest(url=f"{run.api}/never", body=b"kept"),
-        ),
-        timeout=10,
-    )
+    later = task_for_later(client, run)
     with run.http() as http:
         before = tokens(http)
         pid = pid_of(run, "tasks")
