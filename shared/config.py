@@ -38,6 +38,7 @@ LOCAL_ONLY = (
     "MEDIA_DIR",
     "LOCAL_VIDEO_LATENCY_SECONDS",
     "LOCAL_VIDEO_FAILURE_RATE",
+    "LOCAL_VIDEO_QUOTA_PER_MINUTE",  # the local generator's 429s, like Vertex AI's quota
 )
 # Adapter choices: the first is production's (and the only one it accepts), the second
 # the local default.
@@ -124,6 +125,13 @@ class Settings:
     tasks_jwks_url: str | None = None
     tasks_emulator_identity: str | None = None
     log_format: str = "text"
+    # Veo's quota (docs/DESIGN.md, "Veo's quota"): start steps go to their own queue, which
+    # Cloud Tasks paces at VEO_STARTS_PER_MINUTE (Terraform sets both from one variable);
+    # a video that waited MAX_QUEUE_WAIT_SECONDS for its start fails (`capacity`), refunded.
+    tasks_start_queue: str = ""  # empty: start steps share TASKS_QUEUE (no pacing)
+    veo_starts_per_minute: float = 10.0
+    max_queue_wait_seconds: int = 1800
+    local_video_quota_per_minute: int = 0  # 0: no local quota
 
     @property
     def is_local(self) -> bool:
@@ -132,6 +140,14 @@ class Settings:
     @property
     def queue_path(self) -> str:
         return f"projects/{self.project}/locations/{self.tasks_location}/queues/{self.tasks_queue}"
+
+    @property
+    def start_queue_path(self) -> str | None:
+        """The queue that carries start steps only (paced), or None: they share the queue."""
+        if not self.tasks_start_queue or self.tasks_start_queue == self.tasks_queue:
+            return None
+        base = f"projects/{self.project}/locations/{self.tasks_location}/queues/"
+        return base + self.tasks_start_queue
 
     @property
     def worker_task_url(self) -> str:
@@ -321,6 +337,10 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         admin_uids=r.names("ADMIN_UIDS", "admin") if local else (),
         tasks_jwks_url=r.text("TASKS_JWKS_URL", LOCAL_TASKS_JWKS_URL) if local else None,
         log_format=r.one_of("LOG_FORMAT", ("text", "json"), "text" if local else "json"),
+        tasks_start_queue=r.text("TASKS_START_QUEUE", "") or "",
+        veo_starts_per_minute=r.number("VEO_STARTS_PER_MINUTE", 10, float, 0.1, 6000),
+        max_queue_wait_seconds=r.number("MAX_QUEUE_WAIT_SECONDS", 1800, int, 60, 86_400),
+        local_video_quota_per_minute=r.number("LOCAL_VIDEO_QUOTA_PER_MINUTE", 0, int, 0, 100_000),
     )
     _check_combinations(settings, r)
     if r.problems:

@@ -161,11 +161,21 @@ def release_claim(c: Creation, claim_id: str, now: datetime) -> Creation | None:
 
 
 def record_operation(
-    c: Creation, claim_id: str, operation_name: str, now: datetime
+    c: Creation,
+    claim_id: str,
+    operation_name: str,
+    now: datetime,
+    generation_deadline: timedelta | None = None,
 ) -> Creation | None:
+    """Record the started operation. With `generation_deadline`, the creation's deadline
+    becomes the start plus it: the generation's time counts from its start, not from the
+    submit (the time it waited for its turn is bounded by MAX_QUEUE_WAIT_SECONDS)."""
     if c.status is not Status.PROCESSING or c.claim_id != claim_id or c.operation_name:
         return None
-    return c.with_changes(now, operation_name=operation_name)
+    if generation_deadline is None:
+        return c.with_changes(now, operation_name=operation_name)
+    deadline = min(c.deadline_at, now + generation_deadline)
+    return c.with_changes(now, operation_name=operation_name, deadline_at=deadline)
 
 
 PROGRESS_HEARTBEAT = timedelta(seconds=60)  # the reconciler's STALE_AFTER must exceed it
@@ -260,13 +270,32 @@ def end_with_refund(c: Creation, now: datetime, refund: Refund) -> Creation | No
 
 
 START_INTERRUPTED = "start_interrupted"  # claimed, and no operation recorded in time
+CAPACITY_CODE = "capacity"  # waited MAX_QUEUE_WAIT_SECONDS for the generator, never started
 
 
-def overdue(c: Creation, now: datetime, start_timeout: timedelta) -> Refund | None:
+def submit_deadline(
+    now: datetime, max_queue_wait: timedelta, generation_deadline: timedelta
+) -> datetime:
+    """A new video's deadline: the longest it may wait for its start, plus the generation's
+    own time. `record_operation` brings it forward to its start + the generation's time."""
+    return now + max_queue_wait + generation_deadline
+
+
+def overdue(
+    c: Creation,
+    now: datetime,
+    start_timeout: timedelta,
+    max_queue_wait: timedelta | None = None,
+) -> Refund | None:
     """How a non-terminal video must end now, or None (the one rule for the worker and the
-    reconciler): past its deadline it expires; claimed with no operation recorded for
-    `start_timeout`, its start was lost, and it fails (it is never started again: a start
-    that may have run could make a second paid operation)."""
+    reconciler): waiting for its start (`pending`, e.g. put back after the provider's 429)
+    `max_queue_wait` after its submit, it fails with `capacity`; past its deadline it
+    expires; claimed with no operation recorded for `start_timeout`, its start was lost,
+    and it fails (it is never started again: a start that may have run could make a second
+    paid operation)."""
+    waiting = c.status is Status.PENDING and not c.operation_name
+    if waiting and max_queue_wait is not None and now - c.created_at >= max_queue_wait:
+        return Refund(CAPACITY_CODE)
     if now >= c.deadline_at:
         return Refund.expired()
     never_started = c.status is Status.PROCESSING and not c.operation_name

@@ -19,6 +19,10 @@ USER_MESSAGES = {
     "generator_error": "The generation failed. Your tokens were refunded.",
     "operation_not_found": "The generation was lost. Your tokens were refunded.",
     "deadline_exceeded": "The generation did not finish in time. Your tokens were refunded.",
+    "capacity": (
+        "Too many videos were waiting for the generator and yours could not start in time. "
+        "Your tokens were refunded."
+    ),
     "start_interrupted": "The generation could not be started. Your tokens were refunded.",
     "image_interrupted": "The image request did not finish. Your tokens were refunded.",
     "storage_failed": "The result could not be stored. Your tokens were refunded.",

@@ -42,6 +42,10 @@ class Policy:
     poll_max_seconds: float
     idempotency_ttl: timedelta
     in_flight_limit: int | None  # videos a user may have in flight; None: no limit
+    # How long a video may wait for its start (the provider's quota) before it fails
+    # `capacity`, refunded; and the pace of starts that the start queue keeps.
+    max_queue_wait: timedelta = timedelta(seconds=1800)
+    starts_per_minute: float = 10.0
 
     @classmethod
     def from_settings(cls, s: Settings) -> Policy:
@@ -57,6 +61,8 @@ class Policy:
             poll_max_seconds=s.poll_max_seconds,
             idempotency_ttl=timedelta(hours=s.idempotency_key_ttl_hours),
             in_flight_limit=s.max_in_flight_videos or None,
+            max_queue_wait=timedelta(seconds=s.max_queue_wait_seconds),
+            starts_per_minute=s.veo_starts_per_minute,
         )
 
 

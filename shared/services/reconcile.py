@@ -92,7 +92,8 @@ def _settle(deps: Deps, creation: Creation, report: ReconcileReport) -> None:
     if creation.requeues >= MAX_REQUEUES:  # no task name left to requeue it under
         late: Refund | None = Refund.expired()
     else:
-        late = transitions.overdue(creation, now, deps.policy.start_timeout)
+        p = deps.policy
+        late = transitions.overdue(creation, now, p.start_timeout, p.max_queue_wait)
     if late is not None:
         end_overdue(deps, creation, late)
         report.failed.append(creation.id)

@@ -31,6 +31,8 @@ from shared.domain.media_keys import video_key
 from shared.domain.step_tasks import Step, StepTask, first_poll_seq, poll_task
 from shared.ports import VideoSpec
 
+RATE_LIMITED = "generator_rate_limited"  # the provider's 429 / RESOURCE_EXHAUSTED
+
 if TYPE_CHECKING:
     from shared.services.deps import Deps
 
@@ -62,7 +64,8 @@ def run_step(deps: Deps, task: StepTask) -> StepResult:
             return done(f"already_{creation.status}")
         if creation.kind is not Kind.VIDEO:
             return done("not_a_video")
-        late = transitions.overdue(creation, deps.clock(), deps.policy.start_timeout)
+        p = deps.policy
+        late = transitions.overdue(creation, deps.clock(), p.start_timeout, p.max_queue_wait)
         if late is not None:
             return end_overdue(deps, creation, late)
         if task.step is Step.START:
@@ -91,9 +94,12 @@ def end_and_refund(deps: Deps, creation: Creation, refund: Refund, detail: str) 
 
 
 def end_overdue(deps: Deps, creation: Creation, refund: Refund) -> StepResult:
-    """End a creation `transitions.overdue` found late: expired, or its start lost."""
+    """End a creation `transitions.overdue` found late: expired, waited too long for the
+    provider's quota, or its start lost."""
     if refund.ending is Ending.EXPIRED:
         return end_and_refund(deps, creation, refund, "generation did not finish in time")
+    if refund.code == transitions.CAPACITY_CODE:
+        return end_and_refund(deps, creation, refund, "waited too long for the generator")
     return end_and_refund(deps, creation, refund, "generation could not be started")
 
 
@@ -120,15 +126,27 @@ def _start(deps: Deps, creation: Creation) -> StepResult:
             # next delivery fails and refunds the creation after the start timeout.
             events.emit("video.start_uncertain", logging.WARNING, creationId=creation.id)
             return retry(f"generator:{exc.code}")
+        # Refused before it ran (the provider's quota: 429 RESOURCE_EXHAUSTED, or no
+        # connection): the video waits for its turn again. The claim is given back and the
+        # queue retries this start on its backoff (the start queue's pace holds the retries
+        # too); nothing counts against the user until MAX_QUEUE_WAIT_SECONDS (`overdue`).
         deps.store.update_creation(
             creation.id, lambda c: transitions.release_claim(c, claim_id, deps.clock())
+        )
+        events.emit(
+            "video.start_deferred",
+            logging.WARNING if exc.code == RATE_LIMITED else logging.INFO,
+            creationId=creation.id,
+            code=exc.code,
         )
         return retry(f"generator:{exc.code}")
 
     try:
         creation, recorded = deps.store.update_creation(
             creation.id,
-            lambda c: transitions.record_operation(c, claim_id, operation, deps.clock()),
+            lambda c: transitions.record_operation(
+                c, claim_id, operation, deps.clock(), deps.policy.video_deadline
+            ),
         )
     except (StoreUnavailable, StoreContention):
         # The operation runs but may not be recorded: it is never started again (at most one per

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from shared import events
-from shared.domain.creation import Creation, Kind, Refund, Status
+from shared.domain.creation import Creation, Kind, Refund, Status, submit_deadline
 from shared.domain.errors import DomainError, QueueError, StoreContention, StoreUnavailable
 from shared.domain.idempotency import Endpoint, IdempotencyKey, fingerprint
 from shared.domain.step_tasks import StepTask, start_task
@@ -87,12 +87,14 @@ def submit_video(
         kind=Kind.VIDEO,
         prompt=order.prompt,
         parameters=order.parameters,
-        cost=policy.video_cost,
+        cost=policy.price(Kind.VIDEO, order.parameters),
         created_at=now,
         updated_at=now,
-        deadline_at=now + policy.video_deadline,
+        deadline_at=submit_deadline(now, policy.max_queue_wait, policy.video_deadline),
     )
-    debited = deps.store.debit_and_create(creation, now, key, policy.in_flight_limit)
+    debited = deps.store.debit_and_create(
+        creation, now, key, policy.in_flight_limit, policy.daily_limit
+    )
     creation = debited.creation
     if debited.replayed:
         return _replay(deps, creation, debited.balance)

@@ -15,6 +15,7 @@ from shared.services.cancel import cancel_creation
 from shared.services.images import ImageFailed, ImageOrder, generate_image
 from shared.services.queue_health import QueueHealth
 from shared.services.reconcile import reconcile
+from shared.services.video_steps import run_step
 from shared.services.videos import EnqueueFailed, VideoOrder, submit_video
 from tests.contract.invariants import assert_conserved
 from tests.unit.simulation import deliver_all
@@ -79,9 +80,27 @@ def test_a_video_past_its_deadline_is_logged_expired(deps, clock, logged):
     assert deps.store.get_account("ann").tokens == 100
 
 
-def test_a_lost_video_the_reconciler_ends_past_its_deadline_is_logged_expired(deps, clock, logged):
+def test_a_lost_video_the_reconciler_ends_past_its_wait_is_logged_failed_capacity(
+    deps, clock, logged
+):
     cid = submit_video(deps, "ann", ORDER).creation.id
-    deps.queue.take()  # its task is lost
+    deps.queue.take()  # its task is lost: it never starts
+    clock.advance(deps.settings.max_queue_wait_seconds)
+
+    assert reconcile(deps).failed == [cid]
+    [(failed, fields, source)] = logged(*ENDINGS)
+    assert (failed, fields["errorCode"], source) == ("video.failed", "capacity", "video_steps.py")
+    assert deps.store.get_account("ann").tokens == 100
+
+
+def test_a_started_video_the_reconciler_finds_past_its_deadline_is_logged_expired(
+    deps, clock, logged
+):
+    deps.videos.script = [OperationStatus(done=False, progress=10)]  # never done
+    cid = submit_video(deps, "ann", ORDER).creation.id
+    [start] = deps.queue.take()
+    run_step(deps, start)
+    deps.queue.take()  # its polls are lost
     clock.advance(deps.settings.video_deadline_seconds)
 
     assert reconcile(deps).failed == [cid]
