@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_local_mode_needs_nothing_else():
     s = settings_from_env({"APP_ENV": "local"})
-    assert s.is_local and s.video_cost == 10 and s.dev_starting_tokens == 100
+    assert s.is_local and s.video_cost == 10 and s.starting_tokens == 100
     assert s.queue_path == "projects/demo-creator/locations/us-central1/queues/video-generation"
     assert s.worker_task_url == "http://127.0.0.1:8081/tasks/video"
 
@@ -103,12 +103,13 @@ def test_production_names_each_missing_variable(missing):
         ("TASKS_JWKS_URL", "http://127.0.0.1:8124/jwks"),
         ("GENAI_BASE_URL", "http://127.0.0.1:9999"),
         ("R2_ENDPOINT_URL", "http://127.0.0.1:9000"),
-        ("DEV_STARTING_TOKENS", "100"),
+        ("ADMIN_UIDS", "admin"),
         ("PUBLIC_BASE_URL", "https://api.example.com"),
-        ("LOCAL_STATE_DIR", "/tmp/state"),
-        ("MEDIA_DIR", "/tmp/media"),
+        ("LOCAL_STATE_DIR", "state"),
+        ("MEDIA_DIR", "media"),
         ("LOCAL_VIDEO_LATENCY_SECONDS", "1"),
         ("LOCAL_VIDEO_FAILURE_RATE", "0.5"),
+        ("LOCAL_VIDEO_QUOTA_PER_MINUTE", "10"),
     ],
 )
 def test_production_refuses_every_local_convenience(name, value):
