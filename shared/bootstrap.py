@@ -147,6 +147,7 @@ class Container:
             s.local_state_dir / "generator",
             latency_seconds=s.local_video_latency_seconds,
             failure_rate=s.local_video_failure_rate,
+            quota_per_minute=s.local_video_quota_per_minute,
         )
 
     @functools.cached_property

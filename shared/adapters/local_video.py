@@ -4,10 +4,17 @@
 progress until `done_at`, then renders the video (once, cached in `root/videos/<id>.mp4`).
 Markers in the prompt script the outcome: `[fail]`, `[filtered]`, `[transient]` (the first
 poll raises a transient error) and `[start-error]` (start raises a transient error).
+
+`quota_per_minute` (LOCAL_VIDEO_QUOTA_PER_MINUTE, off by default) plays Vertex AI's quota per
+project and base model: a start beyond that many in the last 60 s is refused the way Veo
+refuses it (429 RESOURCE_EXHAUSTED: `generator_rate_limited`, transient, not started). The
+window is kept in a file under `root` with an exclusive lock, so every worker process of
+the local stack shares it, as every instance shares the project's quota.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import random
@@ -40,6 +47,8 @@ class LocalVideoGenerator:
         failure_rate: float = 0.0,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        quota_per_minute: int = 0,
+        model: str = "local-veo",
     ) -> None:
         self.root = Path(root)
         self.latency_seconds = max(0.0, float(latency_seconds))
@@ -47,6 +56,8 @@ class LocalVideoGenerator:
         self.clock = clock
         self.rng = rng or random.Random()
         self._render_lock = threading.Lock()
+        self.quota_per_minute = max(0, int(quota_per_minute))
+        self.model = model
 
     @property
     def operations_dir(self) -> Path:
@@ -65,6 +76,8 @@ class LocalVideoGenerator:
                 transient=True,
                 not_started=True,
             )
+        if self.quota_per_minute:
+            self._take_quota()
         if "[fail]" in prompt:
             outcome = "failed"
         elif "[filtered]" in prompt:
@@ -95,6 +108,37 @@ class LocalVideoGenerator:
         except OSError as exc:
             raise GenerationError("generator_unavailable", str(exc), transient=True) from exc
         return str(record["name"])
+
+    def _take_quota(self) -> None:
+        """Count this start in the model's 60 s window, or refuse it as Vertex AI does."""
+        path = self.root / f"quota-{self.model}.json"
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with path.open("a+") as f:
+                fcntl.flock(f, fcntl.LOCK_EX)
+                f.seek(0)
+                try:
+                    starts = [float(t) for t in json.loads(f.read() or "[]")]
+                except ValueError:
+                    starts = []
+                now = float(self.clock())
+                starts = [t for t in starts if now - t < 60.0]
+                if len(starts) >= self.quota_per_minute:
+                    raise GenerationError(
+                        "generator_rate_limited",
+                        f"429 RESOURCE_EXHAUSTED: quota of {self.quota_per_minute} requests per "
+                        f"minute for base model {self.model} exceeded (local simulation)",
+                        transient=True,
+                        not_started=True,
+                    )
+                starts.append(now)
+                f.seek(0)
+                f.truncate()
+                f.write(json.dumps(starts))
+        except OSError as exc:
+            raise GenerationError(
+                "generator_unavailable", str(exc), transient=True, not_started=True
+            ) from exc
 
     def poll(self, operation_name: str) -> OperationStatus:
         op_id, record = self._read(operation_name)

@@ -202,3 +202,28 @@ def test_concurrent_polls_share_one_valid_video(tmp_path, clock):
         [ffmpeg(), "-v", "error", "-i", str(next(videos.iterdir())), "-f", "null", "-"]
     )
     assert check.returncode == 0
+
+
+def test_the_local_quota_refuses_starts_beyond_it_like_vertex_ai(tmp_path):
+    now = [1000.0]
+    gen = LocalVideoGenerator(tmp_path, latency_seconds=0, clock=lambda: now[0], quota_per_minute=2)
+    other = LocalVideoGenerator(
+        tmp_path, latency_seconds=0, clock=lambda: now[0], quota_per_minute=2
+    )
+    gen.start(VideoSpec(prompt="one"))
+    other.start(VideoSpec(prompt="two"))  # another process: the same window
+
+    with pytest.raises(GenerationError) as refused:
+        gen.start(VideoSpec(prompt="three"))
+    assert refused.value.code == "generator_rate_limited"
+    assert refused.value.transient and refused.value.not_started
+    assert "RESOURCE_EXHAUSTED" in refused.value.message
+
+    now[0] += 60.0  # the window moved on
+    assert gen.start(VideoSpec(prompt="three")).startswith("local-operations/")
+
+
+def test_without_a_quota_the_local_generator_starts_everything(tmp_path):
+    gen = LocalVideoGenerator(tmp_path, latency_seconds=0)
+    for i in range(20):
+        gen.start(VideoSpec(prompt=f"video {i}"))
