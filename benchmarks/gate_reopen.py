@@ -43,7 +43,7 @@ SETTINGS = {
     "QUEUE_HEALTH_TTL_SECONDS": "5",  # the defaults
     "QUEUE_RECHECK_SECONDS": "1",
     "MAX_IN_FLIGHT_VIDEOS": "1000",
-    "DEV_STARTING_TOKENS": "1000000",
+    "STARTING_TOKENS": "1000000",
 }
 RUNS = 3
 CLOSED_FOR = 2.0  # seconds of submits against the closed gate before the queue returns

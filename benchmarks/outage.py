@@ -41,7 +41,7 @@ SETTINGS = {
     "LOCAL_VIDEO_LATENCY_SECONDS": "1",
     "QUEUE_HEALTH_TTL_SECONDS": "5",  # the default: the old gate waited this out
     "MAX_IN_FLIGHT_VIDEOS": "0",  # no limit: see the docstring
-    "DEV_STARTING_TOKENS": "1000000",
+    "STARTING_TOKENS": "1000000",
 }
 
 

@@ -240,7 +240,7 @@ def main() -> None:
         args.concurrency, args.outage_submits = 3, 3
     settings = {
         "LOCAL_VIDEO_LATENCY_SECONDS": str(args.latency),
-        "DEV_STARTING_TOKENS": str(STARTING_TOKENS),
+        "STARTING_TOKENS": str(STARTING_TOKENS),
         "MAX_IN_FLIGHT_VIDEOS": str(IN_FLIGHT_LIMIT),
         # The gate keeps its last answer: the outage is seen by the first failed enqueue.
         "QUEUE_HEALTH_TTL_SECONDS": "300",

@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.exceptions import HTTPException
 
 from shared.domain.errors import (
+    BalanceTooLow,
     CreationNotFound,
+    DailyLimitReached,
     Forbidden,
     IdentityUnavailable,
     InsufficientTokens,
@@ -159,6 +161,37 @@ def _too_many(exc: TooManyInFlight, policy: Policy | None) -> Answer:
         "one has finished.",
         rate_limited_retry_seconds(policy) if policy else None,
         {"inFlight": exc.in_flight, "limit": exc.limit, "charged": False},
+    )
+
+
+def _daily_limit(exc: DailyLimitReached, _p: Policy | None) -> Answer:
+    """Past the day's spending cap (DAILY_SPEND_LIMIT_TOKENS): nothing charged; the
+    allowance is whole again at midnight UTC."""
+    resets = exc.resets_at
+    wait = max(1, math.ceil((resets - resets.now(resets.tzinfo)).total_seconds()))
+    return Answer(
+        429,
+        "daily_limit",
+        f"You have spent {exc.spent} of your {exc.limit} tokens for today and this costs "
+        f"{exc.cost}. The limit resets at {resets.strftime('%H:%M')} UTC.",
+        wait,
+        {
+            "limit": exc.limit,
+            "spentToday": exc.spent,
+            "required": exc.cost,
+            "resetsAt": resets.isoformat(),
+            "charged": False,
+        },
+    )
+
+
+def _balance_too_low(exc: BalanceTooLow, _p: Policy | None) -> Answer:
+    return Answer(
+        409,
+        "balance_too_low",
+        f"The balance is {exc.balance}: a correction of {exc.amount} would take it below "
+        "zero. Nothing was changed.",
+        fields={"balance": exc.balance},
     )
 
 
@@ -326,6 +359,8 @@ TABLE: dict[type[Exception], Rule] = {
     IdempotencyConflict: _idempotency_conflict,
     InsufficientTokens: _insufficient,
     TooManyInFlight: _too_many,
+    DailyLimitReached: _daily_limit,
+    BalanceTooLow: _balance_too_low,
     QueueClosed: _queue_closed,
     EnqueueFailed: _enqueue_failed,
     QueueError: _queue_error,

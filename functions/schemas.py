@@ -10,7 +10,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 # At least one character that str.strip() keeps: JSON Schema's \s (ECMAScript) leaves out
 # \x1c-\x1f and \x85, which Python strips, so they are named too.
@@ -162,11 +170,94 @@ class CreationPage(Answer):
 
 class LedgerEntryOut(Answer):
     id: str
-    type: Literal["grant", "debit", "refund"]
-    amount: int
+    type: Literal["grant", "adjustment", "credit", "debit", "refund"]
+    amount: int = Field(description="Tokens; an adjustment's is negative")
     creationId: str | None  # noqa: N815
     reason: str
     createdAt: datetime  # noqa: N815
+    by: str | None = Field(None, description="Who moved the tokens: an operator, a payments caller")
+    externalId: str | None = None  # noqa: N815
+
+
+def _uid(value: Any) -> Any:
+    from shared.domain.identity import uid_problem
+
+    problem = uid_problem(value) if isinstance(value, str) else None
+    if problem is not None:
+        raise ValueError(f"not a valid user id: {problem}")
+    return value
+
+
+UserId = Annotated[str, AfterValidator(_uid), Field(min_length=1, max_length=128)]
+Reason = Annotated[str, Field(min_length=1, max_length=500, pattern=NOT_ONLY_SPACES)]
+
+
+class GrantRequest(BaseModel):
+    """An operator's grant (amount > 0) or correction (amount < 0)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [{"uid": "u-123", "amount": 50, "reason": "support ticket 4411"}]
+        },
+    )
+
+    uid: UserId
+    amount: int = Field(ge=-1_000_000, le=1_000_000, description="Non-zero; negative: a correction")
+    reason: Reason
+
+    @model_validator(mode="after")
+    def _not_zero(self) -> GrantRequest:
+        if self.amount == 0:
+            raise ValueError("amount: must not be 0")
+        return self
+
+
+class CreditRequest(BaseModel):
+    """Tokens a payment bought, from the payments backend."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {"uid": "u-123", "amount": 500, "externalId": "pi_3Q9", "reason": "pack 500"}
+            ]
+        },
+    )
+
+    uid: UserId
+    amount: int = Field(ge=1, le=1_000_000)
+    externalId: str = Field(  # noqa: N815
+        min_length=1,
+        max_length=200,
+        pattern=r"^[\x21-\x7e]+$",
+        description="The payment's id: the same externalId is credited once, for ever",
+    )
+    reason: Reason
+
+
+class MovementAnswer(Answer):
+    """A grant, correction or credit: the balance it left and its ledger entry."""
+
+    success: Literal[True] = True
+    balance: int
+    entry: LedgerEntryOut
+    replayed: bool
+
+
+class PriceOut(Answer):
+    kind: Literal["video", "image"]
+    tokens: int
+    parameters: dict[str, Any] = Field(description="The parameters this price is for; {}: any")
+
+
+class PricesAnswer(Answer):
+    success: Literal[True] = True
+    prices: list[PriceOut]
 
 
 class TokensPage(Answer):
@@ -227,6 +318,8 @@ class ErrorBody(Answer):
     inFlight: int | None = None  # noqa: N815
     limit: int | None = None
     creationStatus: str | None = None  # noqa: N815
+    spentToday: int | None = None  # noqa: N815
+    resetsAt: datetime | None = None  # noqa: N815
 
     model_config = ConfigDict(
         json_schema_extra={

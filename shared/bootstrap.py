@@ -229,6 +229,22 @@ class Container:
         keys = JwksKeys(s.tasks_jwks_url) if s.tasks_jwks_url else None
         return TaskOidcVerifier(s.worker_audiences, s.worker_callers, keys=keys)
 
+    @functools.cached_property
+    def credit_auth(self) -> TaskAuthenticator | None:
+        """Who may credit tokens (POST /api/credits): a Google-signed ID token of a service
+        account in CREDIT_CALLERS for the api's URL; locally `Bearer dev-service:<email>`.
+        None when no caller is configured (every credit is refused)."""
+        s = self.settings
+        if not s.credit_callers:
+            return None
+        if s.is_local:
+            from shared.adapters.dev_identity import DevServiceVerifier
+
+            return DevServiceVerifier(s.credit_callers)
+        from shared.adapters.task_oidc import NOT_A_PAYMENTS_CALLER, TaskOidcVerifier
+
+        return TaskOidcVerifier(s.credit_audiences, s.credit_callers, refusal=NOT_A_PAYMENTS_CALLER)
+
 
 _PORTS = {
     name

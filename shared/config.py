@@ -29,7 +29,6 @@ LOCAL_ONLY = (
     "TASKS_JWKS_URL",
     "GENAI_BASE_URL",
     "R2_ENDPOINT_URL",
-    "DEV_STARTING_TOKENS",
     "ADMIN_UIDS",  # production's operators carry the Firebase custom claim admin: true
     # The local stack's own: where local media is served from and kept, and the local
     # video generator's pace and failures.
@@ -56,6 +55,10 @@ DEFAULT_VIDEO_MODEL = "veo-3.1-generate-001"
 DEFAULT_IMAGE_MODEL = "gemini-2.5-flash-image"
 LOCAL_TASKS_JWKS_URL = "http://127.0.0.1:8124/jwks"
 LOCAL_ALLOWED_ORIGINS = "http://127.0.0.1:8090,http://localhost:8090"  # the local web console
+LOCAL_API_URL = "http://127.0.0.1:8080"
+LOCAL_CREDIT_CALLERS = "payments@local"  # `Bearer dev-service:payments@local` locally
+# Tokens a new account starts with, when STARTING_TOKENS is not set.
+STARTING_TOKENS_DEFAULT = {"local": 100, "production": 0}
 # Set by Cloud Run (and so by Cloud Functions 2nd gen) on every instance; functions-framework
 # does not set them locally. FUNCTION_TARGET is no sign: functions-framework sets it too.
 CLOUD_RUN_VARIABLES = ("K_SERVICE", "K_REVISION")
@@ -83,7 +86,7 @@ class Settings:
     media_dir: Path
     local_state_dir: Path
     video_cost: int
-    dev_starting_tokens: int
+    starting_tokens: int
     local_video_latency_seconds: float
     local_video_failure_rate: float
     video_deadline_seconds: int
@@ -132,6 +135,9 @@ class Settings:
     veo_starts_per_minute: float = 10.0
     max_queue_wait_seconds: int = 1800
     local_video_quota_per_minute: int = 0  # 0: no local quota
+    api_url: str | None = None
+    credit_callers: tuple[str, ...] = ()
+    daily_spend_limit_tokens: int = 0  # 0: no daily cap
 
     @property
     def is_local(self) -> bool:
@@ -172,6 +178,15 @@ class Settings:
         """Service accounts allowed to call the worker: the invoker account, which Cloud Tasks
         and Cloud Scheduler's reconcile job both sign their OIDC tokens as (terraform/)."""
         return (self.tasks_service_account,) if self.tasks_service_account else ()
+
+    @property
+    def credit_audiences(self) -> tuple[str, ...]:
+        """The audiences a payments caller's ID token may carry: the api's URL, with or
+        without the trailing slash or the route's path."""
+        if not self.api_url:
+            return ()
+        base = self.api_url.rstrip("/")
+        return (base, base + "/", base + "/api/credits")
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -297,7 +312,13 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         local_state_dir=state_dir,
         video_cost=r.number("VIDEO_COST_TOKENS", 10, int, 1, 10_000),
         image_cost=r.number("IMAGE_COST_TOKENS", 1, int, 1, 10_000),
-        dev_starting_tokens=r.number("DEV_STARTING_TOKENS", 100, int, 0, 1_000_000),
+        starting_tokens=r.number(
+            "STARTING_TOKENS",
+            STARTING_TOKENS_DEFAULT[LOCAL if local else PRODUCTION],
+            int,
+            0,
+            1_000_000,
+        ),
         local_video_latency_seconds=r.number("LOCAL_VIDEO_LATENCY_SECONDS", 5, float, 0, 3600),
         local_video_failure_rate=r.number("LOCAL_VIDEO_FAILURE_RATE", 0, float, 0, 1),
         video_deadline_seconds=r.number("VIDEO_DEADLINE_SECONDS", 1800, int, 60, 86_400),
@@ -341,6 +362,9 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         veo_starts_per_minute=r.number("VEO_STARTS_PER_MINUTE", 10, float, 0.1, 6000),
         max_queue_wait_seconds=r.number("MAX_QUEUE_WAIT_SECONDS", 1800, int, 60, 86_400),
         local_video_quota_per_minute=r.number("LOCAL_VIDEO_QUOTA_PER_MINUTE", 0, int, 0, 100_000),
+        api_url=_optional_url(r, "API_URL", LOCAL_API_URL if local else None, local),
+        credit_callers=r.names("CREDIT_CALLERS", LOCAL_CREDIT_CALLERS if local else ""),
+        daily_spend_limit_tokens=r.number("DAILY_SPEND_LIMIT_TOKENS", 0, int, 0, 10_000_000),
     )
     _check_combinations(settings, r)
     if r.problems:
@@ -348,7 +372,21 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
     return settings
 
 
+def _optional_url(r: _Reader, name: str, default: str | None, local: bool) -> str | None:
+    if r.text(name, default) is None:
+        return None
+    return r.url(name, default, local).rstrip("/")
+
+
 def _check_combinations(s: Settings, r: _Reader) -> None:
+    if s.credit_callers and not s.api_url:
+        # The payments caller's ID token names the api as its audience (POST /api/credits).
+        r.problems.append(
+            "API_URL is required when CREDIT_CALLERS is set (the ID token's audience)"
+        )
+    bad_callers = [c for c in s.credit_callers if "@" not in c]
+    if bad_callers:
+        r.problems.append(f"CREDIT_CALLERS must list service account emails, got {bad_callers!r}")
     if s.poll_initial_seconds > s.poll_max_seconds:
         r.problems.append("POLL_INITIAL_SECONDS must not exceed POLL_MAX_SECONDS")
     if not deadline_fits(s.video_deadline_seconds, s.poll_initial_seconds, s.poll_max_seconds):

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from shared.domain.creation import ALL, Creation, CreationFilter, CreationSummary, Refund, Status
+from shared.domain.grants import Moved, Movement
 from shared.domain.idempotency import IdempotencyKey
 from shared.domain.identity import Identity
 from shared.domain.ledger import Account, LedgerEntry
@@ -46,16 +47,23 @@ class Store(Protocol):
         (`money.open_account`)."""
 
     def debit_and_create(
-        self, c: Creation, now: datetime, key: IdempotencyKey | None = None, cap: int | None = None
+        self,
+        c: Creation,
+        now: datetime,
+        key: IdempotencyKey | None = None,
+        cap: int | None = None,
+        daily_cap: int | None = None,
     ) -> Debited:
         """Check the balance, debit it, create the creation `c` `pending`, write
-        `debit-<id>`, count a video in the user's `inFlight`, and remember the idempotency
-        `key` (if any) for this creation, all at once (`money.debit`).
+        `debit-<id>`, count a video in the user's `inFlight` and its cost in the day's
+        spending, and remember the idempotency `key` (if any) for this creation, all at once
+        (`money.debit`).
 
-        Raises TooManyInFlight (a video while `cap` are in flight) or
-        InsufficientTokens, writing nothing. When the key replays an earlier request,
-        returns that request's creation with replayed=True and charges nothing; raises
-        IdempotencyConflict when the key was used for another request.
+        Raises TooManyInFlight (a video while `cap` are in flight), DailyLimitReached (the
+        day's spending past `daily_cap`) or InsufficientTokens, writing nothing. When the
+        key replays an earlier request, returns that request's creation with replayed=True
+        and charges nothing; raises IdempotencyConflict when the key was used for another
+        request.
         """
 
     def refund(self, creation_id: str, now: datetime, refund: Refund) -> Refunded:
@@ -72,6 +80,13 @@ class Store(Protocol):
         is counted out of its user's `inFlight` in the same transaction (`money.change`).
         Raises CreationNotFound.
         """
+
+    def move_tokens(self, m: Movement, starting_grant: int, now: datetime) -> Moved:
+        """An operator's grant or correction, or a payment's credit: the ledger entry
+        `m.entry_id` (create-if-absent) and the balance, at once (`money.move`); the account
+        opened first with `starting_grant` when absent. A replay answers the first result;
+        raises IdempotencyConflict (another request under the same id) or BalanceTooLow
+        (writing nothing)."""
 
     def recount_in_flight(self, uid: str) -> tuple[int, int]:
         """Repair the user's `inFlight` counter from their unfinished videos: (was, is)."""

@@ -34,3 +34,30 @@ class DevIdentityVerifier:
         if match is None:
             raise Unauthenticated(_EXPECTED)
         return check_uid(match.group(1))
+
+
+_SERVICE_HEADER = re.compile(r"(?i:bearer) dev-service:(.*)", re.DOTALL)
+_EXPECTED_SERVICE = "Expected 'Authorization: Bearer dev-service:<service account email>'"
+
+
+class DevServiceVerifier:
+    """Local mode's stand-in for a payments backend's Google-signed ID token:
+    `Bearer dev-service:<email>` names the calling service account; an email outside
+    `callers` (CREDIT_CALLERS, default `payments@local`) is refused (403), as in production."""
+
+    def __init__(self, callers: tuple[str, ...]) -> None:
+        self.callers = frozenset(c.casefold() for c in callers)
+
+    def verify(self, authorization: str | None) -> str:
+        from shared.adapters.task_oidc import NOT_A_PAYMENTS_CALLER
+        from shared.domain.errors import Forbidden
+
+        if authorization is None or not authorization.strip():
+            raise Unauthenticated("Missing Authorization header")
+        match = _SERVICE_HEADER.fullmatch(authorization)
+        if match is None:
+            raise Unauthenticated(_EXPECTED_SERVICE)
+        email = match.group(1).strip()
+        if email.casefold() not in self.callers:
+            raise Forbidden(NOT_A_PAYMENTS_CALLER)
+        return email

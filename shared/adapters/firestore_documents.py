@@ -1,10 +1,13 @@
 """How accounts, creations and ledger entries look as Firestore documents (camelCase fields).
 
-users/{uid}          tokens, totalTokensSpent, inFlight, createdAt, updatedAt
+users/{uid}          tokens, totalTokensSpent, inFlight, spentDay, spentToday, createdAt,
+                     updatedAt
 creations/{id}       userId, kind, prompt, parameters, status, cost, createdAt, updatedAt,
                      deadlineAt, operationName, mediaKey, errorCode, errorMessage, refunded,
                      queueErrorCode, attempts, progress, claimId, claimedAt, requeues, extra
-transactions/{id}    userId, type (grant | debit | refund), amount, creationId, reason, createdAt
+transactions/{id}    userId, type (grant | adjustment | credit | debit | refund), amount,
+                     creationId, reason, createdAt; grants, adjustments and credits also
+                     by, fingerprint, balanceAfter (and a credit its externalId)
 queueChanges/{auto} action (pause | resume), by, at, reason: operators' pauses and resumes
 idempotencyKeys/{sha256(uid, key)}
                      userId, endpoint, fingerprint, creationId, expiresAt (a TTL policy on
@@ -132,6 +135,9 @@ def account_to_doc(a: Account, now: datetime | None, *, created: bool = False) -
         "totalTokensSpent": a.total_tokens_spent,
         "inFlight": a.in_flight,
     }
+    if a.spent_day:
+        doc["spentDay"] = a.spent_day
+        doc["spentToday"] = a.spent_today
     if now is not None:
         doc["updatedAt"] = now
         if created:
@@ -145,11 +151,13 @@ def account_from_doc(uid: str, doc: dict[str, Any]) -> Account:
         int(doc.get("tokens", 0)),
         int(doc.get("totalTokensSpent", 0)),
         int(doc.get("inFlight", 0)),
+        str(doc.get("spentDay") or ""),
+        int(doc.get("spentToday") or 0),
     )
 
 
 def entry_to_doc(e: LedgerEntry) -> dict[str, Any]:
-    return {
+    doc: dict[str, Any] = {
         "userId": e.user_id,
         "type": str(e.type),
         "amount": e.amount,
@@ -157,6 +165,14 @@ def entry_to_doc(e: LedgerEntry) -> dict[str, Any]:
         "reason": e.reason,
         "createdAt": e.created_at,
     }
+    extra = {
+        "by": e.by,
+        "externalId": e.external_id,
+        "fingerprint": e.fingerprint,
+        "balanceAfter": e.balance_after,
+    }
+    doc.update((k, v) for k, v in extra.items() if v is not None)
+    return doc
 
 
 def entry_from_doc(entry_id: str, doc: dict[str, Any]) -> LedgerEntry:
@@ -168,6 +184,10 @@ def entry_from_doc(entry_id: str, doc: dict[str, Any]) -> LedgerEntry:
         created_at=doc["createdAt"],
         creation_id=doc.get("creationId"),
         reason=doc.get("reason", ""),
+        by=doc.get("by"),
+        external_id=doc.get("externalId"),
+        fingerprint=doc.get("fingerprint"),
+        balance_after=doc.get("balanceAfter"),
     )
 
 

@@ -41,6 +41,7 @@ from shared.adapters.lazy import Lazy
 from shared.domain import money
 from shared.domain.creation import ALL, Creation, CreationFilter, CreationSummary, Refund, Status
 from shared.domain.errors import CreationNotFound, StoreContention, StoreUnavailable
+from shared.domain.grants import Moved, Movement
 from shared.domain.idempotency import IdempotencyKey, IdempotencyRecord
 from shared.domain.ledger import Account, LedgerEntry
 from shared.domain.money import Debited, Refunded, Writes
@@ -155,6 +156,10 @@ class FirestoreStore:
         doc = self._get(self._ref(docs.CREATIONS, creation_id), transaction)
         return docs.creation_from_doc(creation_id, doc) if doc is not None else None
 
+    def _read_entry(self, entry_id: str, transaction: Any = None) -> LedgerEntry | None:
+        doc = self._get(self._ref(docs.TRANSACTIONS, entry_id), transaction)
+        return docs.entry_from_doc(entry_id, doc) if doc is not None else None
+
     def _read_key(
         self, key: IdempotencyKey, transaction: Any = None
     ) -> tuple[IdempotencyRecord | None, Creation | None]:
@@ -205,16 +210,32 @@ class FirestoreStore:
 
     @_bounded
     def debit_and_create(
-        self, c: Creation, now: datetime, key: IdempotencyKey | None = None, cap: int | None = None
+        self,
+        c: Creation,
+        now: datetime,
+        key: IdempotencyKey | None = None,
+        cap: int | None = None,
+        daily_cap: int | None = None,
     ) -> Debited:
         def body(transaction: Any) -> Debited:
             account = self._read_account(c.user_id, transaction)
             record, earlier = self._read_key(key, transaction) if key else (None, None)
-            debited, writes = money.debit(c, account, now, cap, key, record, earlier)
+            debited, writes = money.debit(c, account, now, cap, key, record, earlier, daily_cap)
             self._write(transaction, writes)
             return debited
 
         return self._transaction(c.user_id, body)
+
+    @_bounded
+    def move_tokens(self, m: Movement, starting_grant: int, now: datetime) -> Moved:
+        def body(transaction: Any) -> Moved:
+            existing = self._read_entry(m.entry_id, transaction)
+            account = self._read_account(m.uid, transaction)
+            moved, writes = money.move(m, existing, account, starting_grant, now)
+            self._write(transaction, writes)
+            return moved
+
+        return self._transaction(m.uid, body)
 
     @_bounded
     def refund(self, creation_id: str, now: datetime, refund: Refund) -> Refunded:

@@ -1,10 +1,14 @@
-"""Cloud Tasks OIDC tokens: proof that a `video_worker` request comes from our queue.
+"""Google-signed OIDC ID tokens of service accounts: proof that a `video_worker` request
+comes from our queue, and that a `POST /api/credits` comes from the payments backend.
 
 A task created with `http_request.oidc_token` reaches the worker with
 `Authorization: Bearer <Google-signed OIDC ID token>`: RS256 by one of Google's OIDC keys,
 `iss` `https://accounts.google.com` (or `accounts.google.com`), `aud` the task's audience
 (by default the task URL), `email` the task's service account with `email_verified` true.
-Cloud Scheduler's OIDC tokens have the same shape, so one verifier may accept both callers.
+Cloud Scheduler's OIDC tokens have the same shape, so one verifier may accept both callers;
+so do the ID tokens a server gets for its own service account (the metadata server's
+`identity?audience=...`, `google.oauth2.id_token.fetch_id_token`), which the payments
+backend sends to the api (audience: the api's URL).
 
 A missing, malformed, forged, expired token, or one for another audience or issuer ->
 `Unauthenticated`; a valid token of another account (or an unverified email) -> `Forbidden`.
@@ -36,6 +40,7 @@ _log = logging.getLogger("creator.identity.tasks")
 
 GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
 NOT_THE_QUEUE = "The caller is not the task queue's service account"
+NOT_A_PAYMENTS_CALLER = "The caller is not a payments service account (CREDIT_CALLERS)"
 
 
 class TaskOidcVerifier:
@@ -43,7 +48,8 @@ class TaskOidcVerifier:
 
     `audience`: the one audience, or several (e.g. the function URL with and without the
     path); `service_account`: the caller, or several (e.g. Cloud Tasks' and Cloud
-    Scheduler's). Emails compare case-insensitively."""
+    Scheduler's). Emails compare case-insensitively. `refusal`: the sentence a valid token
+    of another account gets (403)."""
 
     def __init__(
         self,
@@ -54,6 +60,7 @@ class TaskOidcVerifier:
         issuers: Sequence[str] = GOOGLE_ISSUERS,
         clock_skew_seconds: int = 10,
         now: Callable[[], float] = time.time,
+        refusal: str = NOT_THE_QUEUE,
     ) -> None:
         audiences = (audience,) if isinstance(audience, str) else tuple(audience)
         if not audiences or not all(isinstance(a, str) and a for a in audiences):
@@ -69,6 +76,7 @@ class TaskOidcVerifier:
         self._keys = keys if keys is not None else google_oidc_keys()
         self._skew = clock_skew_seconds
         self._now = now
+        self._refusal = refusal
 
     def verify(self, authorization: str | None) -> str:
         """The caller's email. Raises Unauthenticated, Forbidden, or KeysUnavailable (503)."""
@@ -82,7 +90,7 @@ class TaskOidcVerifier:
                 raise InvalidToken("wrong issuer")
             check_times(claims, self._now(), self._skew)
         except InvalidToken as exc:
-            _log.debug("task oidc token refused: %s", exc)
+            _log.debug("oidc token refused: %s", exc)
             raise Unauthenticated(INVALID_TOKEN) from None
         email = claims.get("email")
         verified = claims.get("email_verified")
@@ -92,11 +100,11 @@ class TaskOidcVerifier:
             or not (verified is True or verified == "true")  # older tokens: a string
         ):
             _log.warning(
-                "task oidc token of another caller refused email=%.100s email_verified=%.10s",
+                "oidc token of another caller refused email=%.100s email_verified=%.10s",
                 email,
                 verified,
             )
-            raise Forbidden(NOT_THE_QUEUE)
+            raise Forbidden(self._refusal)
         return email
 
     def _audience_ok(self, aud: object) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class DomainError(Exception):
     """Base of every error a service may see."""
@@ -21,6 +23,27 @@ class TooManyInFlight(DomainError):
         super().__init__(f"{in_flight} videos in flight, the limit is {limit}")
         self.in_flight = in_flight
         self.limit = limit
+
+
+class DailyLimitReached(DomainError):
+    """The user spent `spent` of their `limit` tokens today (UTC); a creation costing `cost`
+    would pass it. Nothing was charged; the allowance is whole again at `resets_at`."""
+
+    def __init__(self, spent: int, limit: int, cost: int, resets_at: datetime) -> None:
+        super().__init__(f"{spent} of {limit} tokens spent today; this costs {cost}")
+        self.spent = spent
+        self.limit = limit
+        self.cost = cost
+        self.resets_at = resets_at
+
+
+class BalanceTooLow(DomainError):
+    """A correction would take the balance below zero; nothing was changed."""
+
+    def __init__(self, balance: int, amount: int) -> None:
+        super().__init__(f"balance {balance}: a correction of {amount} would go below zero")
+        self.balance = balance
+        self.amount = amount
 
 
 class NotCancellable(DomainError):

@@ -11,6 +11,7 @@ here once; the stores differ only in how they read and write.
     refund         refund: end a creation failed/cancelled and give its tokens back, once
     change         update_creation: a pure transition, and a video that ends counted out
     recount        recount_in_flight: set a drifted in-flight counter to the truth
+    move           move_tokens: an operator's grant or correction, a payment's credit, once
 
 A function refuses by raising a domain error (TooManyInFlight, InsufficientTokens,
 IdempotencyConflict, ValueError for a change that no transition makes) before anything is
@@ -24,7 +25,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from shared.domain.creation import Creation, Refund, end_with_refund
-from shared.domain.idempotency import IdempotencyKey, IdempotencyRecord, record_for, replays
+from shared.domain.errors import BalanceTooLow
+from shared.domain.grants import Moved, Movement, movement_entry
+from shared.domain.idempotency import (
+    IdempotencyConflict,
+    IdempotencyKey,
+    IdempotencyRecord,
+    record_for,
+    replays,
+)
 from shared.domain.ledger import (
     Account,
     LedgerEntry,
@@ -111,15 +120,19 @@ def debit(
     key: IdempotencyKey | None = None,
     record: IdempotencyRecord | None = None,
     earlier: Creation | None = None,
+    daily_limit: int | None = None,
 ) -> tuple[Debited, Writes]:
     """Pay for `creation` and create it `pending`: the debit, its `debit-<id>` entry, one
-    more video in flight, the key remembered. A key that replays (see `replay`) writes
-    nothing. Raises TooManyInFlight, InsufficientTokens or IdempotencyConflict."""
+    more video in flight, the day's spending counted, the key remembered. A key that
+    replays (see `replay`) writes nothing. Raises TooManyInFlight, DailyLimitReached,
+    InsufficientTokens or IdempotencyConflict."""
     if key is not None:
         replayed = replay(key, record, earlier, account, now)
         if replayed is not None:
             return replayed, NOTHING
-    paid = after_debit(account or Account(creation.user_id, 0), creation, in_flight_limit)
+    paid = after_debit(
+        account or Account(creation.user_id, 0), creation, in_flight_limit, daily_limit
+    )
     writes = Writes(
         now,
         paid,
@@ -183,3 +196,38 @@ def recount(account: Account | None, unfinished: int) -> tuple[tuple[int, int], 
         return (was, was), NOTHING
     fixed = dataclasses.replace(account, in_flight=unfinished)
     return (was, unfinished), Writes(account=fixed)
+
+
+def move(
+    m: Movement,
+    existing: LedgerEntry | None,
+    account: Account | None,
+    starting_grant: int,
+    now: datetime,
+) -> tuple[Moved, Writes]:
+    """An operator's grant or correction, or a payment's credit (`m`), applied once.
+
+    `existing`: the ledger entry of `m.entry_id` as read. The same request again answers
+    the first result and writes nothing; another request under the same id raises
+    IdempotencyConflict. An account that does not exist yet is opened with its starting
+    grant first (both in this transaction). A correction that would take the balance below
+    zero raises BalanceTooLow, writing nothing."""
+    if existing is not None:
+        if existing.fingerprint != m.fingerprint or existing.user_id != m.uid:
+            raise IdempotencyConflict(
+                "This key was already used for another request (another uid, amount or reason)."
+            )
+        return Moved(existing, existing.balance_after or 0, replayed=True), NOTHING
+    opened, opening = open_account(m.uid, account, starting_grant, now)
+    balance = opened.tokens + m.amount
+    if balance < 0:
+        raise BalanceTooLow(opened.tokens, m.amount)
+    entry = movement_entry(m, balance, now)
+    after = dataclasses.replace(opened, tokens=balance)
+    writes = Writes(
+        now,
+        after,
+        opens_account=opening.opens_account,
+        entries=(*opening.entries, entry),
+    )
+    return Moved(entry, balance), writes

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+from shared.domain.creation import Kind
 
 if TYPE_CHECKING:
     from shared.config import Settings
@@ -33,7 +35,7 @@ class Policy:
 
     video_cost: int
     image_cost: int
-    starting_grant: int  # tokens a new account starts with (locally only)
+    starting_grant: int  # tokens a new account starts with (STARTING_TOKENS)
     video_deadline: timedelta
     image_deadline: timedelta
     start_timeout: timedelta
@@ -46,13 +48,23 @@ class Policy:
     # `capacity`, refunded; and the pace of starts that the start queue keeps.
     max_queue_wait: timedelta = timedelta(seconds=1800)
     starts_per_minute: float = 10.0
+    daily_limit: int | None = None  # tokens a user may spend in a UTC day; None: no cap
+
+    def price(self, kind: Kind, parameters: dict[str, Any] | None = None) -> int:
+        """What a creation of `kind` with `parameters` costs: the one rule that charges it
+        and that GET /api/prices shows (today flat per kind; no parameter changes it)."""
+        return self.video_cost if kind is Kind.VIDEO else self.image_cost
+
+    def price_list(self) -> list[tuple[Kind, dict[str, Any], int]]:
+        """Every price: (kind, the parameters it applies to ({}: all), tokens)."""
+        return [(kind, {}, self.price(kind)) for kind in Kind]
 
     @classmethod
     def from_settings(cls, s: Settings) -> Policy:
         return cls(
             video_cost=s.video_cost,
             image_cost=s.image_cost,
-            starting_grant=s.dev_starting_tokens if s.is_local else 0,
+            starting_grant=s.starting_tokens,
             video_deadline=timedelta(seconds=s.video_deadline_seconds),
             image_deadline=IMAGE_DEADLINE,
             start_timeout=timedelta(seconds=s.start_timeout_seconds),
@@ -63,6 +75,7 @@ class Policy:
             in_flight_limit=s.max_in_flight_videos or None,
             max_queue_wait=timedelta(seconds=s.max_queue_wait_seconds),
             starts_per_minute=s.veo_starts_per_minute,
+            daily_limit=s.daily_spend_limit_tokens or None,
         )
 
 

@@ -84,13 +84,13 @@ def generate_image(
         kind=Kind.IMAGE,
         prompt=order.prompt,
         parameters={"aspectRatio": order.aspect_ratio},
-        cost=deps.policy.image_cost,
+        cost=deps.policy.price(Kind.IMAGE, {"aspectRatio": order.aspect_ratio}),
         created_at=now,
         updated_at=now,
         deadline_at=now + deps.policy.image_deadline,
     )
     key = remembered_key(deps, uid, idempotency_key, Endpoint.IMAGE, order.as_json())
-    debited = deps.store.debit_and_create(creation, now, key)
+    debited = deps.store.debit_and_create(creation, now, key, None, deps.policy.daily_limit)
     if debited.replayed:
         return _replay(debited.creation, debited.balance)
 

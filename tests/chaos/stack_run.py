@@ -48,7 +48,7 @@ STACK_SETTINGS = {
     "START_TIMEOUT_SECONDS": "15",
     "VIDEO_DEADLINE_SECONDS": "300",
     "STALE_AFTER_SECONDS": "62",
-    "DEV_STARTING_TOKENS": "1000",
+    "STARTING_TOKENS": "1000",
 }
 FAULTS = ("tasks", "worker", "api", "freeze", "sweep")
 WEIGHTS = (2, 3, 2, 2, 1)

@@ -25,6 +25,7 @@ from shared.domain.creation import (
     Status,
 )
 from shared.domain.errors import CreationNotFound, DomainError
+from shared.domain.grants import Moved, Movement
 from shared.domain.idempotency import IdempotencyKey, IdempotencyRecord
 from shared.domain.ledger import Account, LedgerEntry, counts_in_flight
 from shared.domain.money import Debited, Refunded, Writes
@@ -85,15 +86,29 @@ class InMemoryStore:
             return account
 
     def debit_and_create(
-        self, c: Creation, now: datetime, key: IdempotencyKey | None = None, cap: int | None = None
+        self,
+        c: Creation,
+        now: datetime,
+        key: IdempotencyKey | None = None,
+        cap: int | None = None,
+        daily_cap: int | None = None,
     ) -> Debited:
         self._maybe_fail("debit_and_create")
         with self._lock:
             account = self.accounts.get(c.user_id)
             record, earlier = self._read_key(key) if key else (None, None)
-            debited, writes = money.debit(c, account, now, cap, key, record, earlier)
+            debited, writes = money.debit(c, account, now, cap, key, record, earlier, daily_cap)
             self._write(writes)
             return debited
+
+    def move_tokens(self, m: Movement, starting_grant: int, now: datetime) -> Moved:
+        self._maybe_fail("move_tokens")
+        with self._lock:
+            existing = self.entries.get(m.entry_id)
+            account = self.accounts.get(m.uid)
+            moved, writes = money.move(m, existing, account, starting_grant, now)
+            self._write(writes)
+            return moved
 
     def refund(self, creation_id: str, now: datetime, refund: Refund) -> Refunded:
         self._maybe_fail("refund")

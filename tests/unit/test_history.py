@@ -92,9 +92,7 @@ def test_bad_history_parameters_are_400_naming_them(api_client, params, field):
 
 
 def test_the_ledger_pages_past_a_hundred_entries(api_client, deps, clock):
-    deps.settings = dataclasses.replace(
-        deps.settings, max_in_flight_videos=0, dev_starting_tokens=1000
-    )
+    deps.settings = dataclasses.replace(deps.settings, max_in_flight_videos=0, starting_tokens=1000)
     made = make(api_client, clock, 110, "image")
     got = pages(api_client, "/api/tokens", "id", limit=100)
     assert [len(p) for p in got] == [100, 11]
