@@ -8,26 +8,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared.audit.checks import KINDS, Auditor, audit
-from shared.domain.creation import Creation, Kind, Status
+from shared.domain.creation import Creation, Status
 from shared.domain.ledger import Account, EntryType, LedgerEntry, debit_entry, grant_entry
 from shared.domain.ledger import refund_entry as make_refund
+from tests.builders import video
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 
 def creation(cid: str, status: Status = Status.PENDING, **changes) -> Creation:
-    c = Creation(
-        id=cid,
-        user_id="u",
-        kind=Kind.VIDEO,
-        prompt="p",
-        parameters={},
-        cost=10,
-        created_at=NOW,
-        updated_at=NOW,
-        deadline_at=NOW + timedelta(minutes=30),
-        status=status,
-    )
+    c = dataclasses.replace(video(cid=cid, at=NOW), status=status)
     return dataclasses.replace(c, **changes)
 
 

@@ -10,14 +10,15 @@ import os
 import subprocess
 import sys
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
 from devtools.stack import ROOT
 from shared.audit.checks import Auditor
 from shared.audit.firestore_reader import pages, read_store
-from shared.domain.creation import Creation, Kind, Refund
+from shared.domain.creation import Refund
+from tests.builders import video
 
 pytestmark = pytest.mark.emulator
 NOW = datetime.now(UTC)
@@ -50,17 +51,7 @@ def seed(client, users: int = 3, per_user: int = 3) -> None:
         uid = f"user{u}"
         store.ensure_account(uid, 100, NOW)
         for i in range(per_user):
-            c = Creation(
-                id=f"{uid}-c{i}",
-                user_id=uid,
-                kind=Kind.VIDEO,
-                prompt="p",
-                parameters={},
-                cost=10,
-                created_at=NOW,
-                updated_at=NOW,
-                deadline_at=NOW + timedelta(minutes=30),
-            )
+            c = video(uid, cid=f"{uid}-c{i}", at=NOW)
             store.debit_and_create(c, NOW)
             if i == 0:
                 store.refund(c.id, NOW, Refund("generation_failed"))

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from shared.adapters.firestore_store import FirestoreStore
-from shared.domain.creation import Creation, Kind
+from tests.builders import video
 
 RULES = Path(__file__).resolve().parents[2] / "firestore.rules"
 PROJECT = "demo-creator"
@@ -63,17 +63,7 @@ def people(firestore_client):
     for name in ("ann", "ben"):
         uid = f"{name}-{uuid.uuid4().hex[:8]}"
         store.ensure_account(uid, 100, NOW)
-        creation = Creation(
-            id=uuid.uuid4().hex,
-            user_id=uid,
-            kind=Kind.VIDEO,
-            prompt="a fox",
-            parameters={},
-            cost=10,
-            created_at=NOW,
-            updated_at=NOW,
-            deadline_at=NOW + timedelta(hours=1),
-        )
+        creation = video(uid, at=NOW, deadline=timedelta(hours=1))
         store.debit_and_create(creation, NOW)
         made[name] = (uid, creation.id)
     return made

@@ -14,7 +14,7 @@ import pytest
 
 from shared.adapters.firestore_store import FirestoreStore
 from shared.domain import creation as transitions
-from shared.domain.creation import Creation, CreationFilter, Kind, Refund, Status
+from shared.domain.creation import Creation, CreationFilter, Refund, Status
 from shared.domain.errors import (
     CreationNotFound,
     InsufficientTokens,
@@ -23,6 +23,7 @@ from shared.domain.errors import (
 )
 from shared.domain.idempotency import Endpoint, IdempotencyConflict, IdempotencyKey
 from shared.domain.ledger import EntryType
+from tests import builders
 from tests.contract.invariants import assert_conserved
 from tests.fakes import InMemoryStore
 
@@ -59,17 +60,8 @@ def uid() -> str:
 
 
 def video(user: str, cost: int = 10, at: datetime = NOW, cid: str | None = None) -> Creation:
-    return Creation(
-        id=cid or uuid.uuid4().hex,
-        user_id=user,
-        kind=Kind.VIDEO,
-        prompt="a red fox",
-        parameters={"aspectRatio": "16:9", "durationSeconds": 8},
-        cost=cost,
-        created_at=at,
-        updated_at=at,
-        deadline_at=at + timedelta(minutes=30),
-    )
+    parameters = {"aspectRatio": "16:9", "durationSeconds": 8}
+    return builders.video(user, cid=cid, at=at, cost=cost, parameters=parameters)
 
 
 def debited(store) -> tuple[str, Creation]:

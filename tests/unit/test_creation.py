@@ -7,23 +7,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared.domain import creation as t
-from shared.domain.creation import Creation, Kind, Status
+from shared.domain.creation import Creation, Status
+from tests.builders import video
 
 NOW = datetime(2026, 11, 24, tzinfo=UTC)
 
 
 def make(**changes) -> Creation:
-    base = Creation(
-        id="c1",
-        user_id="u",
-        kind=Kind.VIDEO,
-        prompt="p",
-        parameters={},
-        cost=10,
-        created_at=NOW,
-        updated_at=NOW,
-        deadline_at=NOW + timedelta(hours=1),
-    )
+    base = video(cid="c1", at=NOW, deadline=timedelta(hours=1))
     return base.with_changes(NOW, **changes)
 
 
