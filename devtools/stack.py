@@ -51,6 +51,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "demo-creator"
 LOCATION = "us-central1"
 QUEUE = "video-generation"
+START_QUEUE = "video-start"  # start steps only, paced at VEO_STARTS_PER_MINUTE (queue.tf)
+DEFAULT_STARTS_PER_MINUTE = 10.0  # shared/config.py's default
 TASKS_SERVICE_ACCOUNT = "tasks-invoker@demo-creator.iam.gserviceaccount.com"  # the default
 TASKS_DB = "cloud-tasks.sqlite3"
 TASKS_COMMAND = "devtools.cloud_tasks_server"  # in the server's command line
@@ -127,6 +129,16 @@ class LocalStack:
         return f"projects/{PROJECT}/locations/{LOCATION}/queues/{QUEUE}"
 
     @property
+    def start_queue_path(self) -> str:
+        return f"projects/{PROJECT}/locations/{LOCATION}/queues/{START_QUEUE}"
+
+    @property
+    def starts_per_minute(self) -> float:
+        """The start queue's pace: VEO_STARTS_PER_MINUTE of the stack's settings or env."""
+        raw = self.settings.get("VEO_STARTS_PER_MINUTE") or os.environ.get("VEO_STARTS_PER_MINUTE")
+        return float(raw) if raw else DEFAULT_STARTS_PER_MINUTE
+
+    @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.api}"
 
@@ -159,6 +171,7 @@ class LocalStack:
             "GOOGLE_CLOUD_PROJECT": PROJECT,
             "TASKS_LOCATION": LOCATION,
             "TASKS_QUEUE": QUEUE,
+            "TASKS_START_QUEUE": START_QUEUE,
             "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{self.ports.firestore}",
             "CLOUD_TASKS_EMULATOR_HOST": f"127.0.0.1:{self.ports.tasks}",
             "TASKS_JWKS_URL": f"http://127.0.0.1:{self.ports.tasks_http}/jwks",
@@ -265,7 +278,7 @@ class LocalStack:
             port=self.ports.tasks,
             http_port=self.ports.tasks_http,
             db_path=self.state_dir / TASKS_DB,
-            queues=[self.queue_path],
+            queues=[self.queue_path, self.start_queue_path],
             fresh=fresh,
             log_path=self.log_path("tasks"),
             on_line=None if self.quiet else (lambda line: say(f"[tasks] {line}")),
@@ -281,17 +294,21 @@ class LocalStack:
         return tasks
 
     def _configure_queue(self) -> None:
-        """The queue retries as terraform/queue.tf configures the real one
-        (devtools/queue_policy.py), not with Cloud Tasks' defaults."""
+        """The queues retry as terraform/queue.tf configures the real ones
+        (devtools/queue_policy.py), not with Cloud Tasks' defaults; the start queue is paced
+        at VEO_STARTS_PER_MINUTE, as queue.tf's max_dispatches_per_second sets it."""
         from google.cloud import tasks_v2
         from google.protobuf import field_mask_pb2
 
         assert self.tasks is not None
-        queue = tasks_v2.Queue(
-            name=self.queue_path, retry_config=retry_config(video_queue_retry_policy())
-        )
+        retry = retry_config(video_queue_retry_policy())
+        queue = tasks_v2.Queue(name=self.queue_path, retry_config=retry)
         mask = field_mask_pb2.FieldMask(paths=["retry_config"])
         self.tasks.client().update_queue(queue=queue, update_mask=mask, timeout=10)
+        pace = tasks_v2.RateLimits(max_dispatches_per_second=self.starts_per_minute / 60)
+        start = tasks_v2.Queue(name=self.start_queue_path, retry_config=retry, rate_limits=pace)
+        mask = field_mask_pb2.FieldMask(paths=["retry_config", "rate_limits"])
+        self.tasks.client().update_queue(queue=start, update_mask=mask, timeout=10)
 
     def schedule_reconcile(self) -> None:
         """Cloud Scheduler's part, locally: one reconcile sweep, delivered to the worker by the

@@ -114,6 +114,7 @@ class Container:
             audience=s.tasks_audience,
             dispatch_deadline_seconds=s.dispatch_deadline_seconds,
             budget_seconds=s.enqueue_budget_seconds,
+            start_queue_path=s.start_queue_path,
         )
 
     @functools.cached_property

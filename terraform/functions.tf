@@ -39,6 +39,9 @@ locals {
     ALLOWED_ORIGINS                = join(",", var.allowed_origins)
     TASKS_LOCATION                 = google_cloud_tasks_queue.video.location
     TASKS_QUEUE                    = google_cloud_tasks_queue.video.name
+    TASKS_START_QUEUE              = google_cloud_tasks_queue.video_start.name
+    VEO_STARTS_PER_MINUTE          = tostring(var.veo_starts_per_minute)
+    MAX_QUEUE_WAIT_SECONDS         = tostring(var.max_queue_wait_seconds)
     TASKS_SERVICE_ACCOUNT          = google_service_account.invoker.email
     WORKER_URL                     = local.worker_url
     WORKER_AUTH                    = "oidc"

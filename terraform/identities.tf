@@ -97,6 +97,25 @@ resource "google_project_iam_custom_role" "queue_operator" {
   ]
 }
 
+# The start queue (queue.tf) carries the start steps: the same grants as the video queue
+# (the api enqueues starts, the reconciler in the worker requeues them; the api deletes a
+# cancelled video's start task and pauses and resumes both queues).
+resource "google_cloud_tasks_queue_iam_member" "start_enqueuer" {
+  for_each = local.runtime_members
+
+  name     = google_cloud_tasks_queue.video_start.name
+  location = google_cloud_tasks_queue.video_start.location
+  role     = "roles/cloudtasks.enqueuer"
+  member   = each.value
+}
+
+resource "google_cloud_tasks_queue_iam_member" "api_start_queue_operator" {
+  name     = google_cloud_tasks_queue.video_start.name
+  location = google_cloud_tasks_queue.video_start.location
+  role     = google_project_iam_custom_role.queue_operator.name
+  member   = local.runtime_members.api
+}
+
 resource "google_cloud_tasks_queue_iam_member" "api_queue_operator" {
   name     = google_cloud_tasks_queue.video.name
   location = google_cloud_tasks_queue.video.location

@@ -59,3 +59,42 @@ resource "google_cloud_tasks_queue" "video" {
 
   depends_on = [google_project_service.enabled]
 }
+
+# The start steps' own queue (TASKS_START_QUEUE), paced by Cloud Tasks itself at
+# VEO_STARTS_PER_MINUTE: Vertex AI allows about 10 Veo requests a minute per project and
+# base model, and answers 429 past it. Every start goes through this queue, whichever
+# instance enqueued it, so the pace holds across all instances with no shared counter;
+# polls stay on the video queue above and are never held behind waiting starts. A start
+# refused anyway (429) is retried by this queue's policy, at the same pace
+# (docs/DESIGN.md, "Veo's quota").
+resource "google_cloud_tasks_queue" "video_start" {
+  name     = "${var.name_prefix}-video-start"
+  location = var.region
+
+  retry_config {
+    max_attempts       = -1
+    min_backoff        = "${local.queue_min_backoff_seconds}s"
+    max_backoff        = "${local.queue_max_backoff_seconds}s"
+    max_doublings      = local.queue_max_doublings
+    max_retry_duration = "${local.queue_max_retry_seconds}s"
+  }
+
+  rate_limits {
+    max_concurrent_dispatches = var.worker_max_instances * var.worker_concurrency
+    max_dispatches_per_second = var.veo_starts_per_minute / 60
+  }
+
+  stackdriver_logging_config {
+    sampling_ratio = var.queue_log_sampling_ratio
+  }
+
+  lifecycle {
+    precondition {
+      # A start is retried (429s) until the creation's wait ends: the retries must outlast it.
+      condition     = local.queue_max_retry_seconds >= var.max_queue_wait_seconds + local.queue_max_backoff_seconds + var.task_dispatch_deadline_seconds
+      error_message = "The start queue's retry window must outlast the creation's wait for its start plus one backoff and one step."
+    }
+  }
+
+  depends_on = [google_project_service.enabled]
+}

@@ -121,6 +121,29 @@ variable "video_deadline_seconds" {
   }
 }
 
+variable "veo_starts_per_minute" {
+  description = "Veo generations started per minute across all instances (VEO_STARTS_PER_MINUTE): the start queue's dispatch rate, under Vertex AI's quota per project and base model (about 10 a minute)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.veo_starts_per_minute >= 1 && var.veo_starts_per_minute <= 600
+    error_message = "veo_starts_per_minute must be between 1 and 600."
+  }
+}
+
+variable "max_queue_wait_seconds" {
+  description = "A video still waiting for its start this long after its submission fails with errorCode capacity and is refunded (MAX_QUEUE_WAIT_SECONDS)."
+  type        = number
+  default     = 1800
+
+  validation {
+    # A start is retried by the start queue until then: its retry window (3600 s) must outlast it.
+    condition     = var.max_queue_wait_seconds >= 60 && var.max_queue_wait_seconds <= 3000
+    error_message = "max_queue_wait_seconds must be between 60 and 3000 (the queue retries for 3600 s)."
+  }
+}
+
 variable "task_dispatch_deadline_seconds" {
   description = "How long Cloud Tasks waits for one worker step (TASK_DISPATCH_DEADLINE_SECONDS); the worker's timeout equals it."
   type        = number

@@ -24,7 +24,7 @@ from google.protobuf import duration_pb2, timestamp_pb2
 from shared import events
 from shared.adapters.lazy import Lazy
 from shared.domain.errors import QueueError
-from shared.domain.step_tasks import StepTask
+from shared.domain.step_tasks import Step, StepTask
 from shared.ports import QueueInfo, QueueState
 
 # Most specific first: NotFound is a ClientError, ServiceUnavailable a ServerError.
@@ -124,10 +124,14 @@ class CloudTasksQueue:
         dispatch_deadline_seconds: int,
         budget_seconds: float,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        start_queue_path: str | None = None,
     ) -> None:
         self._client_factory = client_factory
         self._client = Lazy(client_factory)
         self.queue_path = queue_path
+        # Start steps go to their own queue, paced by Cloud Tasks (terraform/queue.tf); None:
+        # they share the video queue.
+        self.start_queue_path = start_queue_path
         self._target_url = target_url
         self._service_account = service_account
         self._audience = audience
@@ -170,7 +174,7 @@ class CloudTasksQueue:
         return task
 
     def enqueue(self, task: StepTask) -> None:
-        request = tasks_v2.CreateTaskRequest(parent=self.queue_path, task=self.build_task(task))
+        request = tasks_v2.CreateTaskRequest(parent=self.queue_of(task), task=self.build_task(task))
         try:
             self._call(
                 "CreateTask",
@@ -200,24 +204,43 @@ class CloudTasksQueue:
             return False
         return True
 
+    def queue_of(self, task: StepTask) -> str:
+        """The queue a step goes to: a start to the start queue when there is one."""
+        if task.step is Step.START and self.start_queue_path:
+            return self.start_queue_path
+        return self.queue_path
+
     def _task_name(self, task: StepTask) -> str:
-        return f"{self.queue_path}/tasks/{task.task_id}"
+        return f"{self.queue_of(task)}/tasks/{task.task_id}"
 
     def info(self) -> QueueInfo:
         return self._queue_call("GetQueue", "cloudtasks.queues.get", "get_queue")
 
     def pause(self) -> QueueInfo:
+        """Pause both queues (the start queue first: no start runs while polls are held)."""
+        if self.start_queue_path:
+            self._queue_call(
+                "PauseQueue", "cloudtasks.queues.pause", "pause_queue", self.start_queue_path
+            )
         return self._queue_call("PauseQueue", "cloudtasks.queues.pause", "pause_queue")
 
     def resume(self) -> QueueInfo:
-        return self._queue_call("ResumeQueue", "cloudtasks.queues.resume", "resume_queue")
+        info = self._queue_call("ResumeQueue", "cloudtasks.queues.resume", "resume_queue")
+        if self.start_queue_path:
+            self._queue_call(
+                "ResumeQueue", "cloudtasks.queues.resume", "resume_queue", self.start_queue_path
+            )
+        return info
 
-    def _queue_call(self, rpc: str, permission: str, method: str) -> QueueInfo:
+    def _queue_call(
+        self, rpc: str, permission: str, method: str, path: str | None = None
+    ) -> QueueInfo:
+        name = path or self.queue_path
         queue: tasks_v2.Queue = self._call(
             rpc,
             permission,
             lambda client: getattr(client, method)(
-                name=self.queue_path, retry=self._retry, timeout=self._budget
+                name=name, retry=self._retry, timeout=self._budget
             ),
         )
         state = _STATES.get(queue.state)

@@ -104,3 +104,31 @@ def test_a_started_video_still_expires_at_its_deadline_from_the_start(deps, cloc
     assert creation.refunded and deps.store.get_account("ann").tokens == 100
     took = creation.updated_at - creation.created_at
     assert took >= deps.policy.video_deadline + timedelta(seconds=300)
+
+
+def test_start_steps_go_to_the_paced_start_queue_and_polls_to_the_video_queue():
+    from unittest import mock
+
+    from shared.adapters.cloud_tasks_queue import CloudTasksQueue
+    from shared.domain.step_tasks import poll_task, start_task
+
+    client = mock.Mock()
+    queue = CloudTasksQueue(
+        lambda: client,
+        queue_path="projects/p/locations/l/queues/video",
+        start_queue_path="projects/p/locations/l/queues/video-start",
+        target_url="https://worker.example/tasks/video",
+        service_account=None,
+        audience=None,
+        dispatch_deadline_seconds=60,
+        budget_seconds=0.5,
+    )
+    queue.enqueue(start_task("abc"))
+    queue.enqueue(poll_task("abc", 1, 2, 4))
+    queue.delete(start_task("abc"))
+
+    first, second = (c.kwargs["request"] for c in client.create_task.call_args_list)
+    assert first.parent.endswith("/queues/video-start")
+    assert first.task.name == "projects/p/locations/l/queues/video-start/tasks/abc-start-0"
+    assert second.parent.endswith("/queues/video")
+    assert client.delete_task.call_args.kwargs["name"].endswith("/video-start/tasks/abc-start-0")
