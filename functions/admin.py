@@ -67,6 +67,23 @@ def _set_queue(action: str) -> flask.Response:
     return reply(200, schemas.AdminQueueAnswer(queue=_queue_out(report, change)))
 
 
+@bp.post("/grants")
+def grant() -> flask.Response:
+    """An operator grants tokens (amount > 0) or corrects a balance (amount < 0, never below
+    zero): one ledger entry with who, when and why. Idempotency-Key required."""
+    from functions.api import movement_out, required_idempotency_key
+    from functions.schemas import GrantRequest
+    from shared.services import tokens
+
+    operator = _operator()
+    body = validated(GrantRequest)
+    key = required_idempotency_key()
+    moved = tokens.grant(app_deps(), operator, key, body.uid, body.amount, body.reason)
+    if not moved.replayed:
+        flask.current_app.extensions["overview"].invalidate()  # the day's grants changed
+    return reply(200, movement_out(moved))
+
+
 @bp.post("/reconcile")
 def reconcile_now() -> flask.Response:
     from shared.services.reconcile import reconcile

@@ -23,10 +23,14 @@ from shared import events
 from shared.domain.creation import Creation
 from shared.domain.errors import (
     CreationNotFound,
+    Forbidden,
     StorageError,
+    Unauthenticated,
 )
 from shared.domain.failures import user_message
+from shared.domain.grants import Moved
 from shared.domain.identity import Identity
+from shared.domain.ledger import LedgerEntry
 from shared.domain.paging import DEFAULT_LIMIT, MAX_LIMIT, Cursor
 from shared.services.admin import OverviewCache
 
@@ -125,10 +129,78 @@ def generate_image() -> flask.Response:
     )
 
 
+PRICES_MAX_AGE_SECONDS = 300  # prices change with a deploy only
+
+
+@bp.get("/api/prices")
+def prices() -> flask.Response:
+    """What each kind costs, from the Policy that charges (public: the app shows it before
+    a submit)."""
+    policy = app_deps().policy
+    response = reply(
+        200,
+        schemas.PricesAnswer(
+            prices=[
+                schemas.PriceOut(kind=kind.value, tokens=tokens, parameters=parameters)
+                for kind, parameters, tokens in policy.price_list()
+            ]
+        ),
+    )
+    response.headers["Cache-Control"] = f"public, max-age={PRICES_MAX_AGE_SECONDS}"
+    return response
+
+
+@bp.post("/api/credits")
+def credit() -> flask.Response:
+    """The payments backend adds tokens a user bought: a Google-signed ID token of a service
+    account in CREDIT_CALLERS (locally `dev-service:<email>`), once per externalId."""
+    from functions.schemas import CreditRequest
+    from shared.services import tokens
+
+    deps = app_deps()
+    if deps.credit_auth is None:
+        raise Forbidden("No payments caller is configured (CREDIT_CALLERS).")
+    try:
+        caller = deps.credit_auth.verify(flask.request.headers.get("Authorization"))
+    except (Unauthenticated, Forbidden) as exc:
+        reason = "unauthenticated" if isinstance(exc, Unauthenticated) else "forbidden"
+        events.emit("credit.rejected", logging.WARNING, reason=reason)
+        raise
+    body = validated(CreditRequest)
+    moved = tokens.credit(deps, caller, body.externalId, body.uid, body.amount, body.reason)
+    return reply(200, movement_out(moved))
+
+
+def movement_out(moved: Moved) -> schemas.MovementAnswer:
+    return schemas.MovementAnswer(
+        balance=moved.balance, entry=entry_out(moved.entry), replayed=moved.replayed
+    )
+
+
+def entry_out(e: LedgerEntry) -> schemas.LedgerEntryOut:
+    return schemas.LedgerEntryOut(
+        id=e.id,
+        type=e.type.value,
+        amount=e.amount,
+        creationId=e.creation_id,
+        reason=e.reason,
+        createdAt=e.created_at,
+        by=e.by,
+        externalId=e.external_id,
+    )
+
+
 def _idempotency_key() -> str | None:
     key = flask.request.headers.get("Idempotency-Key")
     if key is not None and not _IDEMPOTENCY_KEY.match(key):
         flask.abort(invalid({"Idempotency-Key": "1 to 128 visible ASCII characters"}))
+    return key
+
+
+def required_idempotency_key() -> str:
+    key = _idempotency_key()
+    if key is None:
+        flask.abort(invalid({"Idempotency-Key": "required: one per grant, reused on retries"}))
     return key
 
 
@@ -158,17 +230,7 @@ def get_tokens() -> flask.Response:
             balance=owner.tokens,
             totalTokensSpent=owner.total_tokens_spent,
             inFlight=owner.in_flight,
-            entries=[
-                schemas.LedgerEntryOut(
-                    id=e.id,
-                    type=e.type.value,
-                    amount=e.amount,
-                    creationId=e.creation_id,
-                    reason=e.reason,
-                    createdAt=e.created_at,
-                )
-                for e in page
-            ],
+            entries=[entry_out(e) for e in page],
             nextCursor=page.next.encode() if page.next else None,
         ),
     )

@@ -168,13 +168,12 @@ def _daily_limit(exc: DailyLimitReached, _p: Policy | None) -> Answer:
     """Past the day's spending cap (DAILY_SPEND_LIMIT_TOKENS): nothing charged; the
     allowance is whole again at midnight UTC."""
     resets = exc.resets_at
-    wait = max(1, math.ceil((resets - resets.now(resets.tzinfo)).total_seconds()))
     return Answer(
         429,
         "daily_limit",
         f"You have spent {exc.spent} of your {exc.limit} tokens for today and this costs "
         f"{exc.cost}. The limit resets at {resets.strftime('%H:%M')} UTC.",
-        wait,
+        exc.wait_seconds,
         {
             "limit": exc.limit,
             "spentToday": exc.spent,

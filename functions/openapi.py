@@ -24,12 +24,14 @@ ERRORS = {
     403: "Not allowed (`code: forbidden`)",
     404: "Not found, or not yours (`code: not_found`)",
     405: "Method not allowed; `Allow` lists the methods",
-    409: "Conflict: retry shortly (`busy`, `in_progress`) or not possible (`not_cancellable`)",
+    409: "Conflict: retry shortly (`busy`, `in_progress`) or not possible (`not_cancellable`; "
+    "`balance_too_low`: a correction below zero, nothing changed)",
     413: "The body is larger than allowed (`code: payload_too_large`)",
     415: "The body must be JSON (`code: unsupported_media_type`)",
-    422: "Idempotency-Key reused for another request (`idempotency_conflict`), or the "
-    "prompt was filtered (`content_filtered`)",
-    429: "Too many videos in flight (`code: rate_limited`); nothing was charged",
+    422: "Idempotency-Key (or a credit's externalId) reused for another request "
+    "(`idempotency_conflict`), or the prompt was filtered (`content_filtered`)",
+    429: "Too many videos in flight (`rate_limited`) or the day's spending cap reached "
+    "(`daily_limit`, with `resetsAt`); nothing was charged",
     500: "Internal error (`code: internal`)",
     502: "The generator failed (`code: generation_failed`); tokens were refunded",
     503: "Temporarily unavailable: `queue_unavailable` (refunded or not charged), "
@@ -71,6 +73,11 @@ IDEMPOTENCY_KEY = Parameter(
     "Idempotency-Key", "header", {"type": "string", "pattern": r"^[\x21-\x7e]{1,128}$"},
     "Makes a retry safe: the same key, endpoint and body within IDEMPOTENCY_KEY_TTL_HOURS "
     "answers the first request's creation and charges nothing again",
+)  # fmt: skip
+REQUIRED_IDEMPOTENCY_KEY = Parameter(
+    "Idempotency-Key", "header", {"type": "string", "pattern": r"^[\x21-\x7e]{1,128}$"},
+    "Required: one per grant, reused on retries; the same key answers the first result",
+    required=True,
 )  # fmt: skip
 LIMIT = Parameter(
     "limit", "query", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
@@ -120,6 +127,19 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation("get", "/api/me", "getMe", "Who you are", (200, schemas.MeAnswer)),
     Operation(
+        "get", "/api/prices", "getPrices",
+        "What each kind costs, in tokens (the Policy that charges); cacheable",
+        (200, schemas.PricesAnswer), authenticated=False,
+    ),
+    Operation(
+        "post", "/api/credits", "creditTokens",
+        "Payments backend only: add tokens a user bought, once per externalId (for ever). "
+        "Authorization: a Google-signed ID token of a CREDIT_CALLERS service account, "
+        "audience the api's URL (locally `dev-service:<email>`)",
+        (200, schemas.MovementAnswer), (400, 403, 413, 415, 422),
+        body=schemas.CreditRequest,
+    ),
+    Operation(
         "get", "/api/health/queue", "getQueueHealth",
         "Can videos be queued now? 503 (paused, disabled, unavailable): nothing is charged",
         (200, schemas.QueueHealthOut), authenticated=False,
@@ -149,6 +169,13 @@ OPERATIONS: tuple[Operation, ...] = (
         "post", "/api/admin/queue/resume", "resumeQueue", "Operators: dispatch again",
         (200, schemas.AdminQueueAnswer), (400, 403, 413, 415),
         body=schemas.QueueChangeRequest, headers={503: ("Retry-After",)},
+    ),
+    Operation(
+        "post", "/api/admin/grants", "grantTokens",
+        "Operators: grant tokens (amount > 0) or correct a balance (amount < 0, never below "
+        "zero); a replay of the Idempotency-Key answers the first result",
+        (200, schemas.MovementAnswer), (400, 403, 409, 413, 415, 422),
+        body=schemas.GrantRequest, parameters=(REQUIRED_IDEMPOTENCY_KEY,),
     ),
     Operation(
         "post", "/api/admin/reconcile", "reconcileNow",

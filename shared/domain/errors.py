@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 
@@ -29,12 +30,15 @@ class DailyLimitReached(DomainError):
     """The user spent `spent` of their `limit` tokens today (UTC); a creation costing `cost`
     would pass it. Nothing was charged; the allowance is whole again at `resets_at`."""
 
-    def __init__(self, spent: int, limit: int, cost: int, resets_at: datetime) -> None:
+    def __init__(
+        self, spent: int, limit: int, cost: int, resets_at: datetime, now: datetime
+    ) -> None:
         super().__init__(f"{spent} of {limit} tokens spent today; this costs {cost}")
         self.spent = spent
         self.limit = limit
         self.cost = cost
         self.resets_at = resets_at
+        self.wait_seconds = max(1, math.ceil((resets_at - now).total_seconds()))
 
 
 class BalanceTooLow(DomainError):

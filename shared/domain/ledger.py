@@ -138,7 +138,8 @@ def after_debit(
     day = utc_day(c.created_at)
     spent = spent_on(account, day)
     if daily_limit is not None and spent + c.cost > daily_limit:
-        raise DailyLimitReached(spent, daily_limit, c.cost, next_utc_midnight(c.created_at))
+        resets_at = next_utc_midnight(c.created_at)
+        raise DailyLimitReached(spent, daily_limit, c.cost, resets_at, c.created_at)
     if account.tokens < c.cost:
         raise InsufficientTokens(account.tokens, c.cost)
     return dataclasses.replace(
