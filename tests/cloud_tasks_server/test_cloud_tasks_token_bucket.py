@@ -7,17 +7,7 @@ from google.cloud import tasks_v2
 
 from devtools.cloud_tasks_server.dispatcher import QueueRuntime
 from devtools.cloud_tasks_server.token_bucket import TokenBucket, burst_for
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.seconds import FakeSeconds as Clock
 
 
 def drain(bucket: TokenBucket) -> int:

@@ -14,22 +14,12 @@ from shared.ports import QueueInfo, QueueState
 from shared.services.queue_health import QueueHealth
 from shared.services.videos import EnqueueFailed, QueueClosed, VideoOrder, submit_video
 from tests.fakes import FakeQueue
+from tests.seconds import FakeSeconds as FakeMonotonic
 
 TTL = 5.0
 RECHECK = 1.0
 DOWN = QueueError("queue_unavailable")
 ORDER = VideoOrder("a red fox running through snow", {"aspectRatio": "16:9"})
-
-
-class FakeMonotonic:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class HeldQueue(FakeQueue):
