@@ -191,10 +191,11 @@ export class QueueStatusBanner extends HTMLElement {
     this.available = available;
     this.status = status;
     this._message.textContent = available ? "" : this.getAttribute("message") || DEFAULT_MESSAGE;
-    // The reason is the queue's code or state (`queue_unavailable`): for operators, in a
-    // tooltip and ::part(reason)'s data-code, not in the sentence people read.
-    this._reason.textContent = "";
-    this._reason.dataset.code = !available && reason ? reason : "";
+    // A reason that is a code (`queue_unavailable`) is for operators: in a tooltip and
+    // ::part(reason)'s data-code, not in the sentence people read; a sentence is shown.
+    const code = Boolean(reason) && /^[\w.-]+$/.test(reason);
+    this._reason.textContent = !available && reason && !code ? `(${reason})` : "";
+    this._reason.dataset.code = !available && code ? reason : "";
     if (!available && reason) this._box.title = `Status: ${reason}`;
     else this._box.removeAttribute("title");
     this._box.hidden = available;
