@@ -9,36 +9,15 @@ import uuid
 import pytest
 
 from functions import api
-from shared.adapters.dev_identity import DevIdentityVerifier
 from shared.adapters.firestore_store import FirestoreStore
-from shared.bootstrap import Container
-from shared.config import settings_from_env
-from shared.services.queue_health import QueueHealth
-from tests.fakes import FakeImages, FakeMedia, FakeQueue, FakeVideos
+from tests.fakes.container import fake_container
 from tests.forged_cursors import FORGED, PATHS
 
 
 @pytest.fixture(scope="module")
 def firestore_api(firestore_client, tmp_path_factory):
-    settings = settings_from_env(
-        {
-            "APP_ENV": "local",
-            "LOCAL_STATE_DIR": str(tmp_path_factory.mktemp("state")),
-            "QUEUE_HEALTH_TTL_SECONDS": "0",
-        }
-    )
-    queue = FakeQueue(settings.queue_path)
-    deps = Container(
-        settings,
-        store=FirestoreStore(lambda: firestore_client),
-        queue=queue,
-        queue_health=QueueHealth(queue, ttl_seconds=0),
-        videos=FakeVideos(),
-        images=FakeImages(),
-        task_auth=None,
-        media=FakeMedia(),
-        identity=DevIdentityVerifier(settings.admin_uids),
-    )
+    store = FirestoreStore(lambda: firestore_client)
+    deps = fake_container(tmp_path_factory.mktemp("state"), store=store)
     return api.create_app(deps).test_client()
 
 
