@@ -5,7 +5,8 @@ then `finish(now)` gives the report: figures and every violation. The Firestore 
 in-memory reader of the tests and the fault-injection suites all go through this one code.
 
 Violations (kind: what it means):
-    balance_mismatch        the account's tokens != grants - debits + refunds of its ledger
+    balance_mismatch        the account's tokens != grants + credits + adjustments - debits
+                            + refunds of its ledger
     negative_balance        an account below zero
     spent_mismatch          totalTokensSpent != debits - refunds
     missing_debit           a creation with no debit entry (the debit creates it, at once)
@@ -24,6 +25,11 @@ Violations (kind: what it means):
     stuck                   not terminal, and past deadlineAt + the grace
     in_flight_mismatch      the user's inFlight counter != their non-terminal videos (only
                             checked when accounts carry the counter)
+    movement_invalid        a grant, credit or adjustment that breaks its rules: an amount
+                            of the wrong sign (grants and credits add, adjustments take
+                            away), no reason, no `by` (who) except on the starting grant, a
+                            credit without externalId or whose id is not
+                            `credit-<digest of it>`, a balanceAfter below zero
     unreadable              a document that cannot be read as what its collection holds
 """
 
@@ -35,7 +41,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.domain.creation import REFUNDED, TERMINAL, Creation, Kind, Status
-from shared.domain.ledger import Account, EntryType, LedgerEntry
+from shared.domain.ledger import MOVEMENTS, Account, EntryType, LedgerEntry
 
 DEFAULT_GRACE = timedelta(minutes=15)  # the reconciler's sweep interval, and then some
 KINDS = (
@@ -56,6 +62,7 @@ KINDS = (
     "draft_without_media",
     "stuck",
     "in_flight_mismatch",
+    "movement_invalid",
     "unreadable",
 )
 
@@ -114,9 +121,10 @@ class AuditReport:
             + (", ".join(f"{k} {n}" for k, n in sorted(self.by_status.items())) or "none"),
             "ledger entries: "
             + (", ".join(f"{k} {n}" for k, n in sorted(self.by_entry_type.items())) or "none"),
-            f"tokens: granted {t['granted']}, debited {t['debited']}, refunded {t['refunded']},"
-            f" balances {t['balance']} (granted - debited + refunded ="
-            f" {t['granted'] - t['debited'] + t['refunded']})",
+            f"tokens: granted {t['granted']}, credited {t['credited']}, adjusted"
+            f" {t['adjusted']}, debited {t['debited']}, refunded {t['refunded']}, balances"
+            f" {t['balance']} (granted + credited + adjusted - debited + refunded ="
+            f" {t['granted'] + t['credited'] + t['adjusted'] - t['debited'] + t['refunded']})",
         ]
         counts = self.counts()
         out.append(
@@ -138,6 +146,30 @@ class _Money:
     granted: int = 0
     debited: int = 0
     refunded: int = 0
+    credited: int = 0
+    adjusted: int = 0  # negative: corrections take tokens away
+
+
+def _movement_problem(e: LedgerEntry) -> str | None:
+    """Why a grant, credit or adjustment breaks its rules, or None."""
+    from shared.domain.grants import credit_entry_id
+
+    starting = e.type is EntryType.GRANT and e.id == f"grant-{e.user_id}-starting_grant"
+    if e.type is EntryType.ADJUSTMENT and e.amount >= 0:
+        return f"an adjustment of {e.amount} (corrections are negative)"
+    if e.type is not EntryType.ADJUSTMENT and e.amount <= 0:
+        return f"a {e.type} of {e.amount}"
+    if starting:  # its id says why; no one but the account's opening wrote it
+        return None
+    if not e.reason.strip():
+        return "no reason"
+    if not e.by:
+        return "no by (who)"
+    if e.type is EntryType.CREDIT and (not e.external_id or e.id != credit_entry_id(e.external_id)):
+        return f"credit id {e.id} does not name externalId {e.external_id!r}"
+    if e.balance_after is not None and e.balance_after < 0:
+        return f"balanceAfter {e.balance_after}"
+    return None
 
 
 class Auditor:
@@ -170,10 +202,18 @@ class Auditor:
         money = self._money[entry.user_id]
         if entry.type is EntryType.GRANT:
             money.granted += entry.amount
+        elif entry.type is EntryType.CREDIT:
+            money.credited += entry.amount
+        elif entry.type is EntryType.ADJUSTMENT:
+            money.adjusted += entry.amount
         elif entry.type is EntryType.DEBIT:
             money.debited += entry.amount
         else:
             money.refunded += entry.amount
+        if entry.type in MOVEMENTS:
+            problem = _movement_problem(entry)
+            if problem is not None:
+                self._unreadable.append(Violation("movement_invalid", entry.id, problem))
         if entry.creation_id is not None and entry.type is EntryType.DEBIT:
             self._debits[entry.creation_id].append(entry)
         elif entry.creation_id is not None and entry.type is EntryType.REFUND:
@@ -281,15 +321,19 @@ def _check_accounts(
         report.tokens["granted"] += m.granted
         report.tokens["debited"] += m.debited
         report.tokens["refunded"] += m.refunded
+        if m.credited or m.adjusted:  # figures of stores that have some only
+            report.tokens["credited"] += m.credited
+            report.tokens["adjusted"] += m.adjusted
         report.tokens["balance"] += balance
-        expected = m.granted - m.debited + m.refunded
+        expected = m.granted + m.credited + m.adjusted - m.debited + m.refunded
         if balance != expected:
             found.append(
                 Violation(
                     "balance_mismatch",
                     uid,
-                    f"balance {balance}, ledger {expected} (grants {m.granted} - debits"
-                    f" {m.debited} + refunds {m.refunded}), drift {balance - expected:+d}",
+                    f"balance {balance}, ledger {expected} (grants {m.granted} + credits"
+                    f" {m.credited} + adjustments {m.adjusted} - debits {m.debited} + refunds"
+                    f" {m.refunded}), drift {balance - expected:+d}",
                 )
             )
         if balance < 0:

@@ -70,12 +70,16 @@ def operator_grant(operator: str, key: str, uid: str, amount: int, reason: str) 
     )
 
 
+def credit_entry_id(external_id: str) -> str:
+    return f"credit-{_digest(external_id)}"
+
+
 def payment_credit(caller: str, external_id: str, uid: str, amount: int, reason: str) -> Movement:
     """Tokens paid for (amount > 0), once per `external_id` (the payment's id)."""
     if not 0 < amount <= MAX_AMOUNT:
         raise ValueError(f"amount must be a positive integer of at most {MAX_AMOUNT} tokens")
     return Movement(
-        entry_id=f"credit-{_digest(external_id)}",
+        entry_id=credit_entry_id(external_id),
         uid=uid,
         type=EntryType.CREDIT,
         amount=amount,

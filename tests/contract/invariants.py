@@ -10,8 +10,9 @@ from shared.ports import StoreQueries
 
 
 def assert_conserved(store: StoreQueries, uid: str) -> None:
-    """Balance == grants - debits + refunds; at most one debit and one refund per creation;
-    a refund only after a debit; failed/cancelled creations refunded, drafts never."""
+    """Balance == grants + credits + adjustments - debits + refunds; at most one debit and
+    one refund per creation; a refund only after a debit; failed/cancelled creations
+    refunded, drafts never."""
     entries = store.ledger(uid, 10_000)
     account = store.get_account(uid)
     balance = account.tokens if account else 0
@@ -31,6 +32,6 @@ def assert_conserved(store: StoreQueries, uid: str) -> None:
             assert not refunded, creation
         if creation.status in (Status.FAILED, Status.CANCELLED):
             assert refunded, creation
-    spent = sum(e.signed_amount for e in entries if e.type is not EntryType.GRANT)
+    spent = sum(e.signed_amount for e in entries if e.type in (EntryType.DEBIT, EntryType.REFUND))
     if account is not None:
         assert account.total_tokens_spent == -spent, (account, spent)
