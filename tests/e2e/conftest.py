@@ -5,18 +5,14 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from devtools.stack import LocalStack, Ports
+from devtools.stack import LocalStack
 from tests.e2e.helpers import STACK_SETTINGS
+from tests.stacks import quiet_stack
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory) -> LocalStack:
-    with LocalStack(
-        ports=Ports.free(),
-        state_dir=tmp_path_factory.mktemp("stack"),
-        settings=STACK_SETTINGS,
-        quiet=True,  # the output of each process is in <state_dir>/<name>.log
-    ) as running:
+    with quiet_stack(tmp_path_factory.mktemp("stack"), STACK_SETTINGS) as running:
         yield running
 
 

@@ -24,8 +24,9 @@ import pytest
 from google.api_core import exceptions as gexc
 
 from devtools.processes import free_port
-from devtools.stack import ROOT, LocalStack, Ports
+from devtools.stack import ROOT, LocalStack
 from tests.e2e.helpers import STACK_SETTINGS, user, wait_for
+from tests.stacks import quiet_stack
 
 DELETE = '    "cloudtasks.tasks.delete",\n'
 
@@ -52,12 +53,7 @@ def held_stack(tmp_path_factory) -> Iterator[LocalStack]:
         "VIDEO_DEADLINE_SECONDS": "600",  # nothing here waits for it; fits any poll pace
     }
     try:
-        with LocalStack(
-            ports=Ports.free(),
-            state_dir=tmp_path_factory.mktemp("cancel-stack"),
-            settings=settings,
-            quiet=True,
-        ) as stack:
+        with quiet_stack(tmp_path_factory.mktemp("cancel-stack"), settings) as stack:
             yield stack
     finally:
         busy.shutdown()

@@ -18,7 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from devtools.stack import PROJECT, LocalStack, Ports
+from devtools.stack import PROJECT, LocalStack
+from tests.stacks import quiet_stack
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "probes.mjs"
@@ -65,12 +66,7 @@ DENIED = {
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory) -> LocalStack:
-    with LocalStack(
-        ports=Ports.free(),
-        state_dir=tmp_path_factory.mktemp("stack"),
-        settings=SETTINGS,
-        quiet=True,
-    ) as running:
+    with quiet_stack(tmp_path_factory.mktemp("stack"), SETTINGS) as running:
         yield running
 
 
