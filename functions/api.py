@@ -25,6 +25,8 @@ from shared.domain.errors import (
     CreationNotFound,
     Forbidden,
     StorageError,
+    StoreContention,
+    StoreUnavailable,
     Unauthenticated,
 )
 from shared.domain.failures import user_message
@@ -212,7 +214,26 @@ def get_creation(creation_id: str) -> flask.Response:
     if not _ID.match(creation_id):
         raise CreationNotFound(creation_id)
     creation = own_creation(app_deps(), uid, creation_id)
-    return reply(200, schemas.CreationAnswer(creation=creation_out(creation, app_deps().media)))
+    out = creation_out(creation, app_deps().media)
+    return reply(200, schemas.CreationAnswer(creation=_with_position(out, creation)))
+
+
+def _with_position(out: schemas.CreationOut, creation: Creation) -> schemas.CreationOut:
+    """A waiting video's place in line; without it when the store cannot count now (the
+    creation still reads: the position is a courtesy)."""
+    from shared.services.queue_position import queue_position
+
+    try:
+        position = queue_position(app_deps(), creation)
+    except (StoreUnavailable, StoreContention) as exc:
+        events.emit("creation.position_failed", logging.WARNING, creationId=creation.id,
+                    error=type(exc).__name__)  # fmt: skip
+        return out
+    if position is None:
+        return out
+    return out.model_copy(
+        update={"queuePosition": position.ahead, "estimatedStartAt": position.estimated_start_at}
+    )
 
 
 @bp.get("/api/tokens")

@@ -120,6 +120,17 @@ class CreationOut(Answer):
     queueErrorCode: str | None  # noqa: N815
     createdAt: datetime  # noqa: N815
     updatedAt: datetime  # noqa: N815
+    queuePosition: int | None = Field(  # noqa: N815
+        default=None,
+        ge=0,
+        description="While a video waits for its start (GET /api/creations/<id> only): how "
+        "many accepted videos start before it",
+    )
+    estimatedStartAt: datetime | None = Field(  # noqa: N815
+        default=None,
+        description="While a video waits for its start: about when it starts, from the "
+        "position and the pace of starts (VEO_STARTS_PER_MINUTE)",
+    )
 
 
 class VideoAccepted(Answer):

@@ -131,6 +131,11 @@ class StoreQueries(Protocol):
         """How many creations were made since `since` (only in `status` if given), counted
         by the store without reading them."""
 
+    def count_waiting_before(self, created_at: datetime) -> int:
+        """How many creations still wait for their start (`pending`) that were submitted
+        before `created_at`: a video's queue position, counted by the store from an index
+        without reading the creations (docs/DESIGN.md, "Veo's quota")."""
+
     def latest_failures(self, limit: int) -> list[CreationSummary]:
         """The most recently failed creations (everyone's), newest first."""
 

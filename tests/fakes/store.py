@@ -196,6 +196,15 @@ class InMemoryStore:
         self._maybe_fail("count_creations")
         return len(self._since(since, (status,) if status else None))
 
+    def count_waiting_before(self, created_at: datetime) -> int:
+        self._maybe_fail("count_waiting_before")
+        with self._lock:
+            return sum(
+                1
+                for c in self.by_id.values()
+                if c.status is Status.PENDING and c.created_at < created_at
+            )
+
     def _since(self, since: datetime, statuses: tuple[Status, ...] | None) -> list[Creation]:
         with self._lock:
             return [
