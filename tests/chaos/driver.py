@@ -39,6 +39,7 @@ from shared.bootstrap import Container
 from shared.config import settings_from_env
 from shared.domain.creation import TERMINAL, Kind, Status
 from shared.domain.errors import (
+    BalanceTooLow,
     CreationNotFound,
     DomainError,
     InsufficientTokens,
@@ -47,8 +48,10 @@ from shared.domain.errors import (
     StoreUnavailable,
     TooManyInFlight,
 )
+from shared.domain.grants import operator_grant, payment_credit
 from shared.domain.idempotency import Endpoint, IdempotencyConflict, fingerprint
 from shared.domain.ledger import EntryType
+from shared.services import tokens
 from shared.services.accounts import own_creation
 from shared.services.cancel import cancel_creation
 from shared.services.images import ImageFailed, ImageInProgress, ImageOrder, generate_image
@@ -80,6 +83,7 @@ ANSWERS = (  # the domain errors an api request may answer with, as the api answ
     (InsufficientTokens, "402"),
     (TooManyInFlight, "429"),
     (IdempotencyConflict, "422"),
+    (BalanceTooLow, "409 balance too low"),
     (StoreContention, "409 busy"),
     (StoreUnavailable, "503 store"),
     (QueueClosed, "503 queue closed"),
@@ -97,6 +101,18 @@ class Remembered:
     kind: Kind
     key: str
     order: Any
+
+
+@dataclass(frozen=True)
+class MoneyIn:
+    """A grant, correction or credit as its sender knows it: retried with the same key (or
+    externalId) and body until it is answered."""
+
+    kind: str  # "credit" | "grant"
+    key: str  # the externalId, or the operator's Idempotency-Key
+    uid: str
+    amount: int
+    reason: str
 
 
 @dataclass
@@ -155,6 +171,10 @@ class Run:
         self.suspects: list[str] = []  # creation ids whose traces are printed
         self._entries_seen = 0
         self._debit_count: Counter = Counter()
+        self.money_in: dict[str, MoneyIn] = {}  # sent, by key
+        self.unanswered: set[str] = set()  # sent, no answer yet: the sender will retry
+        self.refused: set[str] = set()  # answered 409 balance_too_low: nothing applied
+        self.ever_unanswered: set[str] = set()  # an attempt may commit late (a store fault)
 
     # -- the run ------------------------------------------------------------------------
 
@@ -172,6 +192,8 @@ class Run:
                     self.act_again()
             world.run_until(world.seconds + FAULTY_DRAIN)
             self.plan.enabled = False
+            for key in sorted(self.unanswered):  # the senders' last retries
+                self.send_money(self.money_in[key], retry=True)
             healed = world.seconds
             bound = self.settings.video_deadline_seconds + DEADLINE_BOUND_SLACK
             world.run_until(healed + bound)
@@ -232,10 +254,80 @@ class Run:
                 self.video(r.uid, r.order, r.key, replay=True)
             else:
                 self.image(r.uid, r.order, r.key, replay=True)
-        elif roll < 0.8:
+        elif roll < 0.7:
             self.cancel()
-        else:
+        elif roll < 0.8:
             self.peek()
+        else:
+            self.tokens_in()
+
+    # -- tokens coming in: a payment's credit, an operator's grant or correction ---------
+
+    def tokens_in(self) -> None:
+        rng = self.rng
+        if self.money_in and rng.random() < 0.3:  # a sender's retry, the same request
+            m = self.money_in[rng.choice(sorted(self.money_in)[-100:])]
+            if rng.random() < 0.1:  # the same key with another body: 422, nothing applied
+                self.send_money(MoneyIn(m.kind, m.key, m.uid, m.amount + 1, m.reason))
+                return
+            self.send_money(m, retry=True)
+            return
+        n = len(self.money_in)
+        uid = rng.choice(self.users)
+        if rng.random() < 0.6:
+            m = MoneyIn("credit", f"pi_{self.seed}_{n}", uid, rng.randint(1, 100), "pack")
+        else:
+            amount = rng.choice([rng.randint(1, 50), -rng.randint(1, 60)])
+            m = MoneyIn("grant", f"grant-{n}", uid, amount, "support")
+        self.money_in[m.key] = m
+        self.send_money(m)
+
+    def send_money(self, m: MoneyIn, retry: bool = False) -> None:
+        label = f"{m.kind} retry" if retry else m.kind
+        if m.kind == "credit":
+            call = lambda: tokens.credit(self.deps, "pay@chaos", m.key, m.uid, m.amount, m.reason)  # noqa: E731
+        else:
+            call = lambda: tokens.grant(self.deps, "admin", m.key, m.uid, m.amount, m.reason)  # noqa: E731
+        moved, exc = self._request(label, call)
+        sent = self.money_in.get(m.key)
+        if moved is not None:
+            self.outcomes[f"{label} 200{' replayed' if moved.replayed else ''}"] += 1
+            if sent != m:
+                self.violation(m.key, f"another body under the same key was answered {moved}")
+            self.unanswered.discard(m.key)
+            self.refused.discard(m.key)
+        elif isinstance(exc, IdempotencyConflict) and sent != m:
+            pass  # the conflict this body deserves; the first request stands
+        elif isinstance(exc, BalanceTooLow) and sent == m:
+            self.refused.add(m.key)
+            self.unanswered.discard(m.key)
+        elif sent == m:
+            self.unanswered.add(m.key)
+            self.ever_unanswered.add(m.key)
+
+    def check_money_in(self) -> None:
+        """No credit or grant applied twice, none answered and lost, none refused applied
+        (unless an earlier attempt, unanswered, committed late)."""
+        entries = self.inner.entries
+        by_external = Counter(e.external_id for e in entries.values() if e.external_id)
+        for external_id, n in by_external.items():
+            if n > 1:
+                self.violation(external_id, f"credited {n} times")
+        for key, m in sorted(self.money_in.items()):
+            if m.kind == "credit":
+                entry_id = payment_credit("pay@chaos", key, m.uid, m.amount, m.reason).entry_id
+            else:
+                entry_id = operator_grant("admin", key, m.uid, m.amount, m.reason).entry_id
+            entry = entries.get(entry_id)
+            if key in self.unanswered:
+                self.violation(key, "never answered, even once the faults stopped")
+            elif key in self.refused:
+                if entry is not None and key not in self.ever_unanswered:
+                    self.violation(key, "answered 409 balance_too_low, applied anyway")
+            elif entry is None:
+                self.violation(key, "answered, not in the ledger")
+            elif entry.amount != m.amount or entry.user_id != m.uid:
+                self.violation(key, f"applied as {entry}, sent as {m}")
 
     def _request(
         self, label: str, call: Callable[[], Any], creation_id: str | None = None
@@ -406,6 +498,7 @@ class Run:
                 self.world.outcomes["in-flight counter drift seen before a sweep"] += 1
 
     def check(self) -> AuditReport:
+        self.check_money_in()
         report = audit_memory(self.inner, self.world.now)
         for v in report.violations:
             self.violation(v.subject, f"audit {v.kind}: {v.detail}")

@@ -34,9 +34,12 @@ def test_every_invariant_holds_under_faults(seed, capsys):
     statuses = {key.split("/")[1] for key in result.creations}
     assert {"draft", "failed", "cancelled"} <= statuses
     assert not {"pending", "processing"} & statuses
+    moved = result.audit.by_entry_type  # tokens came in too, under the same faults
+    assert moved["credit"] and moved["adjustment"] and moved["grant"] > len(statuses)
     with capsys.disabled():
         print(
-            f"\nchaos seed {seed}: {result.audit.creations} creations, "
+            f"\nchaos seed {seed}: {result.audit.creations} creations, {moved['credit']} "
+            f"credits, {moved['grant']} grants, {moved['adjustment']} adjustments, "
             f"{sum(result.faults.values())} faults, 0 violations, {result.seconds:.1f} s"
         )
 
