@@ -253,6 +253,12 @@ class _Reader:
             self.problems.append(f"{name} must use https in production")
         return value
 
+    def optional_url(self, name: str, default: str | None, local: bool) -> str | None:
+        """An http(s) URL (https in production) without its trailing slash, or None."""
+        if self.text(name, default) is None:
+            return None
+        return self.url(name, default, local).rstrip("/")
+
     def names(self, name: str, default: str) -> tuple[str, ...]:
         raw = self.text(name, default) or ""
         return tuple(dict.fromkeys(n.strip() for n in raw.split(",") if n.strip()))
@@ -362,7 +368,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         veo_starts_per_minute=r.number("VEO_STARTS_PER_MINUTE", 10, float, 0.1, 6000),
         max_queue_wait_seconds=r.number("MAX_QUEUE_WAIT_SECONDS", 1800, int, 60, 86_400),
         local_video_quota_per_minute=r.number("LOCAL_VIDEO_QUOTA_PER_MINUTE", 0, int, 0, 100_000),
-        api_url=_optional_url(r, "API_URL", LOCAL_API_URL if local else None, local),
+        api_url=r.optional_url("API_URL", LOCAL_API_URL if local else None, local),
         credit_callers=r.names("CREDIT_CALLERS", LOCAL_CREDIT_CALLERS if local else ""),
         daily_spend_limit_tokens=r.number("DAILY_SPEND_LIMIT_TOKENS", 0, int, 0, 10_000_000),
     )
@@ -370,12 +376,6 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
     if r.problems:
         raise ConfigError(r.problems)
     return settings
-
-
-def _optional_url(r: _Reader, name: str, default: str | None, local: bool) -> str | None:
-    if r.text(name, default) is None:
-        return None
-    return r.url(name, default, local).rstrip("/")
 
 
 def _check_combinations(s: Settings, r: _Reader) -> None:

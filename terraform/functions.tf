@@ -25,6 +25,9 @@ locals {
   # URL without a cycle. Cloud Tasks and Cloud Scheduler must call a run.app URL (not the
   # cloudfunctions.net one) for the internal ingress below to let them in.
   worker_url = "https://${local.worker_name}-${data.google_project.this.number}.${var.region}.run.app"
+  # The api's own run.app URL, known before it exists the same way: the audience of the
+  # payments backend's ID tokens (API_URL, POST /api/credits).
+  api_url = "https://${local.api_name}-${data.google_project.this.number}.${var.region}.run.app"
 
   # What production configuration (shared/config.py) reads; the same for both functions,
   # since main.py loads one configuration for both. tests/terraform checks that
@@ -44,6 +47,8 @@ locals {
     MAX_QUEUE_WAIT_SECONDS         = tostring(var.max_queue_wait_seconds)
     TASKS_SERVICE_ACCOUNT          = google_service_account.invoker.email
     WORKER_URL                     = local.worker_url
+    API_URL                        = local.api_url
+    CREDIT_CALLERS                 = join(",", var.payments_callers)
     WORKER_AUTH                    = "oidc"
     GENAI_BACKEND                  = "vertex"
     VERTEX_LOCATION                = var.vertex_location

@@ -16,6 +16,11 @@ output "api_url" {
   value       = google_cloudfunctions2_function.fn["api"].service_config[0].uri
 }
 
+output "credit_audience" {
+  description = "The audience of the payments backend's ID tokens (API_URL): it POSTs <credit_audience>/api/credits as one of var.payments_callers (docs/deploy.md)."
+  value       = local.api_url
+}
+
 output "worker_url" {
   description = "The worker's run.app URL (WORKER_URL); only Cloud Tasks and Cloud Scheduler may call it."
   value       = local.worker_url

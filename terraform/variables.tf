@@ -49,6 +49,16 @@ variable "allowed_origins" {
   }
 }
 
+variable "payments_callers" {
+  description = "Service account emails of the payments backend (the server that takes payments) allowed to POST /api/credits with a Google-signed ID token for the api's URL (output credit_audience). Empty: every credit is refused. docs/deploy.md: how that server gets its tokens."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = alltrue([for email in var.payments_callers : can(regex("^[^@\\s]+@[^@\\s]+$", email))])
+    error_message = "payments_callers must be service account emails."
+  }
+}
+
 variable "firebase_project_id" {
   description = "Firebase project whose ID tokens the api accepts. Empty: project_id."
   type        = string

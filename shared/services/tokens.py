@@ -31,8 +31,10 @@ def credit(deps: Deps, caller: str, external_id: str, uid: str, amount: int, rea
 def _move(deps: Deps, m: Movement) -> Moved:
     moved = deps.store.move_tokens(m, deps.policy.starting_grant, deps.clock())
     events.emit(
-        f"tokens.{moved.entry.type}{'_replayed' if moved.replayed else ''}",
+        "tokens.moved",
         logging.INFO,
+        type=str(moved.entry.type),
+        replayed=moved.replayed,
         userId=m.uid,
         amount=m.amount,
         by=m.by,
