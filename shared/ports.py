@@ -167,6 +167,10 @@ class TaskQueue(Protocol):
     def delete(self, task: StepTask) -> bool:
         """Delete the named task if it is still waiting; False when it was not there."""
 
+    def waiting(self, task: StepTask) -> bool:
+        """Is the named task in the queue, not yet run to success (GetTask)? False when it
+        ran, was deleted or never was."""
+
     def info(self) -> QueueInfo: ...
 
     def pause(self) -> QueueInfo:

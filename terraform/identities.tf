@@ -109,6 +109,26 @@ resource "google_cloud_tasks_queue_iam_member" "start_enqueuer" {
   member   = each.value
 }
 
+# The reconciler (in the worker) asks whether a waiting video's start task is still in line
+# (GetTask: cloudtasks.tasks.get) before it requeues it: a second start task would take one
+# of the pace's dispatches. No predefined role has that permission alone
+# (roles/cloudtasks.viewer adds listing every task and queue), so a custom role, bound on
+# the start queue only.
+resource "google_project_iam_custom_role" "start_task_reader" {
+  project     = var.project_id
+  role_id     = "${replace(var.name_prefix, "-", "_")}_start_task_reader"
+  title       = "Video start task reader (${var.name_prefix})"
+  description = "Read a task of the start queue: the reconciler's check that a waiting video is still in line."
+  permissions = ["cloudtasks.tasks.get"]
+}
+
+resource "google_cloud_tasks_queue_iam_member" "worker_start_task_reader" {
+  name     = google_cloud_tasks_queue.video_start.name
+  location = google_cloud_tasks_queue.video_start.location
+  role     = google_project_iam_custom_role.start_task_reader.name
+  member   = local.runtime_members.worker
+}
+
 resource "google_cloud_tasks_queue_iam_member" "api_start_queue_operator" {
   name     = google_cloud_tasks_queue.video_start.name
   location = google_cloud_tasks_queue.video_start.location

@@ -204,6 +204,20 @@ class CloudTasksQueue:
             return False
         return True
 
+    def waiting(self, task: StepTask) -> bool:
+        name = self._task_name(task)
+        try:
+            self._call(
+                "GetTask",
+                "cloudtasks.tasks.get",
+                lambda client: client.get_task(name=name, retry=self._retry, timeout=self._budget),
+            )
+        except _Answered as answered:
+            if not isinstance(answered.exc, gexc.NotFound):
+                raise
+            return False
+        return True
+
     def queue_of(self, task: StepTask) -> str:
         """The queue a step goes to: a start to the start queue when there is one."""
         if task.step is Step.START and self.start_queue_path:
@@ -255,7 +269,7 @@ class CloudTasksQueue:
         try:
             return call(self.client)
         except (gexc.AlreadyExists, gexc.NotFound) as exc:
-            if isinstance(exc, gexc.AlreadyExists) or rpc == "DeleteTask":
+            if isinstance(exc, gexc.AlreadyExists) or rpc in ("DeleteTask", "GetTask"):
                 raise _Answered(exc) from exc
             raise queue_error(exc) from exc
         except Exception as exc:  # noqa: BLE001 - every failure becomes a QueueError

@@ -100,6 +100,12 @@ def _settle(deps: Deps, creation: Creation, report: ReconcileReport) -> None:
         return
     if creation.status is Status.PROCESSING and not creation.operation_name:
         return  # its start may still be running (not past the start timeout yet)
+    if creation.status is Status.PENDING and deps.queue.waiting(
+        start_task(creation.id, creation.requeues)
+    ):
+        # In line behind the paced start queue (queue.tf): a second start task would only
+        # take one of the pace's dispatches. MAX_QUEUE_WAIT_SECONDS bounds the wait above.
+        return
     creation, changed = deps.store.update_creation(
         creation.id, lambda c: transitions.count_requeue(c, deps.clock())
     )

@@ -283,7 +283,7 @@ class SimTasks(FakeQueue):
             )
         plan.die_after(f"queue.enqueue {name}")
 
-    def task_exists(self, task: StepTask) -> bool:
+    def waiting(self, task: StepTask) -> bool:
         if self.plan.hit("queue_fails_before"):
             raise QueueError("queue_unavailable", "injected")
         return task.task_id in self.tasks

@@ -66,10 +66,12 @@ CALLS: dict[str, Callable[[tasks_v2.CloudTasksClient, str], object]] = {
 }
 # What the code of each account calls (shared/adapters/cloud_tasks_queue.py): the api
 # submits (CreateTask), cancels (DeleteTask), gates on GetQueue, pauses and resumes; the
-# worker creates its poll and reconcile tasks.
+# worker creates its poll and reconcile tasks, and its reconciler asks whether a start task
+# is still in line (GetTask: granted on the start queue; locally a queue grant applies to
+# every queue, a known difference).
 ALLOWED = {
     API: {"CreateTask", "DeleteTask", "GetQueue", "PauseQueue", "ResumeQueue"},
-    WORKER: {"CreateTask"},
+    WORKER: {"CreateTask", "GetTask"},
     STRANGER: set(),
 }
 

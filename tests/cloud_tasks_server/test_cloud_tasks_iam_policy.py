@@ -38,10 +38,13 @@ def test_the_api_may_create_and_delete_tasks_and_read_pause_and_resume_the_queue
     }
 
 
-def test_the_worker_may_only_create_tasks(policy):
+def test_the_worker_may_only_create_tasks_and_read_one(policy):
+    """Its polls and requeues (create) and the reconciler's "is the start still in line?"
+    (get, granted on the start queue)."""
     assert policy.permissions(email("worker"), PROJECT, on_queue=True) == {
         "cloudtasks.tasks.create",
         "cloudtasks.tasks.fullView",
+        "cloudtasks.tasks.get",
     }
 
 
@@ -50,7 +53,8 @@ def test_no_other_account_has_a_cloud_tasks_permission_and_nothing_is_project_wi
         f"serviceAccount:{email('api')}",
         f"serviceAccount:{email('worker')}",
     }
-    assert all(grant.queue == "creator-video-generation" for grant in policy.grants)
+    queues = {"creator-video-generation", "creator-video-start"}
+    assert {grant.queue for grant in policy.grants} == queues
     for account in ("api", "worker", "tasks-invoker", "auditor", "build"):
         assert policy.permissions(email(account), PROJECT, on_queue=False) == set()
 

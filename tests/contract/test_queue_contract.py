@@ -76,6 +76,15 @@ def test_the_same_step_enqueued_twice_makes_one_task(queue):
     assert queue.delete(step) is False  # ... and only one
 
 
+def test_a_task_is_waiting_until_it_is_deleted(queue):
+    step = StepTask(f"w{time.monotonic_ns()}", Step.START, delay_seconds=3600)
+    assert queue.waiting(step) is False  # never created
+    queue.enqueue(step)
+    assert queue.waiting(step) is True
+    queue.delete(step)
+    assert queue.waiting(step) is False
+
+
 def test_a_paused_queue_holds_its_tasks_and_resumes(queue):
     assert queue.pause().state is QueueState.PAUSED
     assert queue.info().state is QueueState.PAUSED

@@ -93,7 +93,7 @@ def submit_and_cancel(stack: LocalStack) -> tuple[str, dict]:
             return answer if answer.status_code == 202 else None  # the gate may be re-checking
 
         creation_id = wait_for(accepted).json()["creationId"]
-        start_task = f"{stack.queue_path}/tasks/{creation_id}-start-0"
+        start_task = f"{stack.start_queue_path}/tasks/{creation_id}-start-0"
         assert stack.tasks is not None
         stack.tasks.client().get_task(name=start_task)  # queued, held by the busy worker
         answer = http.post(f"/api/creations/{creation_id}/cancel", headers=headers)

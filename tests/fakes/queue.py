@@ -98,6 +98,12 @@ class FakeQueue:
             self.taken[task.task_id] = self.now() + NAME_KEPT
             return True
 
+    def waiting(self, task: StepTask) -> bool:
+        if self.failure:
+            raise self.failure
+        with self._lock:
+            return task.task_id in self.tasks
+
     def info(self) -> QueueInfo:
         self.info_calls += 1
         if self.failure:

@@ -209,7 +209,7 @@ def test_the_api_can_read_pause_and_resume_the_queue_delete_tasks_and_nothing_mo
     role = "${google_project_iam_custom_role.queue_operator.name}"
     assert (role, "${local.runtime_members.api}") in grants
     assert ("roles/cloudtasks.enqueuer", "${each.value}") in grants
-    [custom] = config.of_type("google_project_iam_custom_role").values()
+    custom = config.of_type("google_project_iam_custom_role")["queue_operator"]
     assert sorted(custom["permissions"]) == [
         "cloudtasks.queues.get",
         "cloudtasks.queues.pause",

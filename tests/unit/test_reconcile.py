@@ -26,6 +26,21 @@ def test_a_pending_creation_whose_task_was_lost_is_started_again(deps, clock):
     assert deps.store.get_creation(cid).status is Status.DRAFT
 
 
+def test_a_pending_creation_still_in_line_behind_the_pace_is_left_in_line(deps, clock):
+    """Its start task waits in the paced start queue: a second one would only take one of
+    the pace's dispatches. It is started once, by the task it has."""
+    cid = submit_video(deps, "ivy", ORDER).creation.id
+    clock.advance(deps.settings.stale_after_seconds + 1)
+
+    report = reconcile(deps)
+
+    assert report.requeued == [] and report.failed == []
+    assert [t.task_id for t in deps.queue.tasks.values()] == [f"{cid}-start-0"]
+    deliver_all(deps, clock)
+    assert deps.store.get_creation(cid).status is Status.DRAFT
+    assert len(deps.videos.started) == 1
+
+
 def test_a_processing_creation_whose_poll_chain_broke_gets_a_new_chain(deps, clock):
     cid = submit_video(deps, "ivy", ORDER).creation.id
     from shared.services.video_steps import run_step
