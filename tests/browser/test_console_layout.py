@@ -83,6 +83,13 @@ def test_the_user_view_fits_a_390_px_phone(stack, browser):
         expect(card.locator(".prompt")).to_have_text(LONG_PROMPT)
         expect(card).to_have_attribute("data-status", "draft")
         print("/ at 390:", no_overflow(page))
+        # A new creation's card is below the form and the tokens: brought into view, focused.
+        page.get_by_label("Image", exact=True).check()
+        page.get_by_label("Prompt", exact=True).fill("a second one")
+        page.get_by_test_id("submit").click()
+        new = page.locator("li.creation", has_text="a second one")
+        expect(new).to_be_focused()
+        expect(new).to_be_in_viewport()
         assert page.errors == []
 
 
