@@ -85,6 +85,7 @@ bench: install tools
 	$(PY) benchmarks/cold_start.py $(if $(QUICK),--quick)
 	$(PY) benchmarks/overview.py $(if $(QUICK),--quick)
 	$(PY) benchmarks/audit.py $(if $(QUICK),--quick)
+	$(PY) benchmarks/veo_quota.py $(if $(QUICK),--quick)
 
 clean:
 	rm -rf .local .pytest_cache .ruff_cache

@@ -55,6 +55,18 @@ SCRIPTS = {
             r"; balance after: 100000 of 100000$",
         ],
     ),
+    "veo_quota.py": (
+        [pytest.mark.stack],
+        [
+            r"^veo quota: Q=60 starts/min \(LOCAL_VIDEO_QUOTA_PER_MINUTE\), N=6 users ",
+            r"^  paced \(VEO_STARTS_PER_MINUTE=60\):$",
+            rf"^    last start {NUMBER} s, last end {NUMBER} s after the first submit; ideal N/Q ",
+            r"^    provider 429s \(video.start_deferred\): \d+; videos draft 6 of 6, failed 0, "
+            r"cancelled 0, refunded 0, not ended 0$",
+            rf"^    estimatedStartAt vs real start over 6 videos: \|error\| p50 {NUMBER} s, p95 ",
+            r"^  pacing off \(VEO_STARTS_PER_MINUTE=6000\):$",
+        ],
+    ),
     "gate_reopen.py": (
         [pytest.mark.stack],
         [
