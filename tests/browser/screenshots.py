@@ -3,6 +3,8 @@
 user-view-banner.png   a user's console while an operator has paused the queue: the
                        banner, the video button disabled, a finished video and image, a
                        failed and a cancelled video, both refunded
+user-view-phone.png    the same console on a 390×844 touch screen (nothing wider than the
+                       phone, 44 px controls)
 dashboard.png          the operator dashboard at that moment: the queue paused (who, when,
                        why), the last hour's figures and chart, a video stuck (its worker
                        held back for a minute), the latest failures
@@ -28,6 +30,7 @@ USER = "maya"
 # heartbeat + POLL_MAX_SECONDS); the script waits that long for one.
 STALE_AFTER_SECONDS = 62
 VIEWPORT = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
 
 
 def creation(console: Console, uid: str, creation_id: str) -> dict:
@@ -88,7 +91,7 @@ def take(console: Console, out: Path) -> list[Path]:
     reason = "Veo quota incident: holding new videos until the provider recovers"
     answer = console.api("POST", "/api/admin/queue/pause", ADMIN, json={"reason": reason})
     assert answer.status_code == 200, answer.text
-    shots = [out / "user-view-banner.png", out / "dashboard.png"]
+    shots = [out / "user-view-banner.png", out / "user-view-phone.png", out / "dashboard.png"]
     with chromium() as browser:
         user = browser.new_context(viewport=VIEWPORT).new_page()
         sign_in(user, console, USER)
@@ -103,12 +106,24 @@ def take(console: Console, out: Path) -> list[Path]:
         user.get_by_label("Prompt", exact=True).fill("a drone shot over a glacier")
         user.screenshot(path=str(shots[0]), full_page=True)
 
+        touch = {"viewport": PHONE, "has_touch": True, "is_mobile": True}
+        phone = browser.new_context(**touch).new_page()
+        sign_in(phone, console, USER)
+        expect(phone.locator("queue-status-banner")).to_be_visible(timeout=15_000)
+        expect(phone.locator('li.creation[data-status="draft"] video')).to_have_count(1)
+        phone.wait_for_function(
+            "() => [...document.querySelectorAll('video')].every(v => v.readyState >= 2)"
+            " && [...document.images].every(i => i.complete && i.naturalWidth > 0)",
+            timeout=15_000,
+        )
+        phone.screenshot(path=str(shots[1]), full_page=True)
+
         admin = browser.new_context(viewport=VIEWPORT).new_page()
         sign_in(admin, console, ADMIN, path="/admin")
         expect(admin.get_by_test_id("queue-state")).to_have_text("Paused", timeout=15_000)
         expect(admin.get_by_test_id("failures")).to_contain_text("lee", timeout=15_000)
         expect(admin.get_by_test_id("stuck")).to_contain_text("kim", timeout=15_000)
-        admin.screenshot(path=str(shots[1]), full_page=True)
+        admin.screenshot(path=str(shots[2]), full_page=True)
     console.api("POST", "/api/admin/queue/resume", ADMIN, json={"reason": "screenshots taken"})
     return shots
 
