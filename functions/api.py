@@ -18,7 +18,15 @@ from flask_cors import CORS
 
 from functions import admin, schemas
 from functions.errors import HEALTH_RETRY_SECONDS
-from functions.http import app_deps, install_error_handlers, invalid, reply, validated
+from functions.http import (
+    app_deps,
+    idempotency_key,
+    install_error_handlers,
+    invalid,
+    reply,
+    validated,
+)
+from functions.views import entry_out, movement_out
 from shared import events
 from shared.domain.creation import Creation
 from shared.domain.errors import (
@@ -30,9 +38,7 @@ from shared.domain.errors import (
     Unauthenticated,
 )
 from shared.domain.failures import user_message
-from shared.domain.grants import Moved
 from shared.domain.identity import Identity
-from shared.domain.ledger import LedgerEntry
 from shared.domain.paging import DEFAULT_LIMIT, MAX_LIMIT, Cursor
 from shared.services.admin import OverviewCache
 
@@ -42,7 +48,6 @@ if TYPE_CHECKING:
 
 # Creation ids are ours (hex); a name Firestore reserves (`__x__`) is never one of them.
 _ID = re.compile(r"^(?!__.*__$)[A-Za-z0-9_-]{1,64}$")
-_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
 CORS_MAX_AGE_SECONDS = 3600
 
 bp = flask.Blueprint("api", __name__)
@@ -86,7 +91,7 @@ def generate_video() -> flask.Response:
     deps = app_deps()
     uid = _uid()
     body = validated(VideoRequest)
-    key = _idempotency_key()
+    key = idempotency_key()
 
     accepted = submit_video(deps, uid, VideoOrder(body.prompt, body.parameters()), key)
     c = accepted.creation
@@ -112,7 +117,7 @@ def generate_image() -> flask.Response:
     deps = app_deps()
     uid = _uid()
     body = validated(ImageRequest)
-    key = _idempotency_key()
+    key = idempotency_key()
     made = make_image(deps, uid, ImageOrder(body.prompt, body.aspectRatio), key)
     c = made.creation
     shown = creation_out(c, deps.media)
@@ -171,39 +176,6 @@ def credit() -> flask.Response:
     body = validated(CreditRequest)
     moved = tokens.credit(deps, caller, body.externalId, body.uid, body.amount, body.reason)
     return reply(200, movement_out(moved))
-
-
-def movement_out(moved: Moved) -> schemas.MovementAnswer:
-    return schemas.MovementAnswer(
-        balance=moved.balance, entry=entry_out(moved.entry), replayed=moved.replayed
-    )
-
-
-def entry_out(e: LedgerEntry) -> schemas.LedgerEntryOut:
-    return schemas.LedgerEntryOut(
-        id=e.id,
-        type=e.type.value,
-        amount=e.amount,
-        creationId=e.creation_id,
-        reason=e.reason,
-        createdAt=e.created_at,
-        by=e.by,
-        externalId=e.external_id,
-    )
-
-
-def _idempotency_key() -> str | None:
-    key = flask.request.headers.get("Idempotency-Key")
-    if key is not None and not _IDEMPOTENCY_KEY.match(key):
-        flask.abort(invalid({"Idempotency-Key": "1 to 128 visible ASCII characters"}))
-    return key
-
-
-def required_idempotency_key() -> str:
-    key = _idempotency_key()
-    if key is None:
-        flask.abort(invalid({"Idempotency-Key": "required: one per grant, reused on retries"}))
-    return key
 
 
 @bp.get("/api/creations/<creation_id>")
@@ -393,6 +365,8 @@ def creation_out(c: Creation, media: MediaStorage) -> schemas.CreationOut:
         queueErrorCode=c.queue_error_code,
         createdAt=c.created_at,
         updatedAt=c.updated_at,
+        model=c.model,
+        location=c.location,
     )
 
 

@@ -131,6 +131,15 @@ class CreationOut(Answer):
         description="While a video waits for its start: about when it starts, from the "
         "position and the pace of starts (VEO_STARTS_PER_MINUTE)",
     )
+    model: str | None = Field(
+        default=None,
+        description="A started video: the generator's model that makes it (a fallback model "
+        "when the primary was out of quota)",
+    )
+    location: str | None = Field(
+        default=None,
+        description="A started video: where the model runs (a Vertex AI region, or global)",
+    )
 
 
 class VideoAccepted(Answer):

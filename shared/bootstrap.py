@@ -139,8 +139,13 @@ class Container:
         if s.video_generator == "veo":
             from shared.adapters.veo_video import VeoVideoGenerator
 
+            vertex = s.genai_backend == "vertex"
             return VeoVideoGenerator(
-                self._genai_client, s.video_model, vertex=s.genai_backend == "vertex"
+                self._genai_client,
+                s.video_model,
+                vertex=vertex,
+                location=s.vertex_location if vertex else None,
+                client_for_location=self._genai_client_at if vertex else None,
             )
         from shared.adapters.local_video import LocalVideoGenerator
 
@@ -149,6 +154,7 @@ class Container:
             latency_seconds=s.local_video_latency_seconds,
             failure_rate=s.local_video_failure_rate,
             quota_per_minute=s.local_video_quota_per_minute,
+            model=s.video_model,
         )
 
     @functools.cached_property
@@ -161,6 +167,19 @@ class Container:
         from shared.adapters.local_image import LocalImageGenerator
 
         return LocalImageGenerator()
+
+    def _genai_client_at(self, location: str) -> Callable[[], Any]:
+        """A Vertex AI client factory for another location (VEO_LOCATIONS' failover)."""
+        from shared.adapters.genai_client import genai_client_factory
+
+        s = self.settings
+        return genai_client_factory(
+            api_key=None,
+            vertex_project=s.project,
+            vertex_location=location,
+            base_url=s.genai_base_url,
+            timeout_seconds=GENAI_TIMEOUT_SECONDS,
+        )
 
     @functools.cached_property
     def _genai_client(self) -> Callable[[], Any]:

@@ -135,6 +135,13 @@ class Settings:
     veo_starts_per_minute: float = 10.0
     max_queue_wait_seconds: int = 1800
     local_video_quota_per_minute: int = 0  # 0: no local quota
+    # Failover (issue 21): a start that Veo refuses with 429 goes to the next route: the
+    # model at each of VEO_LOCATIONS (empty: VERTEX_LOCATION only), then each of
+    # VEO_FALLBACK_MODELS the same way; a fallback only if its price (VIDEO_MODEL_COSTS,
+    # `model=tokens,...`; unlisted: VIDEO_COST_TOKENS) is not above what was charged.
+    veo_fallback_models: tuple[str, ...] = ()
+    veo_locations: tuple[str, ...] = ()
+    video_model_costs: tuple[tuple[str, int], ...] = ()
     api_url: str | None = None
     credit_callers: tuple[str, ...] = ()
     daily_spend_limit_tokens: int = 0  # 0: no daily cap
@@ -259,6 +266,19 @@ class _Reader:
             return None
         return self.url(name, default, local).rstrip("/")
 
+    def costs(self, name: str) -> tuple[tuple[str, int], ...]:
+        """`model=tokens,...`: a price in tokens (1..10000) per model."""
+        found: dict[str, int] = {}
+        for item in self.names(name, ""):
+            model, _, tokens = item.partition("=")
+            if not model.strip() or not tokens.strip().isdigit():
+                self.problems.append(f"{name}: {item!r} is not model=tokens")
+            elif not 1 <= int(tokens) <= 10_000:
+                self.problems.append(f"{name}: {model.strip()}'s price must be in [1, 10000]")
+            else:
+                found[model.strip()] = int(tokens)
+        return tuple(found.items())
+
     def names(self, name: str, default: str) -> tuple[str, ...]:
         raw = self.text(name, default) or ""
         return tuple(dict.fromkeys(n.strip() for n in raw.split(",") if n.strip()))
@@ -368,6 +388,9 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         veo_starts_per_minute=r.number("VEO_STARTS_PER_MINUTE", 10, float, 0.1, 6000),
         max_queue_wait_seconds=r.number("MAX_QUEUE_WAIT_SECONDS", 1800, int, 60, 86_400),
         local_video_quota_per_minute=r.number("LOCAL_VIDEO_QUOTA_PER_MINUTE", 0, int, 0, 100_000),
+        veo_fallback_models=r.names("VEO_FALLBACK_MODELS", ""),
+        veo_locations=r.names("VEO_LOCATIONS", ""),
+        video_model_costs=r.costs("VIDEO_MODEL_COSTS"),
         api_url=r.optional_url("API_URL", LOCAL_API_URL if local else None, local),
         credit_callers=r.names("CREDIT_CALLERS", LOCAL_CREDIT_CALLERS if local else ""),
         daily_spend_limit_tokens=r.number("DAILY_SPEND_LIMIT_TOKENS", 0, int, 0, 10_000_000),

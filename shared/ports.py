@@ -200,6 +200,15 @@ class VideoSpec:
 
 
 @dataclass(frozen=True)
+class VideoRoute:
+    """Where a generation is started: the model and the location (Vertex AI's region, or
+    `global`). Each has its own quota; the order to try them is Policy.video_routes."""
+
+    model: str
+    location: str
+
+
+@dataclass(frozen=True)
 class Media:
     data: bytes
     content_type: str
@@ -220,8 +229,10 @@ class OperationStatus:
 class VideoGenerator(Protocol):
     """Long-running generation, shaped like Veo: start, then poll by operation name."""
 
-    def start(self, spec: VideoSpec) -> str:
-        """Start one generation and return its operation name. Raises GenerationError."""
+    def start(self, spec: VideoSpec, route: VideoRoute | None = None) -> str:
+        """Start one generation (on `route`; None: the generator's own model and location)
+        and return its operation name. Raises GenerationError: `not_started` proves that
+        nothing was started (a 429), so another route may be tried."""
 
     def poll(self, operation_name: str) -> OperationStatus:
         """Raises GenerationError (transient: retry the step later)."""

@@ -4,7 +4,8 @@ users/{uid}          tokens, totalTokensSpent, inFlight, spentDay, spentToday, c
                      updatedAt
 creations/{id}       userId, kind, prompt, parameters, status, cost, createdAt, updatedAt,
                      deadlineAt, operationName, mediaKey, errorCode, errorMessage, refunded,
-                     queueErrorCode, attempts, progress, claimId, claimedAt, requeues, extra
+                     queueErrorCode, attempts, progress, claimId, claimedAt, requeues, extra,
+                     model, location
 transactions/{id}    userId, type (grant | adjustment | credit | debit | refund), amount,
                      creationId, reason, createdAt; grants, adjustments and credits also
                      by, fingerprint, balanceAfter (and a credit its externalId)
@@ -63,6 +64,8 @@ _CREATION_FIELDS = {
     "claimed_at": "claimedAt",
     "requeues": "requeues",
     "extra": "extra",
+    "model": "model",
+    "location": "location",
 }
 
 
@@ -124,6 +127,8 @@ def creation_from_doc(creation_id: str, doc: dict[str, Any]) -> Creation:
         claimed_at=when("claimedAt"),
         requeues=int(doc.get("requeues") or 0),
         extra=dict(doc.get("extra") or {}),
+        model=text("model"),
+        location=text("location"),
     )
 
 

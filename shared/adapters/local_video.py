@@ -7,7 +7,9 @@ poll raises a transient error) and `[start-error]` (start raises a transient err
 
 `quota_per_minute` (LOCAL_VIDEO_QUOTA_PER_MINUTE, off by default) plays Vertex AI's quota per
 project and base model: a start beyond that many in the last 60 s is refused the way Veo
-refuses it (429 RESOURCE_EXHAUSTED: `generator_rate_limited`, transient, not started). The
+refuses it (429 RESOURCE_EXHAUSTED: `generator_rate_limited`, transient, not started). Each
+route (a model at a location: VIDEO_MODEL, VEO_FALLBACK_MODELS, VEO_LOCATIONS) has a quota
+of its own, so failover to a fallback can be seen locally. The
 window is kept in a file under `root` with an exclusive lock, so every worker process of
 the local stack shares it, as every instance shares the project's quota.
 """
@@ -30,7 +32,7 @@ from typing import Any
 from shared.adapters import local_drawing
 from shared.adapters.local_media import atomic_write
 from shared.domain.errors import GenerationError
-from shared.ports import Media, OperationStatus, VideoSpec
+from shared.ports import Media, OperationStatus, VideoRoute, VideoSpec
 
 PREFIX = "local-operations/"
 _NAME = re.compile(re.escape(PREFIX) + r"([0-9a-f]{32})")
@@ -67,7 +69,7 @@ class LocalVideoGenerator:
     def videos_dir(self) -> Path:
         return self.root / "videos"
 
-    def start(self, spec: VideoSpec) -> str:
+    def start(self, spec: VideoSpec, route: VideoRoute | None = None) -> str:
         prompt = spec.prompt
         if "[start-error]" in prompt:
             raise GenerationError(
@@ -77,7 +79,7 @@ class LocalVideoGenerator:
                 not_started=True,
             )
         if self.quota_per_minute:
-            self._take_quota()
+            self._take_quota(route)
         if "[fail]" in prompt:
             outcome = "failed"
         elif "[filtered]" in prompt:
@@ -98,6 +100,8 @@ class LocalVideoGenerator:
                 "negativePrompt": spec.negative_prompt,
             },
             "started_at": started_at,
+            "model": route.model if route else self.model,
+            "location": route.location if route else None,
             "done_at": started_at + self.latency_seconds,
             "outcome": outcome,
             "transient": "[transient]" in prompt,
@@ -109,9 +113,12 @@ class LocalVideoGenerator:
             raise GenerationError("generator_unavailable", str(exc), transient=True) from exc
         return str(record["name"])
 
-    def _take_quota(self) -> None:
-        """Count this start in the model's 60 s window, or refuse it as Vertex AI does."""
-        path = self.root / f"quota-{self.model}.json"
+    def _take_quota(self, route: VideoRoute | None) -> None:
+        """Count this start in its model's 60 s window (per location: a route has a quota of
+        its own), or refuse it as Vertex AI does."""
+        model = route.model if route else self.model
+        key = f"{route.model}@{route.location}" if route else self.model
+        path = self.root / f"quota-{re.sub(r'[^A-Za-z0-9@._-]', '_', key)}.json"
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             with path.open("a+") as f:
@@ -127,7 +134,7 @@ class LocalVideoGenerator:
                     raise GenerationError(
                         "generator_rate_limited",
                         f"429 RESOURCE_EXHAUSTED: quota of {self.quota_per_minute} requests per "
-                        f"minute for base model {self.model} exceeded (local simulation)",
+                        f"minute for base model {model} exceeded (local simulation)",
                         transient=True,
                         not_started=True,
                     )

@@ -18,6 +18,7 @@ Backends (google-genai 3.4.0):
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -26,9 +27,10 @@ from shared.adapters.genai_client import shorten, to_generation_error
 from shared.adapters.lazy import Lazy
 from shared.config import DEFAULT_VIDEO_MODEL
 from shared.domain.errors import GenerationError
-from shared.ports import Media, OperationStatus, VideoSpec
+from shared.ports import Media, OperationStatus, VideoRoute, VideoSpec
 
 _EXTENSIONS = {"video/mp4": "mp4", "video/webm": "webm", "video/quicktime": "mov"}
+_LOCATION = re.compile(r"(?:^|/)locations/([^/]+)/")
 _PROGRESS_KEYS = ("progressPercent", "progress_percent", "progressPercentage", "progress")
 
 
@@ -40,23 +42,32 @@ class VeoVideoGenerator:
         *,
         vertex: bool = False,
         generate_audio: bool | None = True,
+        location: str | None = None,
+        client_for_location: Callable[[str], Callable[[], Any]] | None = None,
     ) -> None:
         """`client_factory` returns a google-genai Client (see genai_client_factory); it is
         called on first use only. `vertex` says which backend that client speaks.
-        `generate_audio` is sent on Vertex AI only (None: leave it to the model's default)."""
+        `generate_audio` is sent on Vertex AI only (None: leave it to the model's default).
+        `location` is that client's location; `client_for_location` makes a factory for
+        another one (failover to VEO_LOCATIONS: a start on a route at another location, and
+        the polls of its operation, whose name carries its location, go to that client)."""
         self.model = model
         self.vertex = vertex
         self.generate_audio = generate_audio
+        self.location = location
         self._client: Lazy[Any] = Lazy(client_factory)
+        self._client_for_location = client_for_location
+        self._clients: dict[str, Lazy[Any]] = {}
+        self._clients_lock = threading.Lock()
         self._checked = False
         self._check_lock = threading.Lock()
 
     # -- the port --------------------------------------------------------------------------
 
-    def start(self, spec: VideoSpec) -> str:
+    def start(self, spec: VideoSpec, route: VideoRoute | None = None) -> str:
         from google.genai import types
 
-        client = self._get_client()
+        client = self._get_client(route.location if route else None)
         try:
             config = types.GenerateVideosConfig(
                 number_of_videos=1,
@@ -67,7 +78,7 @@ class VeoVideoGenerator:
                 generate_audio=self.generate_audio if self.vertex else None,
             )
             operation = client.models.generate_videos(
-                model=self.model,
+                model=route.model if route else self.model,
                 source=types.GenerateVideosSource(prompt=spec.prompt),
                 config=config,
             )
@@ -87,7 +98,7 @@ class VeoVideoGenerator:
                 "operation_not_found", f"not a Veo operation: {operation_name!r}"[:300],
                 transient=False,
             )  # fmt: skip
-        client = self._get_client()
+        client = self._get_client(_location_of(operation_name))
         try:
             operation = client.operations.get(
                 types.GenerateVideosOperation.model_validate({"name": operation_name})
@@ -122,9 +133,19 @@ class VeoVideoGenerator:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _get_client(self) -> Any:
+    def _lazy_client(self, location: str | None) -> Lazy[Any]:
+        """The client for `location`: the default one for its own location, None, or when no
+        other can be made."""
+        if location is None or location == self.location or self._client_for_location is None:
+            return self._client
+        with self._clients_lock:
+            if location not in self._clients:
+                self._clients[location] = Lazy(self._client_for_location(location))
+            return self._clients[location]
+
+    def _get_client(self, location: str | None = None) -> Any:
         try:
-            client = self._client.get()
+            client = self._lazy_client(location).get()
         except Exception as exc:
             raise to_generation_error(exc, what="veo client") from exc
         if not self._checked:
@@ -163,6 +184,12 @@ class VeoVideoGenerator:
                 "generator_bad_response", "veo download: empty file", transient=True
             )
         return bytes(data)
+
+
+def _location_of(operation_name: str) -> str | None:
+    """The location in a Vertex AI operation name (`projects/P/locations/L/...`), or None."""
+    match = _LOCATION.search(operation_name)
+    return match.group(1) if match else None
 
 
 def _failed(code: str, message: str) -> OperationStatus:

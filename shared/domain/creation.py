@@ -90,6 +90,10 @@ class Creation:
     claimed_at: datetime | None = None
     requeues: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    # The generator's model and location that made the video (set with its operation: the
+    # route that started it, a fallback when the primary was out of quota; issue 21).
+    model: str | None = None
+    location: str | None = None
 
     @property
     def is_terminal(self) -> bool:
@@ -166,16 +170,21 @@ def record_operation(
     operation_name: str,
     now: datetime,
     generation_deadline: timedelta | None = None,
+    *,
+    model: str | None = None,
+    location: str | None = None,
 ) -> Creation | None:
-    """Record the started operation. With `generation_deadline`, the creation's deadline
-    becomes the start plus it: the generation's time counts from its start, not from the
-    submit (the time it waited for its turn is bounded by MAX_QUEUE_WAIT_SECONDS)."""
+    """Record the started operation, and the model and location that run it. With
+    `generation_deadline`, the creation's deadline becomes the start plus it: the
+    generation's time counts from its start, not from the submit (the time it waited for its
+    turn is bounded by MAX_QUEUE_WAIT_SECONDS)."""
     if c.status is not Status.PROCESSING or c.claim_id != claim_id or c.operation_name:
         return None
+    route = {"model": model, "location": location}
     if generation_deadline is None:
-        return c.with_changes(now, operation_name=operation_name)
+        return c.with_changes(now, operation_name=operation_name, **route)
     deadline = min(c.deadline_at, now + generation_deadline)
-    return c.with_changes(now, operation_name=operation_name, deadline_at=deadline)
+    return c.with_changes(now, operation_name=operation_name, deadline_at=deadline, **route)
 
 
 PROGRESS_HEARTBEAT = timedelta(seconds=60)  # the reconciler's STALE_AFTER must exceed it

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         StoreQueries,
         TaskQueue,
         VideoGenerator,
+        VideoRoute,
     )
     from shared.services.queue_health import QueueHealth
 
@@ -49,6 +50,21 @@ class Policy:
     max_queue_wait: timedelta = timedelta(seconds=1800)
     starts_per_minute: float = 10.0
     daily_limit: int | None = None  # tokens a user may spend in a UTC day; None: no cap
+    # Where a start is tried, in order (the primary first), with each route's price; empty:
+    # the generator's own model and location only (issue 21's failover).
+    video_routes: tuple[tuple[VideoRoute, int], ...] = ()
+
+    def routes_for(self, charged: int) -> list[VideoRoute]:
+        """The routes a video charged `charged` tokens may start on, in order: the primary
+        (what was charged for), then each fallback whose price is not above `charged`."""
+        if not self.video_routes:
+            return []
+        primary = self.video_routes[0][0].model
+        return [
+            route
+            for route, price in self.video_routes
+            if route.model == primary or price <= charged
+        ]
 
     def price(self, kind: Kind, parameters: dict[str, Any] | None = None) -> int:
         """What a creation of `kind` with `parameters` costs: the one rule that charges it
@@ -76,7 +92,24 @@ class Policy:
             max_queue_wait=timedelta(seconds=s.max_queue_wait_seconds),
             starts_per_minute=s.veo_starts_per_minute,
             daily_limit=s.daily_spend_limit_tokens or None,
+            video_routes=video_routes(s),
         )
+
+
+def video_routes(s: Settings) -> tuple[tuple[VideoRoute, int], ...]:
+    """VIDEO_MODEL at each of VEO_LOCATIONS (VERTEX_LOCATION when empty), then each of
+    VEO_FALLBACK_MODELS at each location; each with its price (VIDEO_MODEL_COSTS, or
+    VIDEO_COST_TOKENS). The primary model's price is VIDEO_COST_TOKENS, what is charged."""
+    from shared.ports import VideoRoute
+
+    locations = s.veo_locations or (s.vertex_location,)
+    costs = dict(s.video_model_costs)
+    models = dict.fromkeys((s.video_model, *s.veo_fallback_models))
+    return tuple(
+        (VideoRoute(model, location), s.video_cost if n == 0 else costs.get(model, s.video_cost))
+        for n, model in enumerate(models)
+        for location in locations
+    )
 
 
 class Deps(Protocol):

@@ -29,7 +29,7 @@ from shared.domain.errors import (
 )
 from shared.domain.media_keys import video_key
 from shared.domain.step_tasks import Step, StepTask, first_poll_seq, poll_task
-from shared.ports import VideoSpec
+from shared.ports import VideoRoute, VideoSpec
 
 RATE_LIMITED = "generator_rate_limited"  # the provider's 429 / RESOURCE_EXHAUSTED
 
@@ -115,7 +115,7 @@ def _start(deps: Deps, creation: Creation) -> StepResult:
         return done(f"already_{creation.status}") if creation.is_terminal else retry("claimed")
 
     try:
-        operation = deps.videos.start(VideoSpec.from_creation(creation))
+        operation, route = _start_on_a_route(deps, creation)
     except GenerationError as exc:
         if not exc.transient:
             return end_and_refund(
@@ -145,7 +145,13 @@ def _start(deps: Deps, creation: Creation) -> StepResult:
         creation, recorded = deps.store.update_creation(
             creation.id,
             lambda c: transitions.record_operation(
-                c, claim_id, operation, deps.clock(), deps.policy.video_deadline
+                c,
+                claim_id,
+                operation,
+                deps.clock(),
+                deps.policy.video_deadline,
+                model=route.model if route else None,
+                location=route.location if route else None,
             ),
         )
     except (StoreUnavailable, StoreContention):
@@ -172,6 +178,34 @@ def _start(deps: Deps, creation: Creation) -> StepResult:
         return done(f"already_{creation.status}")
     events.emit("video.started", creationId=creation.id, operationName=operation)
     return _schedule_poll(deps, creation, first_poll_seq(0))
+
+
+def _start_on_a_route(deps: Deps, creation: Creation) -> tuple[str, VideoRoute | None]:
+    """Start the generation on the first route that takes it (Policy.routes_for: the primary,
+    then the fallbacks whose price is not above what was charged). Only a 429 moves on to
+    the next route: it proves that nothing was started, so a creation still gets at most one
+    operation (the claim is held throughout). Any other error, or the last route's 429,
+    is raised as it came."""
+    spec = VideoSpec.from_creation(creation)
+    routes: list[VideoRoute | None] = [*deps.policy.routes_for(creation.cost)] or [None]
+    for n, route in enumerate(routes):
+        try:
+            return deps.videos.start(spec, route), route
+        except GenerationError as exc:
+            refused = exc.transient and exc.not_started and exc.code == RATE_LIMITED
+            if not refused or n == len(routes) - 1 or route is None:
+                raise
+            following = routes[n + 1]
+            assert following is not None
+            events.emit(
+                "video.start_failover",
+                creationId=creation.id,
+                model=route.model,
+                location=route.location,
+                nextModel=following.model,
+                nextLocation=following.location,
+            )
+    raise AssertionError("unreachable: the last route returns or raises")
 
 
 def _already_claimed(deps: Deps, creation: Creation) -> StepResult:

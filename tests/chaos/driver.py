@@ -497,6 +497,26 @@ class Run:
             if account.in_flight != actual[account.uid]:
                 self.world.outcomes["in-flight counter drift seen before a sweep"] += 1
 
+    def check_routes(self) -> None:
+        """Failover: each operation ran on a route whose price is not above what its creation
+        was charged, and a creation that recorded its operation records that route."""
+        prices = dict(self.deps.policy.video_routes)
+        for name, op in self.videos.operations.items():
+            c = self.inner.by_id.get(op.creation_id or "")
+            if c is None or op.route is None:
+                self.violation(op.creation_id, f"{name}: no creation or no route")
+                continue
+            primary = self.deps.policy.video_routes[0][0]
+            if op.route != primary:
+                self.outcomes[f"started on a fallback ({op.route.model}@{op.route.location})"] += 1
+            if op.route not in self.deps.policy.routes_for(c.cost):
+                self.violation(c.id, f"{name} ran on {op.route} ({prices.get(op.route)} tokens)")
+            if c.operation_name == name and (c.model, c.location) != (
+                op.route.model,
+                op.route.location,
+            ):
+                self.violation(c.id, f"{name} ran on {op.route}, recorded {c.model}@{c.location}")
+
     def check(self) -> AuditReport:
         self.check_money_in()
         report = audit_memory(self.inner, self.world.now)
@@ -505,6 +525,7 @@ class Run:
         for cid, n in sorted(self.videos.starts.items(), key=str):
             if n > 1 or cid is None:
                 self.violation(cid, f"{n} generations started")
+        self.check_routes()
         for cid, n in sorted(self.images.calls.items(), key=str):
             if n > 1:
                 self.violation(cid, f"{n} images generated")

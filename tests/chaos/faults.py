@@ -32,7 +32,7 @@ from shared.domain.errors import (
     StoreContention,
     StoreUnavailable,
 )
-from shared.ports import Media, OperationStatus, VideoSpec
+from shared.ports import Media, OperationStatus, VideoRoute, VideoSpec
 
 if TYPE_CHECKING:
     from tests.chaos.world import World
@@ -181,6 +181,7 @@ class Operation:
     started_at: float  # world seconds
     done_at: float  # inf: never
     outcome: str  # video | filtered | failed
+    route: VideoRoute | None = None  # the model and location it ran on (failover)
 
 
 VIDEO = Media(b"\x00\x00\x00\x18ftypmp42 chaos", "video/mp4", "mp4")
@@ -196,10 +197,12 @@ class ChaosVideos:
         self.world = world
         self.operations: dict[str, Operation] = {}
         self.starts: Counter = Counter()
+        self.tried: Counter = Counter()  # starts tried, by route (failover)
 
-    def start(self, spec: VideoSpec) -> str:
+    def start(self, spec: VideoSpec, route: VideoRoute | None = None) -> str:
         plan, world = self.plan, self.world
         world.maybe_interleave()
+        self.tried[route] += 1
         if plan.hit("video_start_refused"):
             raise GenerationError("generation_rejected", "injected refusal", transient=False)
         if plan.hit("video_start_not_started"):
@@ -209,13 +212,13 @@ class ChaosVideos:
         hangs = plan.hit("video_hangs")
         if hangs:
             world.advance(plan.rng.uniform(60, 150))  # the request waited this long
-        name = self._create(world.current_creation)
+        name = self._create(world.current_creation, route)
         plan.die_after("videos.start")
         if plan.hit("video_start_maybe_started") or (hangs and plan.rng.random() < 0.5):
             raise GenerationError("generator_unavailable", "injected timeout", transient=True)
         return name
 
-    def _create(self, creation_id: str | None) -> str:
+    def _create(self, creation_id: str | None, route: VideoRoute | None = None) -> str:
         plan, now = self.plan, self.world.seconds
         name = f"operations/{len(self.operations) + 1}"
         outcome, done_at = "video", now + plan.rng.uniform(20, 240)
@@ -227,7 +230,7 @@ class ChaosVideos:
             done_at = float("inf")
         elif plan.hit("video_after_deadline"):
             done_at = now + plan.rng.uniform(1900, 4000)
-        self.operations[name] = Operation(creation_id, now, done_at, outcome)
+        self.operations[name] = Operation(creation_id, now, done_at, outcome, route)
         self.starts[creation_id] += 1
         self.world.note(f"generation started {name}")
         return name

@@ -6,7 +6,7 @@ import itertools
 from collections import deque
 
 from shared.domain.errors import GenerationError
-from shared.ports import Media, OperationStatus, VideoSpec
+from shared.ports import Media, OperationStatus, VideoRoute, VideoSpec
 
 
 class FakeVideos:
@@ -18,14 +18,22 @@ class FakeVideos:
             OperationStatus(done=True, media=Media(b"\x00\x00\x00\x18ftypmp42", "video/mp4", "mp4"))
         ]
         self.start_error: GenerationError | None = None
+        # Per route (failover): the error a start on that route raises; every start tried.
+        self.route_errors: dict[VideoRoute, GenerationError] = {}
+        self.tried: list[VideoRoute | None] = []
+        self.routes: dict[str, VideoRoute | None] = {}  # operation name: the route it ran on
         self._polls: dict[str, deque[OperationStatus | GenerationError]] = {}
         self._ids = itertools.count(1)
 
-    def start(self, spec: VideoSpec) -> str:
+    def start(self, spec: VideoSpec, route: VideoRoute | None = None) -> str:
+        self.tried.append(route)
         if self.start_error:
             raise self.start_error
+        if route is not None and route in self.route_errors:
+            raise self.route_errors[route]
         self.started.append(spec)
         name = f"operations/{next(self._ids)}"
+        self.routes[name] = route
         self._polls[name] = deque(self.script)
         return name
 

@@ -34,11 +34,11 @@ class QuotaFor:
         self.refused = 0
         inner = deps.videos.start
 
-        def start(spec):
+        def start(spec, route=None):
             if clock() < self.until:
                 self.refused += 1
                 raise quota_error()
-            return inner(spec)
+            return inner(spec, route)
 
         deps.videos.start = start
 

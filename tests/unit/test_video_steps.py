@@ -179,9 +179,9 @@ def test_a_worker_whose_operation_could_not_be_recorded_stops(deps, clock, caplo
     start = deps.queue.take()[0]
     original = deps.videos.start
 
-    def start_while_the_reconciler_refunds(spec):
+    def start_while_the_reconciler_refunds(spec, route=None):
         deps.store.refund(cid, clock(), Refund("start_interrupted"))
-        return original(spec)
+        return original(spec, route)
 
     deps.videos.start = start_while_the_reconciler_refunds
     result = run_step(deps, start)
