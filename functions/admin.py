@@ -71,8 +71,9 @@ def _set_queue(action: str) -> flask.Response:
 def grant() -> flask.Response:
     """An operator grants tokens (amount > 0) or corrects a balance (amount < 0, never below
     zero): one ledger entry with who, when and why. Idempotency-Key required."""
-    from functions.api import movement_out, required_idempotency_key
+    from functions.http import required_idempotency_key
     from functions.schemas import GrantRequest
+    from functions.views import movement_out
     from shared.services import tokens
 
     operator = _operator()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import threading
 from collections.abc import Callable
@@ -245,3 +246,21 @@ def adopt_host(app: flask.Flask) -> None:
         return
     app.extensions["json_errors"] = True
     install_error_handlers(app)
+
+
+# The Idempotency-Key header: 1 to 128 visible ASCII characters.
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
+
+
+def idempotency_key() -> str | None:
+    key = flask.request.headers.get("Idempotency-Key")
+    if key is not None and not IDEMPOTENCY_KEY.match(key):
+        flask.abort(invalid({"Idempotency-Key": "1 to 128 visible ASCII characters"}))
+    return key
+
+
+def required_idempotency_key() -> str:
+    key = idempotency_key()
+    if key is None:
+        flask.abort(invalid({"Idempotency-Key": "required: one per grant, reused on retries"}))
+    return key
