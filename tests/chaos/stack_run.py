@@ -48,6 +48,9 @@ STACK_SETTINGS = {
     "START_TIMEOUT_SECONDS": "15",
     "VIDEO_DEADLINE_SECONDS": "300",
     "STALE_AFTER_SECONDS": "62",
+    # Starts as fast as the generator takes them: the load's videos must all end within the
+    # settling time (the paced start queue at 10 a minute would hold most of them in line).
+    "VEO_STARTS_PER_MINUTE": "600",
     "STARTING_TOKENS": "1000",
 }
 FAULTS = ("tasks", "worker", "api", "freeze", "sweep")
