@@ -1,4 +1,4 @@
-"""The operator's routes on the api: the overview, pause and resume, reconcile now.
+"""The operator's routes on the api: the overview, pause and resume, grants, reconcile now.
 
 Admins only: a Firebase ID token with the custom claim `admin: true` in production, a dev
 uid listed in ADMIN_UIDS locally. Everyone else gets 403 and nothing runs.
@@ -159,4 +159,15 @@ def _overview_out(o: Overview) -> schemas.AdminOverview:
             for f in o.latest_failures
         ],
         truncated=o.truncated,
+        movements={
+            str(t): schemas.MovementTotalsOut(count=m.count, tokens=m.tokens)
+            for t, m in o.movements.items()
+        },
+        starts=schemas.StartsOut(
+            perMinute=o.starts.per_minute,
+            waiting=o.starts.waiting,
+            oldestWaitSeconds=o.starts.oldest_wait_seconds,
+        )
+        if o.starts
+        else None,
     )

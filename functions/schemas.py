@@ -440,6 +440,27 @@ class AdminOverview(Answer):
     stuck: list[StuckOut]
     latestFailures: list[FailureOut]  # noqa: N815
     truncated: bool = Field(description="The day held more creations than were counted")
+    movements: dict[Literal["grant", "credit", "adjustment"], MovementTotalsOut] = Field(
+        default_factory=dict,
+        description="The last day's ledger entries that brought tokens in or took them back, "
+        "by type: how many and their sum (a grant: an operator's or a starting grant)",
+    )
+    starts: StartsOut | None = Field(
+        default=None, description="Videos waiting for their start, and the pace of starts"
+    )
+
+
+class MovementTotalsOut(Answer):
+    count: int
+    tokens: int = Field(description="The entries' amounts summed; an adjustment's is negative")
+
+
+class StartsOut(Answer):
+    perMinute: float = Field(description="VEO_STARTS_PER_MINUTE: the start queue's pace")  # noqa: N815
+    waiting: int = Field(description="Videos accepted and not started yet (pending)")
+    oldestWaitSeconds: int | None = Field(  # noqa: N815
+        description="How long the oldest waiting video has waited; null when none waits"
+    )
 
 
 class ReconcileOut(Answer):

@@ -16,7 +16,7 @@ from shared.domain.creation import ALL, Creation, CreationFilter, CreationSummar
 from shared.domain.grants import Moved, Movement
 from shared.domain.idempotency import IdempotencyKey
 from shared.domain.identity import Identity
-from shared.domain.ledger import Account, LedgerEntry
+from shared.domain.ledger import Account, EntryType, LedgerEntry
 from shared.domain.money import Debited, Refunded
 from shared.domain.paging import Cursor, Page
 from shared.domain.step_tasks import StepTask
@@ -30,6 +30,12 @@ class QueueChange:
     by: str  # the operator's uid
     at: datetime
     reason: str
+
+
+@dataclass(frozen=True)
+class EntryTotals:
+    count: int
+    tokens: int  # the entries' amounts summed (an adjustment's are negative)
 
 
 class Store(Protocol):
@@ -135,6 +141,15 @@ class StoreQueries(Protocol):
         """How many creations still wait for their start (`pending`) that were submitted
         before `created_at`: a video's queue position, counted by the store from an index
         without reading the creations (docs/DESIGN.md, "Veo's quota")."""
+
+    def entry_totals(self, since: datetime, entry_type: EntryType) -> EntryTotals:
+        """How many ledger entries of `entry_type` (everyone's) were written since `since`,
+        and their amounts' sum: an aggregation over the (type, createdAt, amount) index, no
+        entry read (the overview's grants, credits and adjustments of the day)."""
+
+    def oldest_waiting(self) -> datetime | None:
+        """When the oldest creation still waiting for its start (`pending`) was submitted,
+        or None: one index entry read."""
 
     def latest_failures(self, limit: int) -> list[CreationSummary]:
         """The most recently failed creations (everyone's), newest first."""

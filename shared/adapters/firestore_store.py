@@ -43,10 +43,10 @@ from shared.domain.creation import ALL, Creation, CreationFilter, CreationSummar
 from shared.domain.errors import CreationNotFound, StoreContention, StoreUnavailable
 from shared.domain.grants import Moved, Movement
 from shared.domain.idempotency import IdempotencyKey, IdempotencyRecord
-from shared.domain.ledger import Account, LedgerEntry
+from shared.domain.ledger import Account, EntryType, LedgerEntry
 from shared.domain.money import Debited, Refunded, Writes
 from shared.domain.paging import Cursor, Page
-from shared.ports import CreationChange, QueueChange
+from shared.ports import CreationChange, EntryTotals, QueueChange
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -429,6 +429,42 @@ class FirestoreStore:
         with _sdk_errors():
             [[result]] = query.count().get(retry=_read_retry(), timeout=CALL_TIMEOUT)
         return int(result.value)
+
+    @_bounded
+    def entry_totals(self, since: datetime, entry_type: EntryType) -> EntryTotals:
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        # One aggregation (count and sum) over the (type, createdAt, amount) index: one read
+        # per 1000 entries counted, no entry read (firestore.indexes.json).
+        query = (
+            self.client.collection(docs.TRANSACTIONS)
+            .where(filter=FieldFilter("type", "==", str(entry_type)))
+            .where(filter=FieldFilter("createdAt", ">=", since))
+        )
+        with _sdk_errors():
+            [results] = (
+                query.count(alias="count")
+                .sum("amount", alias="tokens")
+                .get(retry=_read_retry(), timeout=CALL_TIMEOUT)
+            )
+        values = {r.alias: r.value for r in results}
+        return EntryTotals(int(values.get("count") or 0), int(values.get("tokens") or 0))
+
+    @_bounded
+    def oldest_waiting(self) -> datetime | None:
+        from google.cloud.firestore import Query
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = (
+            self.client.collection(docs.CREATIONS)
+            .where(filter=FieldFilter("status", "==", str(Status.PENDING)))
+            .order_by("createdAt", direction=Query.ASCENDING)
+            .select(["createdAt"])
+            .limit(1)
+        )
+        with _sdk_errors():
+            found = list(query.stream(retry=_read_retry(), timeout=CALL_TIMEOUT))
+        return found[0].to_dict()["createdAt"] if found else None
 
     def _since(self, since: datetime, statuses: tuple[Status, ...] | None) -> Any:
         from google.cloud.firestore_v1.base_query import FieldFilter

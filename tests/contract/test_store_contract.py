@@ -25,17 +25,8 @@ from shared.domain.idempotency import Endpoint, IdempotencyConflict, Idempotency
 from shared.domain.ledger import EntryType
 from tests import builders
 from tests.contract.invariants import assert_conserved
-from tests.fakes import InMemoryStore
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["memory", "firestore"])
-def store(request):
-    if request.param == "memory":
-        return InMemoryStore()
-    client = request.getfixturevalue("firestore_client")
-    return FirestoreStore(lambda: client)
 
 
 @pytest.fixture
@@ -500,3 +491,20 @@ def test_a_replay_can_be_found_without_writing(store):
         store.find_replay(key(user, body="other"), NOW)
     assert store.find_replay(key(user), NOW + timedelta(hours=25)) is None
     assert store.get_account(user).tokens == 90
+
+
+def test_the_oldest_waiting_creation_is_found_from_the_index(store):
+    # Older than any other test's creation (the emulator's are shared), and refunded after.
+    user = uid()
+    long_ago = datetime(2001, 1, 1, tzinfo=UTC) + timedelta(seconds=uuid.uuid4().int % 10_000)
+    store.ensure_account(user, 100, long_ago)
+    oldest, newer = video(user, at=long_ago), video(user, at=long_ago + timedelta(minutes=1))
+    for c in (newer, oldest):
+        store.debit_and_create(c, c.created_at)
+    try:
+        assert store.oldest_waiting() == oldest.created_at
+    finally:
+        for c in (oldest, newer):
+            store.refund(c.id, NOW, Refund("cancelled"))
+    found = store.oldest_waiting()
+    assert found is None or found > newer.created_at

@@ -9,24 +9,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.adapters.firestore_store import FirestoreStore
 from shared.domain.errors import BalanceTooLow, StoreContention, StoreUnavailable
 from shared.domain.grants import operator_grant, payment_credit
 from shared.domain.idempotency import IdempotencyConflict
 from shared.domain.ledger import EntryType
+from shared.ports import EntryTotals
 from tests.contract.invariants import assert_conserved
-from tests.fakes import InMemoryStore
 from tests.waiting import wait_for
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["memory", "firestore"])
-def store(request):
-    if request.param == "memory":
-        return InMemoryStore()
-    client = request.getfixturevalue("firestore_client")
-    return FirestoreStore(lambda: client)
 
 
 def uid() -> str:
@@ -130,3 +121,29 @@ def test_forty_simultaneous_credits_of_distinct_payments_are_forty_entries(store
     assert len(list(store.ledger(user, 100))) == 40
     assert store.get_account(user).tokens == 40 * 25
     assert_conserved(store, user)
+
+
+def test_the_day_s_movements_are_counted_and_summed_by_type(store):
+    from datetime import timedelta
+
+    # A time of its own, far from every other test's entries (the emulator's ledger is shared).
+    day = NOW + timedelta(days=500 + uuid.uuid4().int % 10_000)
+    since = day - timedelta(hours=1)
+    before = {t: store.entry_totals(since, t) for t in EntryType}
+    assert all(totals.count == 0 and totals.tokens == 0 for totals in before.values())
+    a, b = uid(), uid()
+    store.move_tokens(operator_grant("admin", key(), a, 25, "support"), 0, day)
+    store.move_tokens(operator_grant("admin", key(), b, 40, "support"), 0, day)
+    store.move_tokens(operator_grant("admin", key(), a, -5, "correction"), 0, day)
+    store.move_tokens(payment_credit("pay@local", key(), b, 500, "pack"), 0, day)
+    # Before `since`: not counted.
+    store.move_tokens(operator_grant("admin", key(), a, 7, "old"), 0, since - timedelta(seconds=1))
+    # A replay writes nothing, so it counts nothing.
+    k = key()
+    store.move_tokens(operator_grant("admin", k, b, 3, "twice"), 0, day)
+    store.move_tokens(operator_grant("admin", k, b, 3, "twice"), 0, day)
+
+    assert store.entry_totals(since, EntryType.GRANT) == EntryTotals(3, 68)
+    assert store.entry_totals(since, EntryType.ADJUSTMENT) == EntryTotals(1, -5)
+    assert store.entry_totals(since, EntryType.CREDIT) == EntryTotals(1, 500)
+    assert store.entry_totals(day + timedelta(seconds=1), EntryType.GRANT) == EntryTotals(0, 0)

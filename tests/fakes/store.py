@@ -27,10 +27,10 @@ from shared.domain.creation import (
 from shared.domain.errors import CreationNotFound, DomainError
 from shared.domain.grants import Moved, Movement
 from shared.domain.idempotency import IdempotencyKey, IdempotencyRecord
-from shared.domain.ledger import Account, LedgerEntry, counts_in_flight
+from shared.domain.ledger import Account, EntryType, LedgerEntry, counts_in_flight
 from shared.domain.money import Debited, Refunded, Writes
 from shared.domain.paging import Cursor, Page
-from shared.ports import CreationChange, QueueChange
+from shared.ports import CreationChange, EntryTotals, QueueChange
 
 
 class InMemoryStore:
@@ -204,6 +204,22 @@ class InMemoryStore:
                 for c in self.by_id.values()
                 if c.status is Status.PENDING and c.created_at < created_at
             )
+
+    def entry_totals(self, since: datetime, entry_type: EntryType) -> EntryTotals:
+        self._maybe_fail("entry_totals")
+        with self._lock:
+            amounts = [
+                e.amount
+                for e in self.entries.values()
+                if e.type is entry_type and e.created_at >= since
+            ]
+        return EntryTotals(len(amounts), sum(amounts))
+
+    def oldest_waiting(self) -> datetime | None:
+        self._maybe_fail("oldest_waiting")
+        with self._lock:
+            waiting = [c.created_at for c in self.by_id.values() if c.status is Status.PENDING]
+        return min(waiting, default=None)
 
     def _since(self, since: datetime, statuses: tuple[Status, ...] | None) -> list[Creation]:
         with self._lock:

@@ -114,3 +114,29 @@ def test_reconcile_now_runs_the_sweep(api_client, deps, clock):
     body = api_client.post("/api/admin/reconcile", headers=ADMIN).get_json()
 
     assert body["report"]["scanned"] == 1 and body["report"]["requeued"] == 1
+
+
+def test_the_overview_counts_the_day_s_grants_and_corrections_and_the_start_line(
+    api_client, deps, clock
+):
+    def grant(uid, amount, key):
+        headers = {**ADMIN, "Idempotency-Key": key}
+        body = {"uid": uid, "amount": amount, "reason": "support"}
+        return api_client.post("/api/admin/grants", json=body, headers=headers)
+
+    api_client.post("/api/generate/video", json={"prompt": "first"}, headers=ALICE)
+    first = api_client.get("/api/admin/overview", headers=ADMIN).get_json()  # cached now
+    clock.advance(90)
+    assert grant("alice", 25, "k1").status_code == 200
+    assert grant("alice", 25, "k1").get_json()["replayed"] is True  # counted once
+    assert grant("alice", -5, "k2").status_code == 200
+    assert grant("bob", -500, "k3").status_code == 409  # refused: nothing written
+
+    body = api_client.get("/api/admin/overview", headers=ADMIN).get_json()  # not the cache
+
+    assert first["movements"]["grant"] == {"count": 1, "tokens": 100}  # alice's starting grant
+    # the refused correction wrote nothing, not even bob's account and its starting grant
+    assert body["movements"]["grant"] == {"count": 2, "tokens": 125}
+    assert body["movements"]["adjustment"] == {"count": 1, "tokens": -5}
+    assert body["movements"]["credit"] == {"count": 0, "tokens": 0}
+    assert body["starts"] == {"perMinute": 10.0, "waiting": 1, "oldestWaitSeconds": 90}

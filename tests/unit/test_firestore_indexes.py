@@ -42,3 +42,15 @@ def test_the_latest_failures_query_has_its_index():
 def test_the_overview_s_day_query_has_its_index():
     # FirestoreStore.recent_creations(statuses=...): status in, createdAt >=, order desc
     assert ("creations", (("status", "ASCENDING"), ("createdAt", "DESCENDING"))) in declared()
+
+
+def test_the_overview_s_movement_totals_have_their_index():
+    # FirestoreStore.entry_totals: type ==, createdAt >=, count and sum(amount): a sum is
+    # computed from the index, so the summed field is in it, after the range field.
+    fields = (("type", "ASCENDING"), ("createdAt", "ASCENDING"), ("amount", "ASCENDING"))
+    assert ("transactions", fields) in declared()
+
+
+def test_the_oldest_waiting_query_has_its_index():
+    # FirestoreStore.oldest_waiting: status ==, order by createdAt ascending, limit 1
+    assert ("creations", (("status", "ASCENDING"), ("createdAt", "ASCENDING"))) in declared()
