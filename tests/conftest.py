@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from devtools.firestore_emulator import FirestoreEmulator
-
-PROJECT = "demo-creator"
+from tests.emulator_client import PROJECT, emulator_client
 
 
 @pytest.fixture(scope="session")
@@ -18,15 +17,8 @@ def firestore_emulator() -> FirestoreEmulator:
 @pytest.fixture(scope="session")
 def firestore_client(firestore_emulator: FirestoreEmulator):
     """A real google-cloud-firestore client talking to the emulator."""
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import firestore
-
-    mp = pytest.MonkeyPatch()
-    mp.setenv("FIRESTORE_EMULATOR_HOST", firestore_emulator.host)
-    client = firestore.Client(project=PROJECT, credentials=AnonymousCredentials())
-    yield client
-    client.close()
-    mp.undo()
+    with emulator_client(firestore_emulator) as client:
+        yield client
 
 
 # Fixtures that start a process: a test that uses one (directly or through another fixture)

@@ -19,6 +19,7 @@ from shared.audit.checks import Auditor
 from shared.audit.firestore_reader import pages, read_store
 from shared.domain.creation import Refund
 from tests.builders import video
+from tests.emulator_client import emulator_client
 
 pytestmark = pytest.mark.emulator
 NOW = datetime.now(UTC)
@@ -31,15 +32,8 @@ def project(firestore_emulator) -> str:
 
 @pytest.fixture
 def client(firestore_emulator, project):
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import firestore
-
-    mp = pytest.MonkeyPatch()
-    mp.setenv("FIRESTORE_EMULATOR_HOST", firestore_emulator.host)
-    c = firestore.Client(project=project, credentials=AnonymousCredentials())
-    yield c
-    c.close()
-    mp.undo()
+    with emulator_client(firestore_emulator, project) as c:
+        yield c
 
 
 def seed(client, users: int = 3, per_user: int = 3) -> None:

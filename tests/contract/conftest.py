@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import pytest
 
+from shared.adapters.firestore_store import FirestoreStore
+from tests.fakes import InMemoryStore
 from tests.servers.fake_gemini import FakeGemini
+
+
+@pytest.fixture(params=["memory", "firestore"])
+def store(request):
+    """The Store contract's two sides: the in-memory fake, and Firestore on the emulator."""
+    if request.param == "memory":
+        return InMemoryStore()
+    client = request.getfixturevalue("firestore_client")
+    return FirestoreStore(lambda: client)
 
 
 @pytest.fixture(scope="module")
