@@ -74,6 +74,11 @@ SETTINGS = {
     "QUEUE_HEALTH_TTL_SECONDS": "0",
     "POLL_INITIAL_SECONDS": "5",
     "POLL_MAX_SECONDS": "30",
+    # Failover: two locations of the primary, a cheaper fallback at both, and a dearer one
+    # that may never be used (its price is above what a video is charged).
+    "VEO_LOCATIONS": "us-central1,global",
+    "VEO_FALLBACK_MODELS": "veo-3.1-fast-generate-001,veo-3.1-dear",
+    "VIDEO_MODEL_COSTS": "veo-3.1-fast-generate-001=6,veo-3.1-dear=20",
 }
 MEAN_GAP = 0.4  # world seconds between two user requests
 FAULTY_DRAIN = 3600.0  # world seconds the faults go on after the users stop
@@ -293,7 +298,11 @@ class Run:
         if moved is not None:
             self.outcomes[f"{label} 200{' replayed' if moved.replayed else ''}"] += 1
             if sent != m:
-                self.violation(m.key, f"another body under the same key was answered {moved}")
+                if moved.replayed:
+                    self.violation(m.key, f"another body under the same key replayed {moved}")
+                # None of the key's earlier requests was applied (each failed before its
+                # commit): this one is the key's first, and the ledger must hold it.
+                self.money_in[m.key] = m
             self.unanswered.discard(m.key)
             self.refused.discard(m.key)
         elif isinstance(exc, IdempotencyConflict) and sent != m:
