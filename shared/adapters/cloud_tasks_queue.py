@@ -175,45 +175,48 @@ class CloudTasksQueue:
 
     def enqueue(self, task: StepTask) -> None:
         request = tasks_v2.CreateTaskRequest(parent=self.queue_of(task), task=self.build_task(task))
-        try:
-            self._call(
-                "CreateTask",
-                "cloudtasks.tasks.create",
-                lambda client: client.create_task(
-                    request=request, retry=self._retry, timeout=self._budget
-                ),
-            )
-        except _Answered as answered:
-            if not isinstance(answered.exc, gexc.AlreadyExists):
-                raise
-            # the same step was enqueued before: that is the de-duplication at work
+        # AlreadyExists: the same step was enqueued before: that is the de-duplication at work
+        self._task_call(
+            "CreateTask",
+            "cloudtasks.tasks.create",
+            lambda client: client.create_task(
+                request=request, retry=self._retry, timeout=self._budget
+            ),
+            gexc.AlreadyExists,
+        )
 
     def delete(self, task: StepTask) -> bool:
         name = self._task_name(task)
-        try:
-            self._call(
-                "DeleteTask",
-                "cloudtasks.tasks.delete",
-                lambda client: client.delete_task(
-                    name=name, retry=self._retry, timeout=self._budget
-                ),
-            )
-        except _Answered as answered:
-            if not isinstance(answered.exc, gexc.NotFound):
-                raise
-            return False
-        return True
+        return self._task_call(
+            "DeleteTask",
+            "cloudtasks.tasks.delete",
+            lambda client: client.delete_task(name=name, retry=self._retry, timeout=self._budget),
+            gexc.NotFound,
+        )
 
     def waiting(self, task: StepTask) -> bool:
         name = self._task_name(task)
+        return self._task_call(
+            "GetTask",
+            "cloudtasks.tasks.get",
+            lambda client: client.get_task(name=name, retry=self._retry, timeout=self._budget),
+            gexc.NotFound,
+        )
+
+    def _task_call(
+        self,
+        rpc: str,
+        permission: str,
+        call: Callable[[Any], object],
+        answer: type[gexc.GoogleAPICallError],
+    ) -> bool:
+        """One call on a task: True when it went through, False when the service answered
+        `answer` (AlreadyExists, NotFound), which the caller reads as an answer, not a
+        failure; any other answer is raised."""
         try:
-            self._call(
-                "GetTask",
-                "cloudtasks.tasks.get",
-                lambda client: client.get_task(name=name, retry=self._retry, timeout=self._budget),
-            )
+            self._call(rpc, permission, call)
         except _Answered as answered:
-            if not isinstance(answered.exc, gexc.NotFound):
+            if not isinstance(answered.exc, answer):
                 raise
             return False
         return True

@@ -67,28 +67,25 @@ class LedgerEntry:
         return -self.amount if self.type is EntryType.DEBIT else self.amount
 
 
-def debit_entry(c: Creation, now: datetime) -> LedgerEntry:
+def _creation_entry(c: Creation, kind: EntryType, reason: str, now: datetime) -> LedgerEntry:
+    """A creation's own entry (its debit or its refund): id `<type>-<creation id>`, its cost."""
     return LedgerEntry(
-        id=f"debit-{c.id}",
+        id=f"{kind.value}-{c.id}",
         user_id=c.user_id,
-        type=EntryType.DEBIT,
+        type=kind,
         amount=c.cost,
         created_at=now,
         creation_id=c.id,
-        reason=f"{c.kind} generation",
+        reason=reason,
     )
+
+
+def debit_entry(c: Creation, now: datetime) -> LedgerEntry:
+    return _creation_entry(c, EntryType.DEBIT, f"{c.kind} generation", now)
 
 
 def refund_entry(c: Creation, now: datetime) -> LedgerEntry:
-    return LedgerEntry(
-        id=f"refund-{c.id}",
-        user_id=c.user_id,
-        type=EntryType.REFUND,
-        amount=c.cost,
-        created_at=now,
-        creation_id=c.id,
-        reason=c.error_code or "refund",
-    )
+    return _creation_entry(c, EntryType.REFUND, c.error_code or "refund", now)
 
 
 def grant_entry(uid: str, amount: int, reason: str, now: datetime) -> LedgerEntry:
