@@ -359,36 +359,19 @@ def _check_creation(
 ) -> list[Violation]:
     found: list[Violation] = []
     status = f"{c.kind} {c.status}"
+    refund_state = f"refund entries {len(refunds)}, refunded={c.refunded}"
     if not debits:
         found.append(Violation("missing_debit", c.id, f"{status} without debit-{c.id}"))
     if c.status in REFUNDED and not (refunds and c.refunded):
-        found.append(
-            Violation(
-                "unrefunded_failure",
-                c.id,
-                f"{status}, refund entries {len(refunds)}, refunded={c.refunded}",
-            )
-        )
+        found.append(Violation("unrefunded_failure", c.id, f"{status}, {refund_state}"))
     if c.status is Status.DRAFT:
         if refunds or c.refunded:
-            found.append(
-                Violation(
-                    "refunded_draft",
-                    c.id,
-                    f"refund entries {len(refunds)}, refunded={c.refunded}",
-                )
-            )
+            found.append(Violation("refunded_draft", c.id, refund_state))
         if not c.has_media:
             found.append(Violation("draft_without_media", c.id, f"{status} without mediaKey"))
     elif c.status not in TERMINAL and (refunds or c.refunded):
         # A refund ends a creation in the same transaction: none is refunded and still going.
-        found.append(
-            Violation(
-                "refund_flag_mismatch",
-                c.id,
-                f"{status}, refund entries {len(refunds)}, refunded={c.refunded}",
-            )
-        )
+        found.append(Violation("refund_flag_mismatch", c.id, f"{status}, {refund_state}"))
     if c.status not in TERMINAL and now > c.deadline_at + grace:
         found.append(
             Violation(

@@ -113,13 +113,7 @@ def generate_image(
         creation.id, lambda c: transitions.complete(c, media_key, deps.clock())
     )
     if not completed:  # ended meanwhile (the reconciler failed and refunded it)
-        raise ImageFailed(
-            done,
-            done.error_code or "image_interrupted",
-            transient=True,
-            refunded=done.refunded,
-            balance=None,
-        )
+        raise _ended(done, "image_interrupted", transient=True, balance=None)
     events.emit("image.completed", creationId=creation.id, userId=uid)
     return ImageMade(done, debited.balance)
 
@@ -128,14 +122,19 @@ def _replay(creation: Creation, balance: int) -> ImageMade:
     if creation.status is Status.DRAFT:
         return ImageMade(creation, balance, replayed=True)
     if creation.is_terminal:
-        raise ImageFailed(
-            creation,
-            creation.error_code or "generation_failed",
-            transient=False,
-            refunded=creation.refunded,
-            balance=balance,
-        )
+        raise _ended(creation, "generation_failed", transient=False, balance=balance)
     raise ImageInProgress(creation)
+
+
+def _ended(creation: Creation, code: str, *, transient: bool, balance: int | None) -> ImageFailed:
+    """A creation that ended before its image was made: its own error code, else `code`."""
+    return ImageFailed(
+        creation,
+        creation.error_code or code,
+        transient=transient,
+        refunded=creation.refunded,
+        balance=balance,
+    )
 
 
 def _refund(
