@@ -2,7 +2,7 @@
 // hour's and day's activity, a chart per minute, what is stuck with "reconcile now", and the
 // latest failures. It refreshes by itself. Admins only: the api answers 403 to anyone else,
 // and the page says so.
-import { ApiError, createApi, describeError, loadConfig } from "./api.js";
+import { ApiError, createApi, describeError, loadConfig, SubmitKeys } from "./api.js";
 import { createAuth, mountSignIn } from "./auth.js";
 import { $, clearError, el, localTime, showMessage } from "./dom.js";
 
@@ -26,6 +26,8 @@ const board = {
   changes: 0, // bumped at each pause / resume: an overview asked for before one is older
   changedAt: 0, // the last change this page made or saw (ms): an older queue is not drawn
   overviewFailed: false, // the error shown is the overview's (cleared when it loads again)
+  granting: false,
+  grantKeys: new SubmitKeys(), // one Idempotency-Key per grant, the same on its retry
 };
 
 async function main() {
@@ -45,6 +47,10 @@ async function main() {
     changeQueue(board.action);
   });
   $('[data-testid="reconcile"]').addEventListener("click", reconcile);
+  $('[data-testid="grant-form"]').addEventListener("submit", (event) => {
+    event.preventDefault();
+    grant();
+  });
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible" && board.auth.user()) refresh();
   });
@@ -104,6 +110,8 @@ function render(o, { queue = true } = {}) {
   // knows of (another instance's cache), would show the queue as it was: not drawn.
   if (queue && changeTime(o.queue) >= board.changedAt) renderQueue(o.queue ?? {});
   renderWindows(o.windows ?? {});
+  renderMovements(o.movements ?? {});
+  renderStarts(o.starts);
   renderChart(o.perMinute ?? []);
   renderRows(
     "stuck",
@@ -204,6 +212,49 @@ function renderWindows(w) {
     return row;
   });
   $('[data-testid="windows"] tbody').replaceChildren(...rows);
+}
+
+const MOVEMENT_ROWS = [
+  ["grant", "Grants"],
+  ["credit", "Credits (payments)"],
+  ["adjustment", "Corrections"],
+];
+
+function signed(n) {
+  return n > 0 ? `+${n}` : n < 0 ? `−${-n}` : "0";
+}
+
+function renderMovements(movements) {
+  const rows = MOVEMENT_ROWS.map(([key, label]) => {
+    const m = movements[key] ?? { count: 0, tokens: 0 };
+    const row = el(
+      "tr",
+      {},
+      el("th", {}, label),
+      el("td", { className: "num" }, String(m.count)),
+      el("td", { className: "num" }, signed(m.tokens)),
+    );
+    row.dataset.metric = key;
+    return row;
+  });
+  $('[data-testid="movements"] tbody').replaceChildren(...rows);
+}
+
+function renderStarts(starts) {
+  const rows = starts
+    ? [
+        ["pace", "Start pace", `${starts.perMinute} a minute`],
+        ["waiting", "Waiting to start", String(starts.waiting)],
+        ["oldest", "Oldest wait", starts.oldestWaitSeconds == null ? "—" : duration(starts.oldestWaitSeconds)],
+      ]
+    : [["pace", "Start pace", "—"]];
+  $('[data-testid="starts"] tbody').replaceChildren(
+    ...rows.map(([key, label, value]) => {
+      const row = el("tr", {}, el("th", {}, label), el("td", { className: "num" }, value));
+      row.dataset.metric = key;
+      return row;
+    }),
+  );
 }
 
 function renderChart(perMinute) {
@@ -307,6 +358,70 @@ async function changeQueue(action) {
     buttons.forEach((b) => (b.disabled = false));
   }
   refresh({ fresh: true });
+}
+
+// An operator's grant (or, negative, a correction): one Idempotency-Key per submission, kept
+// while the same form is retried after an unknown outcome (api.js, SubmitKeys), so a retry
+// never grants twice.
+async function grant() {
+  if (board.granting) return;
+  const form = $('[data-testid="grant-form"]');
+  const uid = form.uid.value.trim();
+  const amountText = form.amount.value.trim();
+  const amount = Number(amountText);
+  const reason = form.reason.value.trim();
+  const missing = !uid
+    ? [form.uid, "Say whose balance: the user id is required."]
+    : !amountText || !Number.isInteger(amount) || amount === 0
+      ? [form.amount, "Say how many tokens: a whole number, not 0 (negative for a correction)."]
+      : !reason
+        ? [form.reason, "Say why: the reason is shown to the user and recorded with your name."]
+        : null;
+  if (missing) {
+    showMessage(missing[1]);
+    missing[0].focus();
+    return;
+  }
+  const body = { uid, amount, reason };
+  const fingerprint = JSON.stringify(body);
+  const key = board.grantKeys.keyFor(fingerprint);
+  const button = $('[data-testid="grant-submit"]');
+  board.granting = true;
+  button.disabled = true;
+  showMessage("");
+  try {
+    const answer = await board.api.post("/api/admin/grants", body, { "Idempotency-Key": key });
+    board.grantKeys.settle(fingerprint, 200);
+    const tokens = (n) => `${n} token${Math.abs(n) === 1 ? "" : "s"}`;
+    const what = amount > 0 ? `Granted ${tokens(amount)} to ${uid}` : `Took ${tokens(-amount)} back from ${uid}`;
+    const again = answer.replayed ? " (already done: nothing was moved twice)" : "";
+    showMessage(`${what}${again}: their balance is now ${answer.balance}.`, "info");
+    form.amount.value = "";
+    form.reason.value = "";
+    refresh({ fresh: true });
+  } catch (err) {
+    const status = err instanceof ApiError ? err.status : 0;
+    board.grantKeys.settle(fingerprint, status, err.body);
+    showMessage(grantError(err));
+    (status === 409 ? form.amount : status === 400 ? firstBadField(form, err) : button).focus();
+  } finally {
+    board.granting = false;
+    button.disabled = false;
+  }
+}
+
+function firstBadField(form, err) {
+  const name = Object.keys(err.body?.fields ?? {})[0] ?? "";
+  return form[name.split(".")[0]] ?? form.uid;
+}
+
+function grantError(err) {
+  if (!(err instanceof ApiError)) return String(err?.message ?? err);
+  if (err.status === 0) {
+    return "No answer from the api: the grant may or may not have been made. Press Grant again with the same form: it is never applied twice.";
+  }
+  if (err.status === 409 && err.body.code === "balance_too_low") return err.body.error;
+  return `The grant was not made: ${describeError(err, "grant")}`;
 }
 
 async function reconcile() {

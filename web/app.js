@@ -30,6 +30,8 @@ const page = {
   ticker: null, // redraws the elapsed time of running cards each second
   submitting: false,
   keys: new SubmitKeys(),
+  prices: null, // GET /api/prices: [{kind, tokens, parameters}], shown on the button
+  balance: null, // the balance last shown
   session: 0, // bumped at each sign-in / sign-out: late answers of an old session are dropped
 };
 
@@ -63,6 +65,7 @@ async function main() {
   mountSignIn($(".sign-in-slot"), page.auth, (text) => showMessage(text));
   $(".sign-out").addEventListener("click", () => page.auth.signOut());
   setUpForm();
+  loadPrices();
   $(".more").addEventListener("click", () => loadHistory(page.nextCursor));
   page.auth.onChange((user) => (user ? signedIn(user) : signedOut()));
 }
@@ -71,6 +74,7 @@ function signedOut() {
   page.session += 1;
   clearTimeout(page.pollTimer);
   page.creations.clear();
+  page.balance = null;
   $(".creations").replaceChildren();
   $(".ledger").replaceChildren();
   $(".who").hidden = true;
@@ -105,7 +109,38 @@ async function signedIn(user) {
 // -- tokens -------------------------------------------------------------------------------
 
 function setBalance(balance) {
-  if (typeof balance === "number") $('[data-testid="balance"]').textContent = String(balance);
+  if (typeof balance !== "number") return;
+  $('[data-testid="balance"]').textContent = String(balance);
+  page.balance = balance;
+  updateSubmitButton();
+}
+
+// -- prices -------------------------------------------------------------------------------
+
+async function loadPrices() {
+  try {
+    const answer = await page.api.get("/api/prices");
+    page.prices = Array.isArray(answer.prices) ? answer.prices : null;
+  } catch {
+    page.prices = null; // no price on the button; the api still says so (402) on submit
+  }
+  updateSubmitButton();
+}
+
+// The price of this order: the most specific price whose parameters all match it.
+function priceFor(order) {
+  let best = null;
+  for (const price of page.prices ?? []) {
+    if (price.kind !== order.kind) continue;
+    const wanted = Object.entries(price.parameters ?? {});
+    if (!wanted.every(([name, value]) => order.body[name] === value)) continue;
+    if (!best || wanted.length > Object.keys(best.parameters ?? {}).length) best = price;
+  }
+  return best ? best.tokens : null;
+}
+
+function tokensWord(n) {
+  return `${n} token${n === 1 ? "" : "s"}`;
 }
 
 async function refreshTokens() {
@@ -116,9 +151,16 @@ async function refreshTokens() {
     setBalance(tokens.balance);
     $(".ledger").replaceChildren(
       ...tokens.entries.map((e) => {
-        const sign = e.type === "debit" ? "−" : "+";
+        // A debit's amount is what was spent; an adjustment's is negative already.
+        const moved = e.type === "debit" ? -e.amount : e.amount;
+        const shown = moved < 0 ? `−${-moved}` : `+${moved}`;
         const why = el("span", { className: "why" }, ledgerWords(e));
-        if (e.reason) why.title = `code: ${e.reason}`; // the code for whoever asks support
+        if (e.by && e.reason) {
+          // An operator's or a payment's reason is written for the user: shown, isolated.
+          why.append(": ", el("bdi", {}, e.reason));
+        } else if (e.reason) {
+          why.title = `code: ${e.reason}`; // the code for whoever asks support
+        }
         if (e.creationId) {
           // The creation it was for: its card in the history (loaded or not, the link is kept).
           why.replaceChildren(el("a", { href: `#creation-${e.creationId}` }, why.textContent));
@@ -126,7 +168,7 @@ async function refreshTokens() {
         return el(
           "li",
           { className: `entry ${e.type}` },
-          el("span", { className: "amount" }, `${sign}${e.amount}`),
+          el("span", { className: "amount" }, shown),
           why,
           el("time", { dateTime: e.createdAt }, localTime(e.createdAt)),
         );
@@ -148,6 +190,8 @@ const REFUND_WORDS = {
 function ledgerWords(e) {
   if (e.type === "debit") return "spent";
   if (e.type === "grant") return "granted";
+  if (e.type === "adjustment") return "corrected";
+  if (e.type === "credit") return "bought";
   if (e.type !== "refund") return e.type;
   if (!e.reason) return "refund";
   return REFUND_WORDS[e.reason] ?? (/^generat/.test(e.reason) ? "refund: generation failed" : "refund");
@@ -181,12 +225,20 @@ function setUpForm() {
 function updateSubmitButton() {
   const button = $('[data-testid="submit"]');
   const note = $('[data-testid="form-note"]');
-  const video = formKind() === "video";
-  button.textContent = video ? "Generate video" : "Generate image";
-  const blocked = video && !page.queueAvailable;
-  button.disabled = page.submitting || blocked;
+  const form = $('[data-testid="create-form"]');
+  const order = orderFrom(form);
+  const noun = order.kind === "video" ? "video" : "image";
+  const price = priceFor(order);
+  button.textContent = price == null ? `Generate ${noun}` : `Generate ${noun} · ${tokensWord(price)}`;
+  const blocked = order.kind === "video" && !page.queueAvailable;
+  const short = price != null && page.balance != null && page.balance < price;
+  button.disabled = page.submitting || blocked || short;
   const why = page.queueStatus === "paused" || page.queueStatus === "disabled" ? "paused by the operators" : "unavailable right now";
-  note.textContent = blocked ? `Video generation is ${why}; images still work. Nothing is charged.` : "";
+  note.textContent = blocked
+    ? `Video generation is ${why}; images still work. Nothing is charged.`
+    : short
+      ? `You have ${tokensWord(page.balance)}; ${noun === "video" ? "a video" : "an image"} costs ${price}.`
+      : "";
 }
 
 function orderFrom(form) {
@@ -340,6 +392,7 @@ function cardFor(c, prepend) {
     el("p", { className: "prompt", dir: "auto" }, c.prompt),
     el("p", { className: "params" }, describeParameters(c)),
     el("p", { className: "elapsed" }),
+    el("p", { className: "position" }),
     el("div", { className: "media" }),
     el("p", { className: "problem" }),
     el("p", { className: "note" }),
@@ -371,6 +424,28 @@ function drawElapsed(card, c) {
   const since = Date.parse(c.createdAt);
   const seconds = Number.isFinite(since) ? (Date.now() - since) / 1000 : 0;
   line.textContent = `${c.status === "pending" ? "Queued" : "Generating"} for ${clock(seconds)}`;
+}
+
+function soon(seconds) {
+  if (seconds <= 15) return "in a few seconds";
+  if (seconds < 45) return "in less than a minute";
+  if (seconds < 90) return "in about a minute";
+  return `in about ${Math.round(seconds / 60)} minutes`;
+}
+
+// A waiting video's place in line (GET /api/creations/<id> while it waits for its start):
+// "2 ahead of you, starts in about a minute"; nothing when the api did not say.
+function drawPosition(card, c) {
+  const line = card.querySelector(".position");
+  const ahead = c.status === "pending" ? c.queuePosition : null;
+  const at = Date.parse(c.estimatedStartAt ?? "");
+  line.hidden = typeof ahead !== "number";
+  if (line.hidden) {
+    line.textContent = "";
+    return;
+  }
+  const when = Number.isFinite(at) ? `, starts ${soon((at - Date.now()) / 1000)}` : "";
+  line.textContent = `${ahead === 0 ? "You are next" : `${ahead} ahead of you`}${when}`;
 }
 
 function tick() {
@@ -410,6 +485,7 @@ function renderCreation(c, { prepend = false } = {}) {
   status.textContent = STATUS_LABEL[c.status] ?? c.status;
   status.className = `status ${c.status}`;
   drawElapsed(card, c);
+  drawPosition(card, c);
   if (!page.ticker) tick();
   card.querySelector(".cancel").hidden = !CANCELLABLE.has(c.status);
   const note = card.querySelector(".note");

@@ -140,7 +140,7 @@ class Console:
 
     def api(self, method: str, path: str, uid: str, **kwargs) -> httpx.Response:
         """A direct api call as `uid` (setting up or cleaning up, not what is tested)."""
-        headers = {"Authorization": f"Bearer dev:{uid}"}
+        headers = {"Authorization": f"Bearer dev:{uid}", **kwargs.pop("headers", {})}
         return httpx.request(method, self.api_url + path, headers=headers, timeout=30, **kwargs)
 
 

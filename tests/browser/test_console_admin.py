@@ -54,7 +54,7 @@ def test_pause_shows_the_banner_and_disables_video_resume_brings_both_back(stack
     sign_in(user, stack, fresh_uid("watcher"))
     banner = user.locator("queue-status-banner")
     submit = user.get_by_test_id("submit")
-    expect(submit).to_have_text("Generate video")
+    expect(submit).to_have_text("Generate video · 10 tokens")
     expect(submit).to_be_enabled()
     expect(banner).to_be_hidden()
 
@@ -210,3 +210,81 @@ def test_a_pause_during_an_outage_answers_an_operator_s_sentence(stack, new_page
     expect(admin.get_by_test_id("queue-state")).to_have_text("Running")
     expect(admin.get_by_test_id("queue-reason")).to_be_focused()
     expect(admin.get_by_test_id("queue-reason")).to_have_value("outage")  # kept, to try again
+
+
+# -- issue 20: operator grants from the dashboard ------------------------------------------
+
+
+def test_an_operator_grants_tokens_and_the_user_sees_them_with_the_reason(stack, new_page):
+    uid = fresh_uid("granted")
+    user = new_page()
+    sign_in(user, stack, uid)
+    expect(user.get_by_test_id("balance")).to_have_text("100")
+
+    admin = new_page()
+    sign_in(admin, stack, ADMIN, path="/admin")
+    expect(admin.get_by_test_id("dashboard")).to_be_visible()
+    grants = admin.locator('[data-testid="movements"] tr[data-metric="grant"] td').first
+    admin.get_by_label("User id").fill(uid)
+    admin.get_by_label("Tokens").fill("25")
+    admin.get_by_label("Grant reason").fill("sorry for the outage")
+    admin.get_by_test_id("grant-submit").click()
+    confirmation = admin.locator('[data-testid="message"] [role="status"]')
+    expect(confirmation).to_have_text(f"Granted 25 tokens to {uid}: their balance is now 125.")
+    day = stack.api("GET", "/api/admin/overview?fresh=1", ADMIN).json()["movements"]
+    expect(grants).to_have_text(str(day["grant"]["count"]))  # refreshed after the grant
+
+    user.reload()
+    expect(user.get_by_test_id("balance")).to_have_text("125")
+    entry = user.locator('[data-testid="ledger"] li.grant').first
+    expect(entry.locator(".amount")).to_have_text("+25")
+    expect(entry.locator(".why")).to_have_text("granted: sorry for the outage")
+
+    # A correction that would take the balance below zero is refused, says so, changes nothing.
+    admin.get_by_label("Tokens").fill("-500")
+    admin.get_by_label("Grant reason").fill("double refund")
+    admin.get_by_test_id("grant-submit").click()
+    alert = admin.locator('[data-testid="message"] [role="alert"]')
+    expect(alert).to_contain_text("The balance is 125: a correction of -500 would take it below")
+    expect(alert).to_contain_text("Nothing was changed.")
+    expect(confirmation).to_have_text("")
+    expect(admin.get_by_label("Tokens")).to_be_focused()
+    user.reload()
+    expect(user.get_by_test_id("balance")).to_have_text("125")
+    expect(user.locator('[data-testid="ledger"] li')).to_have_count(2)  # starting grant + 25
+    assert stack.api("GET", "/api/tokens", uid).json()["balance"] == 125
+    assert admin.errors == [] and user.errors == []
+
+
+def test_a_grant_retried_after_no_answer_is_applied_once(stack, new_page):
+    uid = fresh_uid("retried")
+    admin = new_page()
+    sign_in(admin, stack, ADMIN, path="/admin")
+    keys = []
+
+    def lost_answer(route):
+        # The grant reaches the api and is applied; its answer is lost on the way back.
+        keys.append(route.request.headers["idempotency-key"])
+        route.fetch()
+        route.abort()
+
+    admin.route("**/api/admin/grants", lost_answer)
+    admin.get_by_label("User id").fill(uid)
+    admin.get_by_label("Tokens").fill("7")
+    admin.get_by_label("Grant reason").fill("goodwill")
+    admin.get_by_test_id("grant-submit").click()
+    alert = admin.locator('[data-testid="message"] [role="alert"]')
+    expect(alert).to_contain_text("may or may not have been made")
+    admin.unroute("**/api/admin/grants")
+
+    def answered(route):
+        keys.append(route.request.headers["idempotency-key"])
+        route.continue_()
+
+    admin.route("**/api/admin/grants", answered)
+    admin.get_by_test_id("grant-submit").click()
+    confirmation = admin.locator('[data-testid="message"] [role="status"]')
+    expect(confirmation).to_contain_text("already done: nothing was moved twice")
+    expect(confirmation).to_contain_text("their balance is now 107")
+    assert len(keys) == 2 and keys[0] == keys[1]
+    assert stack.api("GET", "/api/tokens", uid).json()["balance"] == 107

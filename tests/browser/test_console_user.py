@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.harness import fresh_uid, sign_in
+from tests.browser.harness import ADMIN, fresh_uid, sign_in
 
 pytestmark = pytest.mark.stack
 
@@ -107,19 +108,64 @@ def test_history_is_there_after_a_reload(stack, new_page):
     expect(page.get_by_test_id("balance")).to_have_text("99")
 
 
-def test_not_enough_tokens_is_said_and_nothing_is_charged(stack, new_page):
+def corrected(stack, uid: str, amount: int) -> None:
+    """An operator's correction through the api (setting up a balance, not what is tested)."""
+    headers = {"Idempotency-Key": uuid.uuid4().hex}
+    body = {"uid": uid, "amount": amount, "reason": "test setup"}
+    answer = stack.api("POST", "/api/admin/grants", ADMIN, json=body, headers=headers)
+    assert answer.status_code == 200, answer.text
+
+
+def test_the_button_shows_the_price_and_that_is_what_is_charged(stack, new_page):
+    page = new_page()
+    sign_in(page, stack, fresh_uid("priced"))
+    expect(page.get_by_test_id("balance")).to_have_text("100")
+    button = page.get_by_test_id("submit")
+    expect(button).to_have_text(re.compile(r"^Generate video · \d+ tokens?$"))
+    video_price = int(re.search(r"· (\d+)", button.inner_text()).group(1))
+    page.get_by_label("Image", exact=True).check()
+    expect(button).to_have_text(re.compile(r"^Generate image · \d+ tokens?$"))
+    image_price = int(re.search(r"· (\d+)", button.inner_text()).group(1))
+
+    submit(page, "a priced video")
+    expect(page.get_by_test_id("balance")).to_have_text(str(100 - video_price))
+    submit(page, "a priced image", "image")
+    expect(page.get_by_test_id("balance")).to_have_text(str(100 - video_price - image_price))
+    debits = page.locator('[data-testid="ledger"] li.debit .amount')
+    expect(debits).to_have_text([f"−{image_price}", f"−{video_price}"])
+    assert page.errors == []
+
+
+def test_a_short_balance_disables_the_button_and_says_why(stack, new_page):
     page = new_page()
     uid = fresh_uid("poor")
+    corrected(stack, uid, -96)  # 100 - 96: 4 tokens
     sign_in(page, stack, uid)
-    # Spend 95 of the 100 tokens on images through the api, then ask for a 10-token video.
-    made_through_the_api(stack, uid, "image", 95)
-    page.reload()
-    expect(page.get_by_test_id("balance")).to_have_text("5")
+    expect(page.get_by_test_id("balance")).to_have_text("4")
+    button = page.get_by_test_id("submit")
+    expect(button).to_have_text("Generate video · 10 tokens")
+    expect(button).to_be_disabled()
+    expect(page.get_by_test_id("form-note")).to_have_text("You have 4 tokens; a video costs 10.")
+    page.get_by_label("Image", exact=True).check()
+    expect(button).to_have_text("Generate image · 1 token")
+    expect(button).to_be_enabled()
+    expect(page.get_by_test_id("form-note")).to_have_text("")
+    assert page.errors == []
+
+
+def test_not_enough_tokens_is_said_and_nothing_is_charged(stack, new_page):
+    page = new_page()
+    uid = fresh_uid("stale")
+    sign_in(page, stack, uid)
+    expect(page.get_by_test_id("balance")).to_have_text("100")
+    corrected(stack, uid, -95)  # spent elsewhere: the page still shows 100
     submit(page, "a video I cannot afford")
     expect(page.get_by_test_id("message")).to_contain_text(
         "Not enough tokens: this video costs 10 and your balance is 5. Nothing was charged."
     )
     expect(page.get_by_test_id("balance")).to_have_text("5")
+    expect(page.get_by_test_id("submit")).to_be_disabled()  # the balance it learnt
+    expect(page.get_by_test_id("form-note")).to_have_text("You have 5 tokens; a video costs 10.")
 
 
 def test_too_many_videos_in_flight_is_said_and_nothing_is_charged(stack, new_page):
