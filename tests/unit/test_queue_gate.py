@@ -68,6 +68,19 @@ def closed_by_a_failed_submit(gate: QueueHealth, queue: FakeQueue) -> None:
     assert gate.check().status == "unavailable"
 
 
+def closed_and_due_for_a_probe(mono: FakeMonotonic) -> tuple[QueueHealth, HeldQueue]:
+    """A gate closed by a failed submit, its queue back but held in info(), a recheck due."""
+    queue = HeldQueue()
+    gate = QueueHealth(queue, TTL, recheck_seconds=RECHECK, monotonic=mono)
+    queue.release.set()
+    closed_by_a_failed_submit(gate, queue)
+    queue.failure = None
+    queue.release.clear()
+    queue.entered.clear()
+    mono.advance(RECHECK)
+    return gate, queue
+
+
 @pytest.fixture
 def no_threads(monkeypatch):
     """Any thread started from here on fails the test."""
@@ -128,14 +141,7 @@ def test_an_open_gate_probes_again_after_its_ttl_only(gate, queue, mono):
 
 
 def test_at_most_one_probe_in_flight_and_the_others_answer_at_once(mono):
-    queue = HeldQueue()
-    gate = QueueHealth(queue, TTL, recheck_seconds=RECHECK, monotonic=mono)
-    queue.release.set()
-    closed_by_a_failed_submit(gate, queue)
-    queue.failure = None
-    queue.release.clear()
-    queue.entered.clear()
-    mono.advance(RECHECK)
+    gate, queue = closed_and_due_for_a_probe(mono)
 
     answers: list[str] = []
     prober = threading.Thread(target=lambda: answers.append(gate.check().status))
@@ -167,14 +173,7 @@ def test_the_first_requests_wait_for_the_first_probe(mono):
 
 
 def test_a_failure_reported_during_a_probe_stands(mono):
-    queue = HeldQueue()
-    gate = QueueHealth(queue, TTL, recheck_seconds=RECHECK, monotonic=mono)
-    queue.release.set()
-    closed_by_a_failed_submit(gate, queue)
-    queue.failure = None
-    queue.release.clear()
-    queue.entered.clear()
-    mono.advance(RECHECK)
+    gate, queue = closed_and_due_for_a_probe(mono)
 
     prober = threading.Thread(target=gate.check)
     prober.start()
