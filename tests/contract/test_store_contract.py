@@ -238,21 +238,31 @@ def test_only_one_of_concurrent_claims_wins(store):
         assert list(pool.map(claim, range(6))).count(True) == 1
 
 
-def _twenty_debits_at_once(stores) -> tuple[str, list[str]]:
+def _debits_at_once(
+    stores, tokens: int, count: int, refusal: type[Exception], refused: str, *limits
+) -> tuple[str, list[str]]:
+    """`count` video debits at once by one new user of `tokens`, spread over `stores`, each
+    answered "ok", `refused` (for `refusal`) or "retry"; `limits`: debit_and_create's own."""
     user = uid()
-    stores[0].ensure_account(user, 100, NOW)
+    stores[0].ensure_account(user, tokens, NOW)
 
     def debit(n):
         try:
-            stores[n % len(stores)].debit_and_create(video(user), NOW + timedelta(milliseconds=n))
+            stores[n % len(stores)].debit_and_create(
+                video(user), NOW + timedelta(milliseconds=n), *limits
+            )
             return "ok"
-        except InsufficientTokens:
-            return "short"
+        except refusal:
+            return refused
         except (StoreContention, StoreUnavailable):
             return "retry"
 
-    with ThreadPoolExecutor(20) as pool:
-        return user, list(pool.map(debit, range(20)))
+    with ThreadPoolExecutor(count) as pool:
+        return user, list(pool.map(debit, range(count)))
+
+
+def _twenty_debits_at_once(stores) -> tuple[str, list[str]]:
+    return _debits_at_once(stores, 100, 20, InsufficientTokens, "short")
 
 
 def test_twenty_concurrent_debits_on_one_instance_are_served_in_turn(store):
@@ -368,20 +378,7 @@ def test_forty_simultaneous_video_debits_never_start_a_fourth(store):
     the interleaving; every other one is refused without a write (or retryable)."""
     from shared.domain.errors import TooManyInFlight
 
-    user = uid()
-    store.ensure_account(user, 1000, NOW)
-
-    def debit(n):
-        try:
-            store.debit_and_create(video(user), NOW + timedelta(milliseconds=n), None, 3)
-            return "ok"
-        except TooManyInFlight:
-            return "limited"
-        except (StoreContention, StoreUnavailable):
-            return "retry"
-
-    with ThreadPoolExecutor(40) as pool:
-        answers = list(pool.map(debit, range(40)))
+    user, answers = _debits_at_once([store], 1000, 40, TooManyInFlight, "limited", None, 3)
     assert answers.count("ok") == 3, answers
     account = store.get_account(user)
     assert (account.in_flight, account.tokens) == (3, 970)
