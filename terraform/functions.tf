@@ -75,41 +75,40 @@ locals {
   # hashicorp/terraform-provider-google#11383): with the project id, every plan after a
   # `make deploy` showed a change and `make apply` redeployed both functions.
   secret_paths = { for env, secret in local.secret_env : env => "projects/${data.google_project.this.number}/secrets/${secret}" }
+  # What both functions share.
+  function_common = {
+    runtime               = local.runtime
+    build_service_account = google_service_account.build.id
+    secrets               = local.secret_paths
+    cpu                   = "1"
+  }
   functions = {
-    api = {
-      name                  = local.api_name
-      entry_point           = "api"
-      description           = "Public HTTPS API of the creator app (Firebase ID tokens checked in code)"
-      runtime               = local.runtime
-      service_account       = google_service_account.api.email
-      build_service_account = google_service_account.build.id
-      environment           = local.api_env
-      secrets               = local.secret_paths
-      memory                = "512Mi"
-      cpu                   = "1"
-      concurrency           = var.api_concurrency
-      min_instances         = var.api_min_instances
-      max_instances         = var.api_max_instances
+    api = merge(local.function_common, {
+      name            = local.api_name
+      entry_point     = "api"
+      description     = "Public HTTPS API of the creator app (Firebase ID tokens checked in code)"
+      service_account = google_service_account.api.email
+      environment     = local.api_env
+      memory          = "512Mi"
+      concurrency     = var.api_concurrency
+      min_instances   = var.api_min_instances
+      max_instances   = var.api_max_instances
       # An image request waits for the Gemini image model (60 s request timeout) in-request.
       timeout_seconds = 120
       # Public: the app calls it from browsers; users are authenticated in code.
       ingress = "ALLOW_ALL"
       public  = true
-    }
-    worker = {
-      name                  = local.worker_name
-      entry_point           = "video_worker"
-      description           = "Private video worker: Cloud Tasks steps and the Cloud Scheduler reconcile sweep"
-      runtime               = local.runtime
-      service_account       = google_service_account.worker.email
-      build_service_account = google_service_account.build.id
-      environment           = local.worker_env
-      secrets               = local.secret_paths
-      memory                = "1Gi" # a finished video (tens of MB) is downloaded and uploaded to R2
-      cpu                   = "1"
-      concurrency           = var.worker_concurrency
-      min_instances         = 0
-      max_instances         = var.worker_max_instances
+    })
+    worker = merge(local.function_common, {
+      name            = local.worker_name
+      entry_point     = "video_worker"
+      description     = "Private video worker: Cloud Tasks steps and the Cloud Scheduler reconcile sweep"
+      service_account = google_service_account.worker.email
+      environment     = local.worker_env
+      memory          = "1Gi" # a finished video (tens of MB) is downloaded and uploaded to R2
+      concurrency     = var.worker_concurrency
+      min_instances   = 0
+      max_instances   = var.worker_max_instances
       # Equal to the dispatch deadline Cloud Tasks sets on each task: a step is cut when
       # Cloud Tasks stops waiting for it (then retried), never left running unseen.
       timeout_seconds = var.task_dispatch_deadline_seconds
@@ -122,7 +121,7 @@ locals {
       # invoker; only the invoker account has roles/run.invoker) plus the OIDC check in code.
       ingress = var.worker_ingress
       public  = false
-    }
+    })
   }
 }
 
