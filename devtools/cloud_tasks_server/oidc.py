@@ -28,6 +28,19 @@ def _b64uint(value: int) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
+def rsa_jwk(public: rsa.RSAPublicKey, kid: str) -> dict[str, str]:
+    """An RSA public key as a JWK of an RS256 signing key (a JWKS entry)."""
+    numbers = public.public_numbers()
+    return {
+        "kty": "RSA",
+        "alg": "RS256",
+        "use": "sig",
+        "kid": kid,
+        "n": _b64uint(numbers.n),
+        "e": _b64uint(numbers.e),
+    }
+
+
 def new_private_key_pem() -> bytes:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     return key.private_bytes(
@@ -47,15 +60,7 @@ class Signer:
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
         self.kid = hashlib.sha256(der).hexdigest()[:40]
-        numbers = public.public_numbers()
-        self._jwk = {
-            "kty": "RSA",
-            "alg": "RS256",
-            "use": "sig",
-            "kid": self.kid,
-            "n": _b64uint(numbers.n),
-            "e": _b64uint(numbers.e),
-        }
+        self._jwk = rsa_jwk(public, self.kid)
         self._cache: dict[tuple[str, str], tuple[float, str]] = {}
         self._lock = threading.Lock()
 

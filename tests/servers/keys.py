@@ -29,13 +29,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from devtools.cloud_tasks_server.oidc import rsa_jwk
+
 
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _b64uint(value: int) -> str:
-    return _b64url(value.to_bytes((value.bit_length() + 7) // 8, "big"))
 
 
 @dataclass(frozen=True)
@@ -71,15 +69,7 @@ class TestKey:
         )
 
     def jwk(self) -> dict[str, str]:
-        numbers = self.private_key.public_key().public_numbers()
-        return {
-            "kty": "RSA",
-            "alg": "RS256",
-            "use": "sig",
-            "kid": self.kid,
-            "n": _b64uint(numbers.n),
-            "e": _b64uint(numbers.e),
-        }
+        return rsa_jwk(self.private_key.public_key(), self.kid)
 
     def sign(self, claims: dict[str, Any], **kwargs: Any) -> str:
         return mint(claims, self, **kwargs)
