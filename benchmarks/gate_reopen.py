@@ -25,7 +25,6 @@ import os
 import signal
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,7 +34,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from devtools.stack import LocalStack, Ports  # noqa: E402
+from devtools.stack import LocalStack, scratch_stack  # noqa: E402
 
 VIDEO = {"prompt": "a lighthouse in a storm"}
 SETTINGS = {
@@ -124,12 +123,7 @@ def main() -> None:
     intervals = args.intervals or ([250] if args.quick else [50, 250, 1000])
     repeats, closed_for = (1, 0.5) if args.quick else (RUNS, CLOSED_FOR)
     results: dict[int, list[tuple[float, int]]] = {}
-    with (
-        tempfile.TemporaryDirectory(prefix="bench-gate-") as state,
-        LocalStack(
-            ports=Ports.free(), state_dir=Path(state), settings=SETTINGS, quiet=True
-        ) as stack,
-    ):
+    with scratch_stack(SETTINGS, "bench-gate-") as stack:
         api = FrozenBetweenRequests(stack)
         try:
             for n in intervals:

@@ -23,7 +23,6 @@ import os
 import signal
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -34,7 +33,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from devtools.stack import LocalStack, Ports  # noqa: E402
+from devtools.stack import LocalStack, scratch_stack  # noqa: E402
 
 VIDEO = {"prompt": "a lighthouse in a storm"}
 SETTINGS = {
@@ -137,10 +136,7 @@ def main() -> None:
     quick = parser.parse_args().quick
     seconds, parallel, freeze, frozen_submits = (1.0, 4, 2.0, 2) if quick else (4.0, 20, 8.0, 8)
     with (
-        tempfile.TemporaryDirectory(prefix="bench-outage-") as state,
-        LocalStack(
-            ports=Ports.free(), state_dir=Path(state), settings=SETTINGS, quiet=True
-        ) as stack,
+        scratch_stack(SETTINGS, "bench-outage-") as stack,
         httpx.Client(base_url=stack.api_url, timeout=60) as http,
     ):
         sequential = queue_outage(stack, http, parallel=1, seconds=seconds)

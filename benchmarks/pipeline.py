@@ -26,7 +26,6 @@ import json
 import re
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
@@ -38,7 +37,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from devtools.stack import LocalStack, Ports  # noqa: E402
+from devtools.stack import LocalStack, scratch_stack  # noqa: E402
 
 STEP_LINE = re.compile(r"task\.step creationId=(\S+) .* ms=([\d.]+)")
 IN_FLIGHT_LIMIT = 3  # the default of MAX_IN_FLIGHT_VIDEOS, kept for the run
@@ -246,8 +245,7 @@ def main() -> None:
         "QUEUE_HEALTH_TTL_SECONDS": "300",
     }
     with (
-        tempfile.TemporaryDirectory() as tmp,
-        LocalStack(ports=Ports.free(), state_dir=Path(tmp), settings=settings, quiet=True) as s,
+        scratch_stack(settings) as s,
         httpx.Client(
             base_url=s.api_url, timeout=30, limits=httpx.Limits(max_connections=args.concurrency)
         ) as client,

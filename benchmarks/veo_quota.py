@@ -30,7 +30,6 @@ import argparse
 import json
 import statistics
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -44,7 +43,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from devtools.stack import LocalStack, Ports  # noqa: E402
+from devtools.stack import LocalStack, scratch_stack  # noqa: E402
 
 LATENCY_SECONDS = 2.0  # the local generator's generation time
 PACING_OFF = 6000.0  # VEO_STARTS_PER_MINUTE's maximum: 100 dispatches a second
@@ -152,10 +151,7 @@ def one_run(quota: int, users: int, pace: float) -> Outcome:
     ]
     retries, lock = [0], threading.Lock()
     with (
-        tempfile.TemporaryDirectory(prefix="bench-veo-quota-") as state,
-        LocalStack(
-            ports=Ports.free(), state_dir=Path(state), settings=settings, quiet=True
-        ) as stack,
+        scratch_stack(settings, "bench-veo-quota-") as stack,
         httpx.Client(base_url=stack.api_url, timeout=60) as client,
     ):
         client.get("/api/health")  # the api is warm before the burst

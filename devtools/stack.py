@@ -18,11 +18,14 @@ Under `state_dir`:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -446,6 +449,17 @@ class LocalStack:
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def scratch_stack(settings: dict[str, str], prefix: str | None = None) -> Iterator[LocalStack]:
+    """A quiet stack on free ports, its state in a temporary directory removed after it
+    (the benchmarks' stack)."""
+    with (
+        tempfile.TemporaryDirectory(prefix=prefix) as state,
+        LocalStack(ports=Ports.free(), state_dir=Path(state), settings=settings, quiet=True) as s,
+    ):
+        yield s
 
 
 # -- make queue-down / make queue-up: act on this stack's own Cloud Tasks server ------------
