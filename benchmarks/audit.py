@@ -12,7 +12,6 @@ Run: `make bench` or `.venv/bin/python benchmarks/audit.py [--creations 10000]
 
 from __future__ import annotations
 
-import argparse
 import os
 import random
 import subprocess
@@ -24,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import arguments  # noqa: E402
 from devtools.firestore_emulator import FirestoreEmulator  # noqa: E402
 from devtools.processes import free_port  # noqa: E402
 from shared.adapters import firestore_documents as docs  # noqa: E402
@@ -100,13 +100,13 @@ def seed(client, creations: int, users: int, rng: random.Random) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--creations", type=int, default=10_000)
-    parser.add_argument("--users", type=int, default=1_000)
-    parser.add_argument("--quick", action="store_true", help="200 creations (make test)")
-    args = parser.parse_args()
-    if args.quick:
-        args.creations, args.users = 200, 20
+    args = arguments.parse(
+        __doc__ or "",
+        {"creations": 200, "users": 20},
+        "200 creations (make test)",
+        creations=(int, 10_000),
+        users=(int, 1_000),
+    )
     with FirestoreEmulator(port=free_port(), project=PROJECT) as emulator:
         os.environ["FIRESTORE_EMULATOR_HOST"] = emulator.host
         from google.cloud import firestore

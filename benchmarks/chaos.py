@@ -10,25 +10,25 @@ the suite's own seeds are tests/chaos/test_chaos.py).
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks import arguments  # noqa: E402
 from tests.chaos.driver import main as drive  # noqa: E402
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description="the long fault-injection run")
-    parser.add_argument("n", nargs="?", type=int, default=100_000, help="user requests in all")
-    parser.add_argument("--per-seed", type=int, default=2000)
-    parser.add_argument("--first-seed", type=int, default=1)
-    parser.add_argument("--rate-factor", type=float, default=1.0)
-    parser.add_argument("--quick", action="store_true", help="2 seeds of 100 (make test)")
-    args = parser.parse_args()
-    if args.quick:
-        args.n, args.per_seed = 200, 100
+    args = arguments.parse(
+        "the long fault-injection run",
+        {"n": 200, "per_seed": 100},
+        "2 seeds of 100 (make test)",
+        positional=("n", int, 100_000, "user requests in all"),
+        per_seed=(int, 2000),
+        first_seed=(int, 1),
+        rate_factor=(float, 1.0),
+    )
     return drive(
         [
             "--total", str(args.n),

@@ -9,7 +9,6 @@ tests/benchmarks).
 
 from __future__ import annotations
 
-import argparse
 import random
 import statistics
 import sys
@@ -20,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks import arguments  # noqa: E402
 from devtools.firestore_emulator import FirestoreEmulator  # noqa: E402
 from shared.adapters import firestore_documents as docs  # noqa: E402
 from shared.domain.creation import Creation, Kind, Status  # noqa: E402
@@ -70,13 +70,13 @@ def seed(client, count: int, now: datetime) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--creations", type=int, default=10_000)
-    parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--quick", action="store_true", help="200 creations, 2 reads (make test)")
-    args = parser.parse_args()
-    if args.quick:
-        args.creations, args.runs = 200, 2
+    args = arguments.parse(
+        (__doc__ or "").splitlines()[0],
+        {"creations": 200, "runs": 2},
+        "200 creations, 2 reads (make test)",
+        creations=(int, 10_000),
+        runs=(int, 20),
+    )
 
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import firestore
