@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,14 @@ from pathlib import Path
 
 import httpx
 
-from devtools.processes import free_port, port_in_use, pump, spawn, stop_group
+from devtools.processes import (
+    free_port,
+    port_in_use,
+    pump,
+    serve_until_stopped,
+    spawn,
+    stop_group,
+)
 
 INSTALL_HINT = (
     "the Firestore emulator needs gcloud and Java: install the Google Cloud CLI, then "
@@ -208,15 +214,9 @@ def main() -> int:
         print(exc, file=sys.stderr)
         return 2
     print(f"firestore emulator ready: FIRESTORE_EMULATOR_HOST={emulator.host}", flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
-        while emulator.process and emulator.process.poll() is None:
-            time.sleep(1)
-    except (KeyboardInterrupt, SystemExit):
-        pass
-    finally:
-        emulator.stop()
-    return 0
+    return serve_until_stopped(
+        emulator.stop, lambda: bool(emulator.process and emulator.process.poll() is None)
+    )
 
 
 if __name__ == "__main__":

@@ -274,3 +274,17 @@ def _signal_group(
             if not group_alive():
                 return
             time.sleep(0.05)
+
+
+def serve_until_stopped(stop: Callable[[], None], alive: Callable[[], bool] = lambda: True) -> int:
+    """The foreground of a dev tool: wait until Ctrl-C, SIGTERM or `alive()` turning false
+    (checked every second), then `stop()` what it runs; 0."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        while alive():
+            time.sleep(1)
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        stop()
+    return 0

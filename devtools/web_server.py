@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from devtools.processes import serve_until_stopped
+
 ROOT = Path(__file__).resolve().parent.parent
 WEB_ROOT = ROOT / "web"
 DEFAULT_PORT = 8090
@@ -221,13 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"web server: port {args.port} on 127.0.0.1: {exc.strerror or exc}", file=sys.stderr)
         return 1
     print(f"web console on {server.url}/ (operator dashboard {server.url}/admin), api {args.api}")
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
-    return 0
+    return serve_until_stopped(server.stop)
 
 
 if __name__ == "__main__":
