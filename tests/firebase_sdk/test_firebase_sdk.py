@@ -105,20 +105,17 @@ def test_the_readmes_listeners_see_the_users_creation_reach_draft(run):
     assert run["listeners"]["history"]["seen"][0] in ("pending", "processing")
 
 
-def test_a_user_reads_and_listens_to_their_own_documents(run):
-    outcomes = {p["name"]: p for p in run["probes"] if p["expect"] == "allowed"}
-    assert set(outcomes) == ALLOWED
-    assert {name: p["outcome"] for name, p in outcomes.items()} == dict.fromkeys(
-        ALLOWED, "allowed"
-    ), outcomes
-
-
-def test_each_forbidden_read_and_write_is_denied(run):
-    outcomes = {p["name"]: p for p in run["probes"] if p["expect"] == "denied"}
-    assert set(outcomes) == DENIED
-    assert {name: p["outcome"] for name, p in outcomes.items()} == dict.fromkeys(
-        DENIED, "denied"
-    ), outcomes
+@pytest.mark.parametrize(
+    ("expect", "probes"),
+    [("allowed", ALLOWED), ("denied", DENIED)],
+    ids=["a user reads and listens to their own documents", "each forbidden one is denied"],
+)
+def test_each_probe_is_answered_as_the_rules_say(run, expect, probes):
+    outcomes = {p["name"]: p for p in run["probes"] if p["expect"] == expect}
+    assert set(outcomes) == probes
+    assert {name: p["outcome"] for name, p in outcomes.items()} == dict.fromkeys(probes, expect), (
+        outcomes
+    )
 
 
 def test_the_denied_writes_changed_nothing(run, stack: LocalStack):
