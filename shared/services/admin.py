@@ -24,6 +24,7 @@ from shared.domain.errors import QueueError, StoreUnavailable
 from shared.domain.ledger import MOVEMENTS, EntryType
 from shared.ports import EntryTotals, QueueChange, QueueState
 from shared.services.queue_health import QueueHealthReport
+from shared.services.queue_position import Starts, start_line
 
 if TYPE_CHECKING:
     from shared.services.deps import Deps
@@ -88,15 +89,6 @@ class Overview:
     # read); a grant is an operator's or an account's starting grant.
     movements: dict[EntryType, EntryTotals] = field(default_factory=dict)
     starts: Starts | None = None
-
-
-@dataclass(frozen=True)
-class Starts:
-    """Videos waiting for their start, at the pace the start queue keeps (issue 21)."""
-
-    per_minute: float  # VEO_STARTS_PER_MINUTE
-    waiting: int  # videos `pending`: accepted, not started
-    oldest_wait_seconds: int | None  # how long the oldest of them has waited
 
 
 class OverviewCache:
@@ -164,17 +156,7 @@ def overview(deps: Deps) -> Overview:
         latest_failures=deps.queries.latest_failures(FAILURES_LIMIT),
         truncated=max(len(hour_recent), len(day_rest)) >= DAY_LIMIT,
         movements={t: deps.queries.entry_totals(day_start, t) for t in MOVEMENTS},
-        starts=_starts(deps, now),
-    )
-
-
-def _starts(deps: Deps, now: datetime) -> Starts:
-    """Two index reads: the count of `pending` creations, and the oldest one's time."""
-    oldest = deps.queries.oldest_waiting()
-    return Starts(
-        per_minute=deps.policy.starts_per_minute,
-        waiting=deps.queries.count_waiting_before(now + timedelta(seconds=1)),
-        oldest_wait_seconds=max(0, int((now - oldest).total_seconds())) if oldest else None,
+        starts=start_line(deps, now),
     )
 
 

@@ -34,6 +34,27 @@ class QueuePosition:
     estimated_start_at: datetime
 
 
+@dataclass(frozen=True)
+class Starts:
+    """Videos waiting for their start, at the pace the start queue keeps (issue 21): the
+    operator overview's and the reconcile sweep's `video.start_line`."""
+
+    per_minute: float  # VEO_STARTS_PER_MINUTE
+    waiting: int  # videos `pending`: accepted, not started
+    oldest_wait_seconds: int | None  # how long the oldest of them has waited (None: none)
+
+
+def start_line(deps: Deps, now: datetime) -> Starts:
+    """Two index reads, no document scan: the count of `pending` creations (an aggregation)
+    and the oldest one's submit time (one index entry)."""
+    oldest = deps.queries.oldest_waiting()
+    return Starts(
+        per_minute=deps.policy.starts_per_minute,
+        waiting=deps.queries.count_waiting_before(now + timedelta(seconds=1)),
+        oldest_wait_seconds=max(0, int((now - oldest).total_seconds())) if oldest else None,
+    )
+
+
 def estimate(ahead: int, counted_at: datetime, starts_per_minute: float) -> datetime:
     """The start of a video with `ahead` videos before it, at `starts_per_minute`."""
     return counted_at + timedelta(seconds=ahead * 60.0 / starts_per_minute)

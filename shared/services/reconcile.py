@@ -6,6 +6,10 @@ queue was purged). Each one is either moved on again with a new named task, or, 
 deadline (or its last requeue), ended expired and refunded. With this sweep every creation
 ends in a terminal state within its deadline plus one sweep interval, whatever single fault
 happened.
+
+Each sweep also logs the start line's state (`video.start_line`: how many videos wait for
+their start, and how long the oldest has waited), read from two indexes with no document
+read: what terraform/monitoring.tf charts and alerts on, once a minute.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from shared.domain import creation as transitions
 from shared.domain.creation import Creation, Kind, Refund, Status
 from shared.domain.errors import QueueError, StoreContention, StoreUnavailable
 from shared.domain.step_tasks import MAX_REQUEUES, Step, StepTask, first_poll_seq, start_task
+from shared.services.queue_position import start_line
 from shared.services.video_steps import end_and_refund, end_overdue
 
 if TYPE_CHECKING:
@@ -56,8 +61,26 @@ def reconcile(deps: Deps, limit: int = 200) -> ReconcileReport:
             report.errors.append(creation.id)
             events.emit("reconcile.error", creationId=creation.id, error=type(exc).__name__)
     _repair_in_flight(deps, {c.user_id for c in stale}, report)
+    _log_start_line(deps, report)
     events.emit("reconcile.swept", **report.as_json())
     return report
+
+
+def _log_start_line(deps: Deps, report: ReconcileReport) -> None:
+    """One `video.start_line` per sweep, after it settled the overdue ones: `waiting` (videos
+    `pending`) and `oldestWaitSeconds` (0 when none wait, so the alert on it clears)."""
+    try:
+        line = start_line(deps, deps.clock())
+    except (StoreUnavailable, StoreContention) as exc:
+        report.errors.append("start_line")
+        events.emit("reconcile.error", error=type(exc).__name__)
+        return
+    events.emit(
+        "video.start_line",
+        waiting=line.waiting,
+        oldestWaitSeconds=line.oldest_wait_seconds or 0,
+        perMinute=line.per_minute,
+    )
 
 
 def _repair_in_flight(deps: Deps, users: set[str], report: ReconcileReport) -> None:

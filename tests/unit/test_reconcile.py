@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
 from shared.domain.creation import Status
+from shared.domain.errors import StoreUnavailable
 from shared.domain.step_tasks import POLL_CHAIN, Step
 from shared.services.reconcile import reconcile
 from shared.services.videos import VideoOrder, submit_video
@@ -10,6 +13,10 @@ from tests.contract.invariants import assert_conserved
 from tests.unit.simulation import deliver_all
 
 ORDER = VideoOrder("waves at dusk", {})
+
+
+def start_lines(caplog) -> list[dict]:
+    return [r.fields for r in caplog.records if getattr(r, "event", "") == "video.start_line"]
 
 
 def test_a_pending_creation_whose_task_was_lost_is_started_again(deps, clock):
@@ -77,3 +84,38 @@ def test_fresh_and_finished_creations_are_left_alone(deps, clock):
     deliver_all(deps, clock)
     submit_video(deps, "kim", ORDER)
     assert reconcile(deps).scanned == 0
+
+
+def test_each_sweep_logs_the_start_line_once(deps, clock, caplog):
+    """What terraform/monitoring.tf charts and alerts on (video_oldest_wait): one
+    `video.start_line` per sweep, with the videos waiting for their start and how long the
+    oldest of them has waited; 0 when none waits, so the alert on it clears."""
+    caplog.set_level(logging.INFO, logger="creator.events")
+    reconcile(deps)
+    assert start_lines(caplog) == [{"waiting": 0, "oldestWaitSeconds": 0, "perMinute": 10.0}]
+
+    submit_video(deps, "ivy", ORDER)
+    clock.advance(90)
+    submit_video(deps, "jon", ORDER)
+    clock.advance(30)
+    caplog.clear()
+    reconcile(deps)
+    [line] = start_lines(caplog)
+    assert (line["waiting"], line["oldestWaitSeconds"]) == (2, 120)
+
+    deliver_all(deps, clock)  # both started and finished: nobody waits
+    caplog.clear()
+    reconcile(deps)
+    [line] = start_lines(caplog)
+    assert (line["waiting"], line["oldestWaitSeconds"]) == (0, 0)
+
+
+def test_a_start_line_that_cannot_be_read_is_a_sweep_error_not_a_failed_sweep(deps, caplog):
+    caplog.set_level(logging.INFO, logger="creator.events")
+    deps.store.fail_next("oldest_waiting", StoreUnavailable("down"))
+
+    report = reconcile(deps)
+
+    assert report.errors == ["start_line"]
+    assert start_lines(caplog) == []
+    assert [r for r in caplog.records if getattr(r, "event", "") == "reconcile.swept"]
