@@ -87,6 +87,13 @@ locals {
         http_status = "EXTRACT(jsonPayload.httpStatus)"
       }
     }
+    video_start_deferred = {
+      # The provider's 429s: a start refused before it ran goes back in line (waiting, not
+      # failure; docs/DESIGN.md, "Veo's quota"). code generator_rate_limited is the 429.
+      description = "Video starts the provider refused before they ran (code generator_rate_limited: its 429 RESOURCE_EXHAUSTED; or no connection): each waits in line again, nothing refunded."
+      filter      = "jsonPayload.event=\"video.start_deferred\""
+      labels      = { code = "EXTRACT(jsonPayload.code)" }
+    }
     reconcile_found_stuck = {
       description = "Reconcile sweeps that found stuck creations (a lost task, an interrupted start, a creation past its deadline)."
       filter      = "jsonPayload.event=\"reconcile.swept\" AND jsonPayload.scanned>0"
@@ -96,7 +103,12 @@ locals {
 
   metric_type = merge(
     { for key, _ in local.log_counters : key => "logging.googleapis.com/user/${var.name_prefix}_${key}" },
-    { video_time_to_draft = "logging.googleapis.com/user/${var.name_prefix}_video_time_to_draft" },
+    # The distributions below, one resource each (their buckets differ).
+    {
+      video_time_to_draft = "logging.googleapis.com/user/${var.name_prefix}_video_time_to_draft"
+      video_oldest_wait   = "logging.googleapis.com/user/${var.name_prefix}_video_oldest_wait"
+      video_waiting       = "logging.googleapis.com/user/${var.name_prefix}_video_waiting"
+    },
   )
 }
 
@@ -145,6 +157,52 @@ resource "google_logging_metric" "video_time_to_draft" {
   }
 }
 
+# The start line (issue 21): each reconcile sweep (every minute, scheduler.tf) logs
+# video.start_line with waiting (videos accepted, not started) and oldestWaitSeconds (how
+# long the oldest of them has waited; 0 when none). A log-based metric has no gauge: one
+# point a minute in a distribution, read with ALIGN_MEAN (its exact mean, not a bucket's).
+resource "google_logging_metric" "video_oldest_wait" {
+  name            = "${var.name_prefix}_video_oldest_wait"
+  description     = "How long the oldest video still waiting for its start has waited, in s (0: none waits); one point per reconcile sweep."
+  filter          = "${local.log_scope} AND jsonPayload.event=\"video.start_line\""
+  value_extractor = "EXTRACT(jsonPayload.oldestWaitSeconds)"
+
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "DISTRIBUTION"
+    unit        = "s"
+  }
+
+  bucket_options {
+    linear_buckets {
+      num_finite_buckets = 60
+      width              = 60 # one minute each, up to an hour (max_queue_wait_seconds <= 3000)
+      offset             = 0
+    }
+  }
+}
+
+resource "google_logging_metric" "video_waiting" {
+  name            = "${var.name_prefix}_video_waiting"
+  description     = "Videos accepted and still waiting for their start (pending); one point per reconcile sweep."
+  filter          = "${local.log_scope} AND jsonPayload.event=\"video.start_line\""
+  value_extractor = "EXTRACT(jsonPayload.waiting)"
+
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "DISTRIBUTION"
+    unit        = "1"
+  }
+
+  bucket_options {
+    exponential_buckets {
+      num_finite_buckets = 20
+      growth_factor      = 2
+      scale              = 1 # 1, 2, 4, ... about 500 000
+    }
+  }
+}
+
 # --- Alerts ----------------------------------------------------------------------------
 
 locals {
@@ -178,6 +236,11 @@ locals {
 # - worker_errors (Cloud Run's request metric): the worker answers 503 on purpose to a
 #   transient error so that Cloud Tasks retries, so some 5xx are normal; more than
 #   var.alert_worker_5xx_ratio (20%) of its responses over 10 minutes is not.
+# - oldest_wait: a video waits for its start behind the paced start queue and the provider's
+#   429s; past max_queue_wait_seconds (1800) it fails with errorCode capacity and is
+#   refunded. The oldest wait above var.alert_oldest_wait_seconds (900: half of that) for 5
+#   minutes warns while there is time to act. One point a minute (a sweep): 120 s periods,
+#   so a sweep a few seconds late leaves no empty one.
 # - stuck_creations: normally nothing is stuck (polls touch a creation at least every
 #   minute). A sweep that finds some after a deploy or a short outage is expected; more than
 #   2 such sweeps in 15 minutes means tasks keep getting lost or the worker dies mid-step.
@@ -262,6 +325,19 @@ locals {
       reducer     = local.ratio_of_sums.reducer
       runbook     = "The worker answers 5xx to many steps. The `outcome` field of its `task.step` log lines says which dependency fails (store, generator, storage, queue)."
     }
+    oldest_wait = {
+      title       = "videos waiting too long to start"
+      severity    = "WARNING"
+      condition   = "oldest wait for a start > ${var.alert_oldest_wait_seconds} s for 5 min"
+      filter      = "metric.type=\"${local.metric_type.video_oldest_wait}\" AND resource.type=\"cloud_run_revision\""
+      denominator = null
+      threshold   = var.alert_oldest_wait_seconds
+      period      = "120s"
+      duration    = "300s"
+      aligner     = "ALIGN_MEAN"
+      reducer     = "REDUCE_MAX"
+      runbook     = "Videos wait for their start longer than ${var.alert_oldest_wait_seconds} s; at ${var.max_queue_wait_seconds} s they fail with errorCode capacity and are refunded. Starts leave at veo_starts_per_minute (${var.veo_starts_per_minute} a minute) and the provider may refuse more (the dashboard's 429s, ${local.metric_type.video_start_deferred}). Then: raise the Vertex AI quota for the Veo model and with it veo_starts_per_minute (VEO_STARTS_PER_MINUTE; `make apply`); or add routes: VEO_LOCATIONS (other regions) or VEO_FALLBACK_MODELS (other models, at the price charged or less); or, until it drains, pause intake (pause the queue from the operator dashboard: submits are refused, uncharged). The operator overview shows the pace, the videos waiting and the oldest wait."
+    }
     stuck_creations = {
       title       = "reconciler keeps finding stuck creations"
       severity    = "WARNING"
@@ -323,6 +399,8 @@ resource "google_monitoring_alert_policy" "alert" {
   depends_on = [
     google_logging_metric.counter,
     google_logging_metric.video_time_to_draft,
+    google_logging_metric.video_oldest_wait,
+    google_logging_metric.video_waiting,
     time_sleep.log_metrics_visible,
   ]
 }
@@ -380,6 +458,18 @@ locals {
       ]
     },
     {
+      title = "Provider 429s: starts refused and back in line (per minute), by code"
+      lines = [{ filter = "metric.type=\"${local.metric_type.video_start_deferred}\"", aligner = "ALIGN_SUM", reducer = "REDUCE_SUM", group_by = ["metric.labels.code"] }]
+    },
+    {
+      title = "Start line: oldest wait (s)"
+      lines = [{ filter = "metric.type=\"${local.metric_type.video_oldest_wait}\"", aligner = "ALIGN_MEAN", reducer = "REDUCE_MAX", legend = "oldest wait" }]
+    },
+    {
+      title = "Start line: videos waiting for their start"
+      lines = [{ filter = "metric.type=\"${local.metric_type.video_waiting}\"", aligner = "ALIGN_MEAN", reducer = "REDUCE_MAX", legend = "waiting" }]
+    },
+    {
       title = "Task dispatch delay (p99, ms)"
       lines = [{ filter = "metric.type=\"cloudtasks.googleapis.com/queue/task_attempt_delays\" AND ${local.queue_filter}", aligner = "ALIGN_PERCENTILE_99", reducer = "REDUCE_MAX" }]
     },
@@ -434,5 +524,10 @@ resource "google_monitoring_dashboard" "operations" {
     }
   })
 
-  depends_on = [google_logging_metric.counter, google_logging_metric.video_time_to_draft]
+  depends_on = [
+    google_logging_metric.counter,
+    google_logging_metric.video_time_to_draft,
+    google_logging_metric.video_oldest_wait,
+    google_logging_metric.video_waiting,
+  ]
 }

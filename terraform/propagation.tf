@@ -40,7 +40,11 @@ resource "time_sleep" "log_metrics_visible" {
   triggers = {
     metrics = join(",", sort(concat(
       [for m in google_logging_metric.counter : m.name],
-      [google_logging_metric.video_time_to_draft.name],
+      [
+        google_logging_metric.video_time_to_draft.name,
+        google_logging_metric.video_oldest_wait.name,
+        google_logging_metric.video_waiting.name,
+      ],
     )))
   }
 }

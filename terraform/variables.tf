@@ -305,6 +305,17 @@ variable "alert_task_delay_seconds" {
   default     = 60
 }
 
+variable "alert_oldest_wait_seconds" {
+  description = "Alert when the oldest video still waiting for its start has waited more than this for 5 minutes: half of max_queue_wait_seconds' default (1800), past which it fails with errorCode capacity and is refunded."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.alert_oldest_wait_seconds > 0
+    error_message = "alert_oldest_wait_seconds must be more than 0."
+  }
+}
+
 variable "alert_worker_5xx_ratio" {
   description = "Alert when more than this share of worker responses are 5xx over 10 minutes (503 asks Cloud Tasks to retry a transient error: some are normal)."
   type        = number

@@ -108,11 +108,12 @@ def metrics(config, evaluator) -> dict[str, dict]:
     out = {}
     for key, spec in evaluator.value(config.locals["log_counters"]).items():
         out[key] = {"filter": spec["filter"], "extractors": list(spec["labels"].values())}
-    dist = config.resource("google_logging_metric", "video_time_to_draft")
-    out["video_time_to_draft"] = {
-        "filter": evaluator.value(dist["filter"]),
-        "extractors": [dist["value_extractor"]],
-    }
+    for key, dist in config.of_type("google_logging_metric").items():
+        if key != "counter":  # the distributions, one resource each
+            out[key] = {
+                "filter": evaluator.value(dist["filter"]),
+                "extractors": [dist["value_extractor"]],
+            }
     return out
 
 
@@ -157,6 +158,7 @@ def test_the_metrics_the_issue_asks_for_exist(config):
     )
     assert {"video_failed", "image_failed", "reconcile_found_stuck"} <= set(counters)
     assert {"creations_failed", "video_cancelled"} <= set(counters)
+    assert "code" in counters["video_start_deferred"]["labels"]  # the provider's 429s
     assert "queue_error_code" in counters["video_enqueue_failed"]["labels"]
     assert "reason" in counters["refunded"]["labels"]
     assert "error_code" in counters["video_failed"]["labels"]
@@ -226,3 +228,23 @@ def test_the_docs_name_every_alert_variable_and_no_other(config):
     assert named == declared
     example = (ROOT / "terraform" / "terraform.tfvars.example").read_text()
     assert set(re.findall(r"\b(alert_\w+)\s*=", example)) <= declared
+
+
+def test_the_start_line_has_its_metrics_and_its_alert(config, evaluator):
+    """Issue 21: the provider's 429s (video.start_deferred), and the oldest wait for a start
+    (video.start_line, logged by each reconcile sweep), charted and alerted on past
+    alert_oldest_wait_seconds (half of max_queue_wait_seconds) for 5 minutes."""
+    found = {name: filter_events(m["filter"]) for name, m in metrics(config, evaluator).items()}
+    assert found["video_start_deferred"] == {"video.start_deferred"}
+    assert found["video_oldest_wait"] == found["video_waiting"] == {"video.start_line"}
+    types = evaluator.value(config.locals["metric_type"])
+    alert = evaluator.value(config.locals["alerts"])["oldest_wait"]
+    assert alert["filter"].startswith(f'metric.type="{types["video_oldest_wait"]}"')
+    assert alert["threshold"] == evaluator.vars["alert_oldest_wait_seconds"]
+    assert alert["threshold"] * 2 == evaluator.vars["max_queue_wait_seconds"]
+    assert alert["duration"] == "300s" and alert["denominator"] is None
+    for step in ("VEO_STARTS_PER_MINUTE", "VEO_LOCATIONS", "VEO_FALLBACK_MODELS", "pause"):
+        assert step in alert["runbook"]
+    charted = json.dumps(evaluator.value(config.locals["charts"]))
+    for key in ("video_start_deferred", "video_oldest_wait", "video_waiting"):
+        assert f'metric.type=\\"{types[key]}\\"' in charted, key
