@@ -28,12 +28,17 @@ class DevIdentityVerifier:
         return Identity(uid, admin=uid in self.admin_uids)
 
     def verify(self, authorization: str | None) -> str:
-        if authorization is None or not authorization.strip():
-            raise Unauthenticated("Missing Authorization header")
-        match = _HEADER.fullmatch(authorization)
-        if match is None:
-            raise Unauthenticated(_EXPECTED)
-        return check_uid(match.group(1))
+        return check_uid(_named(authorization, _HEADER, _EXPECTED))
+
+
+def _named(authorization: str | None, header: re.Pattern[str], expected: str) -> str:
+    """What a local `Bearer dev...:<name>` header names; Unauthenticated otherwise."""
+    if authorization is None or not authorization.strip():
+        raise Unauthenticated("Missing Authorization header")
+    match = header.fullmatch(authorization)
+    if match is None:
+        raise Unauthenticated(expected)
+    return match.group(1)
 
 
 _SERVICE_HEADER = re.compile(r"(?i:bearer) dev-service:(.*)", re.DOTALL)
@@ -52,12 +57,7 @@ class DevServiceVerifier:
         from shared.adapters.task_oidc import NOT_A_PAYMENTS_CALLER
         from shared.domain.errors import Forbidden
 
-        if authorization is None or not authorization.strip():
-            raise Unauthenticated("Missing Authorization header")
-        match = _SERVICE_HEADER.fullmatch(authorization)
-        if match is None:
-            raise Unauthenticated(_EXPECTED_SERVICE)
-        email = match.group(1).strip()
+        email = _named(authorization, _SERVICE_HEADER, _EXPECTED_SERVICE).strip()
         if email.casefold() not in self.callers:
             raise Forbidden(NOT_A_PAYMENTS_CALLER)
         return email
