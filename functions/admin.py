@@ -18,7 +18,7 @@ from shared.domain.errors import Forbidden
 
 if TYPE_CHECKING:
     from shared.ports import QueueChange
-    from shared.services.admin import Overview, Window
+    from shared.services.admin import Overview
     from shared.services.queue_health import QueueHealthReport
 
 bp = flask.Blueprint("admin", __name__, url_prefix="/api/admin")
@@ -101,22 +101,7 @@ def _queue_out(report: QueueHealthReport, change: QueueChange | None) -> schemas
         state=report.state,
         checkedAt=report.checked_at,
         reason=report.reason,
-        lastChange=schemas.QueueChangeOut(
-            action=change.action, by=change.by, at=change.at, reason=change.reason
-        )
-        if change
-        else None,
-    )
-
-
-def _window_out(w: Window) -> schemas.WindowOut:
-    return schemas.WindowOut(
-        submitted=w.submitted,
-        drafts=w.drafts,
-        inFlight=w.in_flight,
-        enqueueFailed=dict(w.enqueue_failed),
-        refunded=dict(w.refunded),
-        failed=dict(w.failed),
+        lastChange=schemas.QueueChangeOut.model_validate(change) if change else None,
     )
 
 
@@ -124,18 +109,11 @@ def _overview_out(o: Overview) -> schemas.AdminOverview:
     return schemas.AdminOverview(
         generatedAt=o.generated_at,
         queue=_queue_out(o.queue, o.last_change),
-        windows=schemas.WindowsOut(hour=_window_out(o.hour), day=_window_out(o.day)),
-        perMinute=[
-            schemas.MinuteOut(
-                minute=m.minute,
-                submitted=m.submitted,
-                enqueueFailed=m.enqueue_failed,
-                refunded=m.refunded,
-                drafts=m.drafts,
-                failed=m.failed,
-            )
-            for m in o.per_minute
-        ],
+        windows=schemas.WindowsOut(
+            hour=schemas.WindowOut.model_validate(o.hour),
+            day=schemas.WindowOut.model_validate(o.day),
+        ),
+        perMinute=[schemas.MinuteOut.model_validate(m) for m in o.per_minute],
         stuck=[
             schemas.StuckOut(
                 creationId=s.creation.id,
@@ -147,27 +125,10 @@ def _overview_out(o: Overview) -> schemas.AdminOverview:
             )
             for s in o.stuck
         ],
-        latestFailures=[
-            schemas.FailureOut(
-                creationId=f.id,
-                userId=f.user_id,
-                kind=f.kind.value,
-                errorCode=f.error_code,
-                queueErrorCode=f.queue_error_code,
-                updatedAt=f.updated_at,
-            )
-            for f in o.latest_failures
-        ],
+        latestFailures=[schemas.FailureOut.model_validate(f) for f in o.latest_failures],
         truncated=o.truncated,
         movements={
-            str(t): schemas.MovementTotalsOut(count=m.count, tokens=m.tokens)
-            for t, m in o.movements.items()
+            str(t): schemas.MovementTotalsOut.model_validate(m) for t, m in o.movements.items()
         },
-        starts=schemas.StartsOut(
-            perMinute=o.starts.per_minute,
-            waiting=o.starts.waiting,
-            oldestWaitSeconds=o.starts.oldest_wait_seconds,
-        )
-        if o.starts
-        else None,
+        starts=schemas.StartsOut.model_validate(o.starts) if o.starts else None,
     )

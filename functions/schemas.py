@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
+    AliasChoices,
+    AliasGenerator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -19,6 +21,7 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+from pydantic.alias_generators import to_snake
 
 # At least one character that str.strip() keeps: JSON Schema's \s (ECMAScript) leaves out
 # \x1c-\x1f and \x85, which Python strips, so they are named too.
@@ -101,6 +104,21 @@ class Answer(BaseModel):
     """An answer body: only the fields declared, all of them always present unless optional."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class FromDomain(Answer):
+    """An answer read from a domain object: `Model.model_validate(obj)` fills each camelCase
+    field from the object's snake_case attribute of the same name (`creationId` from
+    `creation_id`), so a field is named once, here. Built by name (`Model(creationId=...)`)
+    it works as any answer; the OpenAPI document shows the camelCase names (it describes
+    answers as they are serialized)."""
+
+    model_config = ConfigDict(
+        from_attributes=True,
+        alias_generator=AliasGenerator(validation_alias=to_snake),
+        validate_by_name=True,
+        validate_by_alias=True,
+    )
 
 
 class CreationOut(Answer):
@@ -188,7 +206,7 @@ class CreationPage(Answer):
     nextCursor: str | None  # noqa: N815
 
 
-class LedgerEntryOut(Answer):
+class LedgerEntryOut(FromDomain):
     id: str
     type: Literal["grant", "adjustment", "credit", "debit", "refund"]
     amount: int = Field(description="Tokens; an adjustment's is negative")
@@ -370,7 +388,7 @@ class QueueChangeRequest(BaseModel):
     reason: str = Field(min_length=1, max_length=500, pattern=NOT_ONLY_SPACES)
 
 
-class QueueChangeOut(Answer):
+class QueueChangeOut(FromDomain):
     action: Literal["pause", "resume"]
     by: str
     at: datetime
@@ -390,7 +408,7 @@ class AdminQueueAnswer(Answer):
     queue: AdminQueue
 
 
-class WindowOut(Answer):
+class WindowOut(FromDomain):
     submitted: int
     drafts: int
     inFlight: int  # noqa: N815
@@ -404,7 +422,7 @@ class WindowsOut(Answer):
     day: WindowOut
 
 
-class MinuteOut(Answer):
+class MinuteOut(FromDomain):
     minute: datetime
     submitted: int
     enqueueFailed: int  # noqa: N815
@@ -422,8 +440,9 @@ class StuckOut(Answer):
     stuckForSeconds: int  # noqa: N815
 
 
-class FailureOut(Answer):
-    creationId: str  # noqa: N815
+class FailureOut(FromDomain):
+    # A creation's id is its `id` attribute; in an answer it is `creationId`.
+    creationId: str = Field(validation_alias=AliasChoices("id", "creationId"))  # noqa: N815
     userId: str  # noqa: N815
     kind: Literal["video", "image"]
     errorCode: str | None  # noqa: N815
@@ -450,12 +469,12 @@ class AdminOverview(Answer):
     )
 
 
-class MovementTotalsOut(Answer):
+class MovementTotalsOut(FromDomain):
     count: int
     tokens: int = Field(description="The entries' amounts summed; an adjustment's is negative")
 
 
-class StartsOut(Answer):
+class StartsOut(FromDomain):
     perMinute: float = Field(description="VEO_STARTS_PER_MINUTE: the start queue's pace")  # noqa: N815
     waiting: int = Field(description="Videos accepted and not started yet (pending)")
     oldestWaitSeconds: int | None = Field(  # noqa: N815

@@ -15,13 +15,4 @@ def movement_out(moved: Moved) -> schemas.MovementAnswer:
 
 
 def entry_out(e: LedgerEntry) -> schemas.LedgerEntryOut:
-    return schemas.LedgerEntryOut(
-        id=e.id,
-        type=e.type.value,
-        amount=e.amount,
-        creationId=e.creation_id,
-        reason=e.reason,
-        createdAt=e.created_at,
-        by=e.by,
-        externalId=e.external_id,
-    )
+    return schemas.LedgerEntryOut.model_validate(e)
