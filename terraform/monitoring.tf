@@ -94,6 +94,11 @@ locals {
       filter      = "jsonPayload.event=\"video.start_deferred\""
       labels      = { code = "EXTRACT(jsonPayload.code)" }
     }
+    reconcile_swept = {
+      description = "Reconcile sweeps that ran to their end (every minute, scheduler.tf): none for 15 minutes is the sweeps_stopped alert."
+      filter      = "jsonPayload.event=\"reconcile.swept\""
+      labels      = {}
+    }
     reconcile_found_stuck = {
       description = "Reconcile sweeps that found stuck creations (a lost task, an interrupted start, a creation past its deadline)."
       filter      = "jsonPayload.event=\"reconcile.swept\" AND jsonPayload.scanned>0"
@@ -206,7 +211,10 @@ resource "google_logging_metric" "video_waiting" {
 # --- Alerts ----------------------------------------------------------------------------
 
 locals {
-  queue_filter  = "resource.type=\"cloud_tasks_queue\" AND resource.labels.queue_id=\"${google_cloud_tasks_queue.video.name}\""
+  queue_filter = "resource.type=\"cloud_tasks_queue\" AND resource.labels.queue_id=\"${google_cloud_tasks_queue.video.name}\""
+  # The charts show both queues, one line each: the start queue's depth is the videos
+  # waiting for their start (paced), so the alerts on depth and delay read the video queue's.
+  queues_filter = "resource.type=\"cloud_tasks_queue\" AND resource.labels.queue_id=one_of(\"${google_cloud_tasks_queue.video.name}\", \"${google_cloud_tasks_queue.video_start.name}\")"
   worker_filter = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${local.worker_name}\""
   api_filter    = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${local.api_name}\""
   # Both functions, in Monitoring's syntax (log_scope is Logging's: a 400 here).
@@ -241,6 +249,9 @@ locals {
 #   refunded. The oldest wait above var.alert_oldest_wait_seconds (900: half of that) for 5
 #   minutes warns while there is time to act. One point a minute (a sweep): 120 s periods,
 #   so a sweep a few seconds late leaves no empty one.
+# - provider_refusals: with the start queue paced below the provider's quota a 429 is rare
+#   (benchmarks/veo_quota.py: 1 or 2 in 90 starts); more than
+#   var.alert_provider_refusals_per_15m (10) in 15 minutes means the pace is above the quota.
 # - stuck_creations: normally nothing is stuck (polls touch a creation at least every
 #   minute). A sweep that finds some after a deploy or a short outage is expected; more than
 #   2 such sweeps in 15 minutes means tasks keep getting lost or the worker dies mid-step.
@@ -338,6 +349,19 @@ locals {
       reducer     = "REDUCE_MAX"
       runbook     = "Videos wait for their start longer than ${var.alert_oldest_wait_seconds} s; at ${var.max_queue_wait_seconds} s they fail with errorCode capacity and are refunded. Starts leave at veo_starts_per_minute (${var.veo_starts_per_minute} a minute) and the provider may refuse more (the dashboard's 429s, ${local.metric_type.video_start_deferred}). Then: raise the Vertex AI quota for the Veo model and with it veo_starts_per_minute (VEO_STARTS_PER_MINUTE; `make apply`); or add routes: VEO_LOCATIONS (other regions) or VEO_FALLBACK_MODELS (other models, at the price charged or less); or, until it drains, pause intake (pause the queue from the operator dashboard: submits are refused, uncharged). The operator overview shows the pace, the videos waiting and the oldest wait."
     }
+    provider_refusals = {
+      title       = "the provider keeps refusing video starts (429)"
+      severity    = "WARNING"
+      condition   = "starts refused by the provider (429) > ${var.alert_provider_refusals_per_15m} in 15 min"
+      filter      = "metric.type=\"${local.metric_type.video_start_deferred}\" AND resource.type=\"cloud_run_revision\" AND metric.labels.code=\"generator_rate_limited\""
+      denominator = null
+      threshold   = var.alert_provider_refusals_per_15m
+      period      = "900s"
+      duration    = "0s"
+      aligner     = "ALIGN_SUM"
+      reducer     = "REDUCE_SUM"
+      runbook     = "Veo answers 429 RESOURCE_EXHAUSTED to starts that the start queue let through at veo_starts_per_minute (${var.veo_starts_per_minute} a minute): the pace is above the quota Vertex AI grants now. Nothing is lost or charged twice (each refused start waits in line again, ${local.metric_type.video_start_deferred}), but every refusal spends a start slot and videos wait longer (the oldest_wait alert follows). Lower veo_starts_per_minute to the quota (VEO_STARTS_PER_MINUTE; `make apply`), or raise the Vertex AI quota for the Veo model, or add routes (VEO_LOCATIONS, VEO_FALLBACK_MODELS)."
+    }
     stuck_creations = {
       title       = "reconciler keeps finding stuck creations"
       severity    = "WARNING"
@@ -405,18 +429,50 @@ resource "google_monitoring_alert_policy" "alert" {
   ]
 }
 
+# The sweeps themselves: the reconcile sweep refunds what nothing else will (a lost task, an
+# interrupted start, a creation past its deadline) and logs the start line that the
+# oldest_wait alert reads. If the sweeps stop (the scheduler job paused or deleted, its
+# account's invoker grant gone, the worker failing the sweep), that alert has no points and
+# stays quiet: this one fires when no sweep has ended for 15 minutes (15 missed in a row).
+resource "google_monitoring_alert_policy" "sweeps_stopped" {
+  display_name          = "${var.name_prefix}: reconcile sweeps stopped"
+  combiner              = "OR"
+  severity              = "CRITICAL"
+  notification_channels = var.notification_channels
+
+  conditions {
+    display_name = "no reconcile sweep ended for 15 min"
+    condition_absent {
+      filter   = "metric.type=\"${local.metric_type.reconcile_swept}\" AND resource.type=\"cloud_run_revision\""
+      duration = "900s"
+      aggregations {
+        alignment_period     = "300s"
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+    }
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = "No `reconcile.swept` line for 15 minutes: stuck creations are not refunded and the start line is not measured. Check the scheduler job (`gcloud scheduler jobs describe ${google_cloud_scheduler_job.reconcile.name} --location=${var.region}`: state ENABLED, its last attempt's status), then the worker's logs for `/tasks/reconcile` (a 401 or 403: the scheduler account's invoker grant; a 5xx: its `http.server_error` line). Run a sweep by hand from the operator dashboard (Reconcile now)."
+  }
+
+  depends_on = [google_logging_metric.counter, time_sleep.log_metrics_visible]
+}
+
 # --- The operator's dashboard -----------------------------------------------------------
 
 locals {
   # One chart: a title and its lines, each {filter, aligner, reducer?, group_by?, legend?}.
   charts = [
     {
-      title = "Queue depth (tasks)"
-      lines = [{ filter = "metric.type=\"cloudtasks.googleapis.com/queue/depth\" AND ${local.queue_filter}", aligner = "ALIGN_MEAN" }]
+      title = "Queue depth (tasks), by queue"
+      lines = [{ filter = "metric.type=\"cloudtasks.googleapis.com/queue/depth\" AND ${local.queues_filter}", aligner = "ALIGN_MEAN", reducer = "REDUCE_SUM", group_by = ["resource.labels.queue_id"] }]
     },
     {
-      title = "Task dispatches per second, by response"
-      lines = [{ filter = "metric.type=\"cloudtasks.googleapis.com/queue/task_attempt_count\" AND ${local.queue_filter}", aligner = "ALIGN_RATE", reducer = "REDUCE_SUM", group_by = ["metric.labels.response_code"] }]
+      title = "Task dispatches per second, by queue and response"
+      lines = [{ filter = "metric.type=\"cloudtasks.googleapis.com/queue/task_attempt_count\" AND ${local.queues_filter}", aligner = "ALIGN_RATE", reducer = "REDUCE_SUM", group_by = ["resource.labels.queue_id", "metric.labels.response_code"] }]
     },
     {
       title = "Videos: submitted, enqueue failures, cancels, refunds (per minute)"
@@ -470,8 +526,8 @@ locals {
       lines = [{ filter = "metric.type=\"${local.metric_type.video_waiting}\"", aligner = "ALIGN_MEAN", reducer = "REDUCE_MAX", legend = "waiting" }]
     },
     {
-      title = "Task dispatch delay (p99, ms)"
-      lines = [{ filter = "metric.type=\"cloudtasks.googleapis.com/queue/task_attempt_delays\" AND ${local.queue_filter}", aligner = "ALIGN_PERCENTILE_99", reducer = "REDUCE_MAX" }]
+      title = "Task dispatch delay (p99, ms), by queue"
+      lines = [{ filter = "metric.type=\"cloudtasks.googleapis.com/queue/task_attempt_delays\" AND ${local.queues_filter}", aligner = "ALIGN_PERCENTILE_99", reducer = "REDUCE_MAX", group_by = ["resource.labels.queue_id"] }]
     },
   ]
 }

@@ -293,6 +293,17 @@ variable "alert_gate_refusals_per_5m" {
   }
 }
 
+variable "alert_provider_refusals_per_15m" {
+  description = "Alert when the provider refuses more than this many video starts with 429 (RESOURCE_EXHAUSTED) in 15 minutes: veo_starts_per_minute is above the quota."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.alert_provider_refusals_per_15m >= 0
+    error_message = "alert_provider_refusals_per_15m must be 0 or more (0: any refused start)."
+  }
+}
+
 variable "alert_queue_depth" {
   description = "Alert when the queue holds more than this many tasks for 10 minutes (about one task per video in flight)."
   type        = number

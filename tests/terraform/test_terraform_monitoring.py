@@ -248,3 +248,57 @@ def test_the_start_line_has_its_metrics_and_its_alert(config, evaluator):
     charted = json.dumps(evaluator.value(config.locals["charts"]))
     for key in ("video_start_deferred", "video_oldest_wait", "video_waiting"):
         assert f'metric.type=\\"{types[key]}\\"' in charted, key
+
+
+def test_the_providers_refusals_have_their_own_alert(config, evaluator):
+    """A 429 puts the start back in line (nothing lost), but many of them mean the start
+    queue's pace is above the quota: the alert counts only the 429's code, which is the code
+    the worker logs on video.start_deferred for it."""
+    from shared.services.video_steps import RATE_LIMITED
+
+    types = evaluator.value(config.locals["metric_type"])
+    alert = evaluator.value(config.locals["alerts"])["provider_refusals"]
+    assert alert["filter"].startswith(f'metric.type="{types["video_start_deferred"]}"')
+    assert f'metric.labels.code="{RATE_LIMITED}"' in alert["filter"]
+    assert alert["threshold"] == evaluator.vars["alert_provider_refusals_per_15m"]
+    assert (alert["period"], alert["aligner"], alert["denominator"]) == ("900s", "ALIGN_SUM", None)
+    for step in ("veo_starts_per_minute", "VEO_LOCATIONS", "VEO_FALLBACK_MODELS"):
+        assert step in alert["runbook"]
+
+
+def test_an_alert_fires_when_the_reconcile_sweeps_stop(config, evaluator):
+    """The sweeps refund what nothing else will and log the start line the oldest-wait alert
+    reads: if they stop, that alert has no points. An absence condition on a counter of every
+    sweep (reconcile.swept, which the sweep logs at its end) fires after 15 minutes."""
+    found = {name: filter_events(m["filter"]) for name, m in metrics(config, evaluator).items()}
+    assert found["reconcile_swept"] == {"reconcile.swept"}
+    assert "reconcile.swept" in emitted_events()
+    policy = config.of_type("google_monitoring_alert_policy")["sweeps_stopped"]
+    (condition,) = policy["conditions"]
+    (absent,) = condition["condition_absent"]
+    types = evaluator.value(config.locals["metric_type"])
+    assert evaluator.value(absent["filter"]).startswith(f'metric.type="{types["reconcile_swept"]}"')
+    assert absent["duration"] == "900s" and policy["severity"] == "CRITICAL"
+    assert policy["notification_channels"] == "${var.notification_channels}"
+    scheduler = config.of_type("google_cloud_scheduler_job")["reconcile"]
+    assert scheduler["schedule"] == "* * * * *"  # 15 minutes: 15 sweeps missed in a row
+
+
+def test_the_dashboards_queue_charts_show_both_queues_and_the_alerts_one(config, evaluator):
+    """The start queue holds the videos waiting for their start: charted beside the video
+    queue, one line per queue, but not alerted on by depth (its alert is the oldest wait)."""
+    video = evaluator.value(config.of_type("google_cloud_tasks_queue")["video"]["name"])
+    start = evaluator.value(config.of_type("google_cloud_tasks_queue")["video_start"]["name"])
+    queue_charts = [
+        chart
+        for chart in evaluator.value(config.locals["charts"])
+        if "cloudtasks.googleapis.com" in chart["lines"][0]["filter"]
+    ]
+    assert len(queue_charts) == 3
+    for chart in queue_charts:
+        (line,) = chart["lines"]
+        assert f'queue_id=one_of("{video}", "{start}")' in line["filter"], chart["title"]
+        assert "resource.labels.queue_id" in line["group_by"], chart["title"]
+    alerts = evaluator.value(config.locals["alerts"])
+    for name in ("queue_depth", "task_delay"):
+        assert alerts[name]["filter"].endswith(f'resource.labels.queue_id="{video}"'), name

@@ -326,9 +326,10 @@ def test_every_alert_policy_is_an_alert_policy_api_message(policies):
     assert "audit_failed" in policies and "alert[gate_closed]" in policies
     problems = {name: alert_problems(policy) for name, policy in policies.items()}
     assert {name: p for name, p in problems.items() if p} == {}
+    assert "conditionAbsent" in policies["sweeps_stopped"]["conditions"][0]
     for policy in policies.values():
         for condition in policy["conditions"]:
-            threshold = condition["conditionThreshold"]
+            threshold = condition.get("conditionThreshold", {})
             # A ratio aggregates its denominator too, over the same period.
             if "denominatorFilter" in threshold:
                 assert threshold["denominatorAggregations"] == threshold["aggregations"]
@@ -340,7 +341,7 @@ def test_alerts_on_log_based_metrics_wait_until_the_metrics_are_visible(config, 
     """hashicorp/terraform-provider-google#11102: 404 for up to 10 minutes after a log-based
     metric is created; propagation.tf's wait, in the depends_on of every such policy."""
     on_user_metrics = {name.split("[")[0] for name, p in policies.items() if USER_METRIC in str(p)}
-    assert on_user_metrics == {"alert"}
+    assert on_user_metrics == {"alert", "sweeps_stopped"}
     for name in on_user_metrics:
         body = config.resource("google_monitoring_alert_policy", name)
         assert "${time_sleep.log_metrics_visible}" in body["depends_on"], name
