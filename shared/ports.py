@@ -16,7 +16,7 @@ from shared.domain.creation import ALL, Creation, CreationFilter, CreationSummar
 from shared.domain.grants import Moved, Movement
 from shared.domain.idempotency import IdempotencyKey
 from shared.domain.identity import Identity
-from shared.domain.ledger import Account, EntryType, LedgerEntry
+from shared.domain.ledger import NO_LIMITS, Account, EntryType, LedgerEntry, SpendLimits
 from shared.domain.money import Debited, Refunded
 from shared.domain.paging import Cursor, Page
 from shared.domain.step_tasks import StepTask
@@ -57,19 +57,18 @@ class Store(Protocol):
         c: Creation,
         now: datetime,
         key: IdempotencyKey | None = None,
-        cap: int | None = None,
-        daily_cap: int | None = None,
+        limits: SpendLimits = NO_LIMITS,
     ) -> Debited:
         """Check the balance, debit it, create the creation `c` `pending`, write
         `debit-<id>`, count a video in the user's `inFlight` and its cost in the day's
         spending, and remember the idempotency `key` (if any) for this creation, all at once
         (`money.debit`).
 
-        Raises TooManyInFlight (a video while `cap` are in flight), DailyLimitReached (the
-        day's spending past `daily_cap`) or InsufficientTokens, writing nothing. When the
-        key replays an earlier request, returns that request's creation with replayed=True
-        and charges nothing; raises IdempotencyConflict when the key was used for another
-        request.
+        Raises TooManyInFlight (a video while `limits.in_flight` are in flight),
+        DailyLimitReached (the day's spending past `limits.daily`) or InsufficientTokens,
+        writing nothing. When the key replays an earlier request, returns that request's
+        creation with replayed=True and charges nothing; raises IdempotencyConflict when the
+        key was used for another request.
         """
 
     def refund(self, creation_id: str, now: datetime, refund: Refund) -> Refunded:

@@ -43,7 +43,7 @@ from shared.domain.creation import ALL, Creation, CreationFilter, CreationSummar
 from shared.domain.errors import CreationNotFound, StoreContention, StoreUnavailable
 from shared.domain.grants import Moved, Movement
 from shared.domain.idempotency import IdempotencyKey, IdempotencyRecord
-from shared.domain.ledger import Account, EntryType, LedgerEntry
+from shared.domain.ledger import NO_LIMITS, Account, EntryType, LedgerEntry, SpendLimits
 from shared.domain.money import Debited, Refunded, Writes
 from shared.domain.paging import Cursor, Page
 from shared.ports import CreationChange, EntryTotals, QueueChange
@@ -214,13 +214,12 @@ class FirestoreStore:
         c: Creation,
         now: datetime,
         key: IdempotencyKey | None = None,
-        cap: int | None = None,
-        daily_cap: int | None = None,
+        limits: SpendLimits = NO_LIMITS,
     ) -> Debited:
         def body(transaction: Any) -> Debited:
             account = self._read_account(c.user_id, transaction)
             record, earlier = self._read_key(key, transaction) if key else (None, None)
-            debited, writes = money.debit(c, account, now, cap, key, record, earlier, daily_cap)
+            debited, writes = money.debit(c, account, now, key, record, earlier, limits)
             self._write(transaction, writes)
             return debited
 

@@ -118,25 +118,37 @@ def spent_on(account: Account, day: str) -> int:
     return account.spent_today if account.spent_day == day else 0
 
 
-def after_debit(
-    account: Account,
-    c: Creation,
-    in_flight_limit: int | None = None,
-    daily_limit: int | None = None,
-) -> Account:
-    """The account once `c` is paid for. Raises TooManyInFlight (a video over the limit),
-    DailyLimitReached (the day's spending past `daily_limit`) or InsufficientTokens; the
-    limits are checked first, since nothing is charged either way."""
+@dataclass(frozen=True)
+class SpendLimits:
+    """The limits a debit is checked against (`after_debit`); None: no limit.
+
+    in_flight: videos a user may have in flight (MAX_IN_FLIGHT_VIDEOS; images do not
+    count): a video while that many are in flight raises TooManyInFlight.
+    daily: tokens a user may spend in a UTC day (DAILY_SPEND_LIMIT_TOKENS; debits less
+    refunds): a creation that would spend past it raises DailyLimitReached.
+    """
+
+    in_flight: int | None = None
+    daily: int | None = None
+
+
+NO_LIMITS = SpendLimits()
+
+
+def after_debit(account: Account, c: Creation, limits: SpendLimits = NO_LIMITS) -> Account:
+    """The account once `c` is paid for. Raises TooManyInFlight (a video while
+    `limits.in_flight` are in flight), DailyLimitReached (the day's spending past `limits.daily`) or
+    InsufficientTokens; the limits are checked first, since nothing is charged either way."""
     in_flight = account.in_flight
     if counts_in_flight(c):
-        if in_flight_limit is not None and in_flight >= in_flight_limit:
-            raise TooManyInFlight(in_flight, in_flight_limit)
+        if limits.in_flight is not None and in_flight >= limits.in_flight:
+            raise TooManyInFlight(in_flight, limits.in_flight)
         in_flight += 1
     day = utc_day(c.created_at)
     spent = spent_on(account, day)
-    if daily_limit is not None and spent + c.cost > daily_limit:
+    if limits.daily is not None and spent + c.cost > limits.daily:
         resets_at = next_utc_midnight(c.created_at)
-        raise DailyLimitReached(spent, daily_limit, c.cost, resets_at, c.created_at)
+        raise DailyLimitReached(spent, limits.daily, c.cost, resets_at, c.created_at)
     if account.tokens < c.cost:
         raise InsufficientTokens(account.tokens, c.cost)
     return dataclasses.replace(

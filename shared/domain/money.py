@@ -35,8 +35,10 @@ from shared.domain.idempotency import (
     replays,
 )
 from shared.domain.ledger import (
+    NO_LIMITS,
     Account,
     LedgerEntry,
+    SpendLimits,
     after_debit,
     after_end,
     after_refund,
@@ -116,23 +118,20 @@ def debit(
     creation: Creation,
     account: Account | None,
     now: datetime,
-    in_flight_limit: int | None = None,
     key: IdempotencyKey | None = None,
     record: IdempotencyRecord | None = None,
     earlier: Creation | None = None,
-    daily_limit: int | None = None,
+    limits: SpendLimits = NO_LIMITS,
 ) -> tuple[Debited, Writes]:
     """Pay for `creation` and create it `pending`: the debit, its `debit-<id>` entry, one
     more video in flight, the day's spending counted, the key remembered. A key that
-    replays (see `replay`) writes nothing. Raises TooManyInFlight, DailyLimitReached,
-    InsufficientTokens or IdempotencyConflict."""
+    replays (see `replay`) writes nothing. Raises TooManyInFlight, DailyLimitReached
+    (`limits`), InsufficientTokens or IdempotencyConflict."""
     if key is not None:
         replayed = replay(key, record, earlier, account, now)
         if replayed is not None:
             return replayed, NOTHING
-    paid = after_debit(
-        account or Account(creation.user_id, 0), creation, in_flight_limit, daily_limit
-    )
+    paid = after_debit(account or Account(creation.user_id, 0), creation, limits)
     writes = Writes(
         now,
         paid,

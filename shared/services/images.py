@@ -24,6 +24,7 @@ from shared.domain.errors import (
     StoreUnavailable,
 )
 from shared.domain.idempotency import Endpoint
+from shared.domain.ledger import SpendLimits
 from shared.domain.media_keys import image_key
 from shared.services.videos import remembered_key
 
@@ -90,7 +91,9 @@ def generate_image(
         deadline_at=now + deps.policy.image_deadline,
     )
     key = remembered_key(deps, uid, idempotency_key, Endpoint.IMAGE, order.as_json())
-    debited = deps.store.debit_and_create(creation, now, key, None, deps.policy.daily_limit)
+    debited = deps.store.debit_and_create(
+        creation, now, key, SpendLimits(daily=deps.policy.daily_limit)
+    )
     if debited.replayed:
         return _replay(debited.creation, debited.balance)
 

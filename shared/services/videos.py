@@ -10,6 +10,7 @@ from shared import events
 from shared.domain.creation import Creation, Kind, Refund, Status, submit_deadline
 from shared.domain.errors import DomainError, QueueError, StoreContention, StoreUnavailable
 from shared.domain.idempotency import Endpoint, IdempotencyKey, fingerprint
+from shared.domain.ledger import SpendLimits
 from shared.domain.step_tasks import StepTask, start_task
 from shared.services.queue_health import QueueHealthReport
 
@@ -92,9 +93,8 @@ def submit_video(
         updated_at=now,
         deadline_at=submit_deadline(now, policy.max_queue_wait, policy.video_deadline),
     )
-    debited = deps.store.debit_and_create(
-        creation, now, key, policy.in_flight_limit, policy.daily_limit
-    )
+    limits = SpendLimits(in_flight=policy.in_flight_limit, daily=policy.daily_limit)
+    debited = deps.store.debit_and_create(creation, now, key, limits)
     creation = debited.creation
     if debited.replayed:
         return _replay(deps, creation, debited.balance)

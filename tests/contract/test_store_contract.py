@@ -22,7 +22,7 @@ from shared.domain.errors import (
     StoreUnavailable,
 )
 from shared.domain.idempotency import Endpoint, IdempotencyConflict, IdempotencyKey
-from shared.domain.ledger import EntryType
+from shared.domain.ledger import NO_LIMITS, EntryType, SpendLimits
 from tests import builders
 from tests.contract.invariants import assert_conserved
 
@@ -239,7 +239,12 @@ def test_only_one_of_concurrent_claims_wins(store):
 
 
 def _debits_at_once(
-    stores, tokens: int, count: int, refusal: type[Exception], refused: str, *limits
+    stores,
+    tokens: int,
+    count: int,
+    refusal: type[Exception],
+    refused: str,
+    limits: SpendLimits = NO_LIMITS,
 ) -> tuple[str, list[str]]:
     """`count` video debits at once by one new user of `tokens`, spread over `stores`, each
     answered "ok", `refused` (for `refusal`) or "retry"; `limits`: debit_and_create's own."""
@@ -249,7 +254,7 @@ def _debits_at_once(
     def debit(n):
         try:
             stores[n % len(stores)].debit_and_create(
-                video(user), NOW + timedelta(milliseconds=n), *limits
+                video(user), NOW + timedelta(milliseconds=n), limits=limits
             )
             return "ok"
         except refusal:
@@ -378,7 +383,9 @@ def test_forty_simultaneous_video_debits_never_start_a_fourth(store):
     the interleaving; every other one is refused without a write (or retryable)."""
     from shared.domain.errors import TooManyInFlight
 
-    user, answers = _debits_at_once([store], 1000, 40, TooManyInFlight, "limited", None, 3)
+    user, answers = _debits_at_once(
+        [store], 1000, 40, TooManyInFlight, "limited", SpendLimits(in_flight=3)
+    )
     assert answers.count("ok") == 3, answers
     account = store.get_account(user)
     assert (account.in_flight, account.tokens) == (3, 970)

@@ -27,7 +27,14 @@ from shared.domain.creation import (
 from shared.domain.errors import CreationNotFound, DomainError
 from shared.domain.grants import Moved, Movement
 from shared.domain.idempotency import IdempotencyKey, IdempotencyRecord
-from shared.domain.ledger import Account, EntryType, LedgerEntry, counts_in_flight
+from shared.domain.ledger import (
+    NO_LIMITS,
+    Account,
+    EntryType,
+    LedgerEntry,
+    SpendLimits,
+    counts_in_flight,
+)
 from shared.domain.money import Debited, Refunded, Writes
 from shared.domain.paging import Cursor, Page
 from shared.ports import CreationChange, EntryTotals, QueueChange
@@ -90,14 +97,13 @@ class InMemoryStore:
         c: Creation,
         now: datetime,
         key: IdempotencyKey | None = None,
-        cap: int | None = None,
-        daily_cap: int | None = None,
+        limits: SpendLimits = NO_LIMITS,
     ) -> Debited:
         self._maybe_fail("debit_and_create")
         with self._lock:
             account = self.accounts.get(c.user_id)
             record, earlier = self._read_key(key) if key else (None, None)
-            debited, writes = money.debit(c, account, now, cap, key, record, earlier, daily_cap)
+            debited, writes = money.debit(c, account, now, key, record, earlier, limits)
             self._write(writes)
             return debited
 
