@@ -4,8 +4,8 @@ users/{uid}          tokens, totalTokensSpent, inFlight, spentDay, spentToday, c
                      updatedAt
 creations/{id}       userId, kind, prompt, parameters, status, cost, createdAt, updatedAt,
                      deadlineAt, operationName, mediaKey, errorCode, errorMessage, refunded,
-                     queueErrorCode, attempts, progress, claimId, claimedAt, requeues, extra,
-                     model, location
+                     queueErrorCode, attempts, progress, claimId, claimedAt, requeues, model,
+                     location
 transactions/{id}    userId, type (grant | adjustment | credit | debit | refund), amount,
                      creationId, reason, createdAt; grants, adjustments and credits also
                      by, fingerprint, balanceAfter (and a credit its externalId)
@@ -63,7 +63,6 @@ _CREATION_FIELDS = {
     "claim_id": "claimId",
     "claimed_at": "claimedAt",
     "requeues": "requeues",
-    "extra": "extra",
     "model": "model",
     "location": "location",
 }
@@ -126,7 +125,6 @@ def creation_from_doc(creation_id: str, doc: dict[str, Any]) -> Creation:
         claim_id=text("claimId"),
         claimed_at=when("claimedAt"),
         requeues=int(doc.get("requeues") or 0),
-        extra=dict(doc.get("extra") or {}),
         model=text("model"),
         location=text("location"),
     )

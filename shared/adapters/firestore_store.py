@@ -92,7 +92,6 @@ class FirestoreStore:
         max_attempts: int = 5,
         deadline_seconds: float = DEFAULT_DEADLINE,
     ) -> None:
-        self._client_factory = client_factory
         self._max_attempts = max_attempts
         self.deadline_seconds = deadline_seconds
         self._client = Lazy(client_factory)

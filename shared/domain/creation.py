@@ -8,7 +8,7 @@ Store adapters run these inside their transactions, so the rules live in one pla
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -89,7 +89,6 @@ class Creation:
     claim_id: str | None = None
     claimed_at: datetime | None = None
     requeues: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
     # The generator's model and location that made the video (set with its operation: the
     # route that started it, a fallback when the primary was out of quota; issue 21).
     model: str | None = None
