@@ -39,6 +39,7 @@ from shared.domain.errors import (
 )
 from shared.domain.failures import user_message
 from shared.domain.identity import Identity
+from shared.domain.media_keys import attachment, download_name
 from shared.domain.paging import DEFAULT_LIMIT, MAX_LIMIT, Cursor
 from shared.services.admin import OverviewCache
 
@@ -343,7 +344,17 @@ def media(key: str) -> flask.Response:
         path, content_type = deps.local_media.open(key)
     except (FileNotFoundError, ValueError):
         flask.abort(404)
-    return flask.send_file(path, mimetype=content_type, conditional=True)
+    download = flask.request.args.get("download")
+    if download is None:
+        return flask.send_file(path, mimetype=content_type, conditional=True)
+    # ?download=<name>: saved under that name, as R2 answers a download URL.
+    try:
+        disposition = attachment(download)
+    except ValueError:
+        flask.abort(invalid({"download": "a file name of letters, digits, '.', '_' and '-'"}))
+    answer = flask.send_file(path, mimetype=content_type, conditional=True)
+    answer.headers["Content-Disposition"] = disposition
+    return answer
 
 
 def creation_out(c: Creation, media: MediaStorage) -> schemas.CreationOut:
@@ -357,6 +368,7 @@ def creation_out(c: Creation, media: MediaStorage) -> schemas.CreationOut:
         parameters=c.parameters,
         cost=c.cost,
         mediaUrl=_media_url(c, media),
+        downloadUrl=_media_url(c, media, download=True),
         progress=c.progress,
         errorCode=c.error_code,
         # A fixed sentence per code: a provider's raw message never reaches a user.
@@ -370,11 +382,12 @@ def creation_out(c: Creation, media: MediaStorage) -> schemas.CreationOut:
     )
 
 
-def _media_url(c: Creation, media: MediaStorage) -> str | None:
+def _media_url(c: Creation, media: MediaStorage, download: bool = False) -> str | None:
     if not c.media_key:
         return None
     try:
-        return media.url(c.media_key)
+        name = download_name(c.kind, c.id, c.media_key) if download else None
+        return media.url(c.media_key, name)
     except StorageError:  # storage misconfigured: the creation still reads, without a link
         events.emit("media.url_failed", logging.ERROR, creationId=c.id)
         return None

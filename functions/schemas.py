@@ -131,6 +131,11 @@ class CreationOut(Answer):
     mediaUrl: str | None = Field(  # noqa: N815
         description="Made at each read: a presigned link is valid from then on"
     )
+    downloadUrl: str | None = Field(  # noqa: N815
+        description="A link that saves the file as <kind>-<creationId>.<ext> "
+        "(Content-Disposition: attachment) rather than showing it; made at each read, "
+        "like mediaUrl"
+    )
     progress: int = Field(ge=0, le=100)
     errorCode: str | None  # noqa: N815
     errorMessage: str | None  # noqa: N815

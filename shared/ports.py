@@ -269,10 +269,16 @@ class MediaStorage(Protocol):
     def put(self, key: str, media: Media) -> None:
         """Store the bytes under `key`, overwriting. Raises StorageError."""
 
-    def url(self, key: str) -> str:
+    def url(self, key: str, download: str | None = None) -> str:
         """The URL to show now for `key`: under the public base URL when there is one, else
         a fresh presigned GET (made each call, no network I/O). Says nothing about whether the
-        object exists. Raises StorageError when storage is misconfigured."""
+        object exists. Raises StorageError when storage is misconfigured.
+
+        With `download` (a `media_keys.download_name`), a URL whose answer saves the file
+        under that name rather than showing it (`media_keys.attachment`): a browser ignores
+        the `download` attribute of a link to another origin, so the header must come from
+        the storage. Presigned even when there is a public base URL (a public domain serves
+        every key the same way)."""
 
     def ping(self) -> None:
         """Raises StorageError when storage cannot be reached."""

@@ -541,7 +541,7 @@ function renderTools(card, c) {
   ].filter(Boolean);
   if (tools.dataset.made === wanted.join()) {
     const link = tools.querySelector("a.download");
-    if (link && c.mediaUrl) link.href = c.mediaUrl;
+    if (link && c.mediaUrl) link.href = c.downloadUrl || c.mediaUrl;
     return;
   }
   tools.dataset.made = wanted.join();
@@ -549,7 +549,7 @@ function renderTools(card, c) {
   tools.replaceChildren(
     ...wanted.map((tool) => {
       if (tool === "download") {
-        const link = el("a", { className: "button download", href: c.mediaUrl, download: "" }, `Download ${noun}`);
+        const link = el("a", { className: "button download", href: c.downloadUrl || c.mediaUrl, download: "" }, `Download ${noun}`);
         link.setAttribute("download", `${noun}-${c.creationId}.${c.kind === "image" ? "png" : "mp4"}`);
         return link;
       }

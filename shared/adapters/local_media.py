@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 
 from shared.domain.errors import StorageError
-from shared.domain.media_keys import check_key, quote_key
+from shared.domain.media_keys import attachment, check_key, quote_key
 from shared.ports import Media
 
 CONTENT_TYPES = {
@@ -53,9 +53,14 @@ class LocalMediaStorage:
         except OSError as exc:
             raise StorageError(f"cannot write media {key!r}: {exc.strerror or exc}") from exc
 
-    def url(self, key: str) -> str:
-        """Where the local api serves `key`: `<base URL>/media/<key>` (percent-encoded)."""
-        return f"{self.base_url}/media/{quote_key(key)}"
+    def url(self, key: str, download: str | None = None) -> str:
+        """Where the local api serves `key`: `<base URL>/media/<key>` (percent-encoded); with
+        `download`, `?download=<name>`, which the api answers as an attachment."""
+        url = f"{self.base_url}/media/{quote_key(key)}"
+        if download is not None:
+            attachment(download)  # the same names R2 accepts, checked here too
+            url += f"?download={download}"
+        return url
 
     def open(self, key: str) -> tuple[Path, str]:
         """The file behind `key` and its content type; FileNotFoundError when there is none."""

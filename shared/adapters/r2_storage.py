@@ -14,7 +14,7 @@ from typing import Any
 
 from shared.adapters.lazy import Lazy
 from shared.domain.errors import StorageError
-from shared.domain.media_keys import check_key, quote_key
+from shared.domain.media_keys import attachment, check_key, quote_key
 from shared.ports import Media
 
 S3Client = Any  # botocore.client.S3; no stubs are installed and boto3 must stay unimported
@@ -209,20 +209,22 @@ class R2MediaStorage:
         except _sdk_errors() as exc:
             raise self._fail("put", exc, key) from exc
 
-    def url(self, key: str) -> str:
+    def url(self, key: str, download: str | None = None) -> str:
         """The URL to show now: `<public base URL>/<key>` when configured, else a presigned GET
         signed at this call, valid `presign_expiry_seconds` from now. Signing is local: no
-        request is sent (the client is built on first use, which sends nothing either)."""
-        if self.public_base_url:
+        request is sent (the client is built on first use, which sends nothing either).
+        A `download` URL is always presigned, with the response's Content-Disposition in
+        its signed query (S3's `response-content-disposition`, which R2 honours)."""
+        if self.public_base_url and download is None:
             return f"{self.public_base_url}/{quote_key(key)}"
-        check_key(key)
+        params = {"Bucket": self.bucket, "Key": check_key(key)}
+        if download is not None:
+            params["ResponseContentDisposition"] = attachment(download)
         client = self._get_client()
         try:
             return str(
                 client.generate_presigned_url(
-                    "get_object",
-                    Params={"Bucket": self.bucket, "Key": key},
-                    ExpiresIn=self.presign_expiry_seconds,
+                    "get_object", Params=params, ExpiresIn=self.presign_expiry_seconds
                 )
             )
         except _sdk_errors() as exc:

@@ -22,6 +22,7 @@ invalid one is a bug, not a user error.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from urllib.parse import quote
 
@@ -84,6 +85,28 @@ def video_key(uid: str, creation_id: str, extension: str) -> str:
 def image_key(uid: str, creation_id: str, extension: str) -> str:
     """Where a creation's image is stored: `images/<uid>/<creation id>.<extension>`."""
     return _build("images", uid, creation_id, extension)
+
+
+_DOWNLOAD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+
+
+def download_name(kind: str, creation_id: str, key: str) -> str:
+    """The file name a download saves: `<kind>-<creation id>.<the key's extension>`
+    (`video-3f2b....mp4`). Only ASCII letters, digits, `.`, `_` and `-`, so that it goes
+    into a Content-Disposition header and a URL as is; ValueError otherwise."""
+    extension = check_key(key).rsplit("/", 1)[-1].rpartition(".")[2]
+    name = f"{kind}-{creation_id}.{extension}"
+    if not _DOWNLOAD_NAME.fullmatch(name):
+        raise ValueError(f"not a download name: {_preview(name)}")
+    return name
+
+
+def attachment(name: str) -> str:
+    """The Content-Disposition that saves a file as `name` (a `download_name`) rather than
+    showing it."""
+    if not _DOWNLOAD_NAME.fullmatch(name):
+        raise ValueError(f"not a download name: {_preview(name)}")
+    return f'attachment; filename="{name}"'
 
 
 def _build(kind: str, uid: str, creation_id: str, extension: str) -> str:

@@ -272,8 +272,15 @@ def test_download_use_these_settings_and_retry(stack, new_page):
     image = creation_card(page, "image")
     expect(image).to_have_attribute("data-status", "draft")
     download = image.get_by_role("link", name="Download image")
-    expect(download).to_have_attribute("href", image.locator("img").get_attribute("src"))
-    expect(download).to_have_attribute("download", re.compile(r"\.png$"))
+    # The api and its media are another origin than the console: the link's `download`
+    # attribute is ignored there, so the link is the answer's downloadUrl, which the media
+    # answers as an attachment.
+    name = f"image-{image.get_attribute('data-id')}.png"
+    src = image.locator("img").get_attribute("src")
+    expect(download).to_have_attribute("href", f"{src}?download={name}")
+    expect(download).to_have_attribute("download", name)
+    saved = page.request.get(download.get_attribute("href"))
+    assert saved.ok and saved.headers["content-disposition"] == f'attachment; filename="{name}"'
 
     page.get_by_label("Prompt", exact=True).fill("")
     page.get_by_label("Video", exact=True).check()

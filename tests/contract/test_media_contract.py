@@ -259,6 +259,36 @@ def test_bad_keys_are_rejected(case: Case, key: str):
         case.storage.url(key)
 
 
+def test_a_download_url_serves_the_same_bytes(case: Case):
+    key = "videos/alice/c10.mp4"
+    case.storage.put(key, Media(b"the video", "video/mp4", "mp4"))
+    url = case.storage.url(key, "video-c10.mp4")
+    assert url != case.storage.url(key)
+    assert case.fetch(url) == (b"the video", "video/mp4")
+    with pytest.raises(ValueError, match="not a download name"):
+        case.storage.url(key, 'x".mp4')
+
+
+@pytest.mark.parametrize("public", [False, True], ids=["presigned", "public-base-url"])
+def test_r2_download_urls_answer_as_an_attachment_signed_with_their_name(
+    s3_server: str, public_bucket: str, public: bool
+):
+    """S3's response-content-disposition, signed into the URL: the storage answers the file
+    with that header. A public domain cannot, so a download is presigned there too."""
+    bucket = public_bucket if public else BUCKET
+    base = f"{s3_server}/{bucket}/" if public else None
+    storage = R2MediaStorage(r2_factory(s3_server), bucket, public_base_url=base)
+    storage.put("images/bob/c11.png", Media(b"png bytes", "image/png", "png"))
+    url = storage.url("images/bob/c11.png", "image-c11.png")
+    assert "X-Amz-Signature" in url and SECRET not in url
+    answer = httpx.get(url, timeout=10)
+    assert answer.status_code == 200 and answer.content == b"png bytes"
+    assert answer.headers["content-disposition"] == 'attachment; filename="image-c11.png"'
+    assert answer.headers["content-type"] == "image/png"
+    shown = httpx.get(storage.url("images/bob/c11.png"), timeout=10)
+    assert "attachment" not in shown.headers.get("content-disposition", "")
+
+
 def test_ping_ok(case: Case):
     assert case.storage.ping() is None
 

@@ -24,10 +24,14 @@ class FakeMedia:
             raise StorageError("storage is down")
         self.objects[key] = media
 
-    def url(self, key: str) -> str:
-        from shared.domain.media_keys import quote_key
+    def url(self, key: str, download: str | None = None) -> str:
+        from shared.domain.media_keys import attachment, quote_key
 
-        return f"{self.BASE_URL}/{quote_key(key)}"
+        url = f"{self.BASE_URL}/{quote_key(key)}"
+        if download is not None:
+            url += f"?download={download}"
+            attachment(download)
+        return url
 
     def get(self, url: str) -> Media | None:
         """What a GET of `url` would serve, or None (a 404)."""
@@ -36,7 +40,7 @@ class FakeMedia:
         prefix = f"{self.BASE_URL}/"
         if not url.startswith(prefix):
             return None
-        return self.objects.get(unquote(url.removeprefix(prefix)))
+        return self.objects.get(unquote(url.removeprefix(prefix).partition("?")[0]))
 
     def ping(self) -> None:
         if self.failing:
