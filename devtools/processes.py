@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -20,12 +21,46 @@ from typing import IO
 _say_lock = threading.Lock()
 
 
+# Where free_port looks: below the kernel's ephemeral range (Linux: 32768-60999), which every
+# outgoing connection takes its local port from. A port picked from that range (bind to 0)
+# can be taken by some client's connection in the seconds before our server binds it (the
+# emulator starts first): a stack then failed to start, now and then, on a busy machine.
+# Above the ports `make dev` uses by default (8080-8124, 8090).
+FREE_PORTS = range(20000, 32768)
+# A port handed out is reserved for this long (a file in this folder, made with O_EXCL), so
+# that processes looking at once (make test runs several stacks together) never get the
+# same one before its server binds it.
+RESERVATIONS = Path(tempfile.gettempdir()) / "creator-free-ports"
+RESERVED_SECONDS = 120
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A TCP port on 127.0.0.1 that was free a moment ago, outside the kernel's ephemeral
+    range (FREE_PORTS) and reserved for RESERVED_SECONDS against every other caller."""
+    import secrets
+
+    for _ in range(500):
+        port = FREE_PORTS[secrets.randbelow(len(FREE_PORTS))]
+        if port_in_use(port) is None and _reserve(port):
+            return port
+    raise RuntimeError(f"no free port in {FREE_PORTS.start}-{FREE_PORTS.stop - 1} after 500 tries")
+
+
+def _reserve(port: int) -> bool:
+    RESERVATIONS.mkdir(parents=True, exist_ok=True)
+    path = RESERVATIONS / str(port)
+    for _ in range(2):
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+            return True
+        except FileExistsError:
+            try:
+                if time.time() - path.stat().st_mtime < RESERVED_SECONDS:
+                    return False
+                path.unlink()  # an old reservation: its server is up (or gone) by now
+            except FileNotFoundError:
+                pass
+    return False
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> str | None:

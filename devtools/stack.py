@@ -416,9 +416,11 @@ class LocalStack:
         while time.monotonic() < deadline:
             process = self.functions[name]
             if process.poll() is not None:
+                # The log's end in the message too: a scratch stack's folder is gone after.
+                tail = self.log_path(name).read_text(errors="replace").splitlines()[-15:]
                 raise RuntimeError(
                     f"the {name} function exited with code {process.returncode}"
-                    f" (its log: {self.log_path(name)})"
+                    f" (its log: {self.log_path(name)}); its last lines:\n" + "\n".join(tail)
                 )
             try:
                 httpx.get(url + "/ready", timeout=1)
