@@ -344,16 +344,14 @@ def media(key: str) -> flask.Response:
         path, content_type = deps.local_media.open(key)
     except (FileNotFoundError, ValueError):
         flask.abort(404)
-    download = flask.request.args.get("download")
-    if download is None:
-        return flask.send_file(path, mimetype=content_type, conditional=True)
-    # ?download=<name>: saved under that name, as R2 answers a download URL.
+    download = flask.request.args.get("download")  # saved as that name, as R2 answers it
     try:
-        disposition = attachment(download)
+        disposition = attachment(download) if download is not None else None
     except ValueError:
         flask.abort(invalid({"download": "a file name of letters, digits, '.', '_' and '-'"}))
     answer = flask.send_file(path, mimetype=content_type, conditional=True)
-    answer.headers["Content-Disposition"] = disposition
+    if disposition is not None:
+        answer.headers["Content-Disposition"] = disposition
     return answer
 
 
