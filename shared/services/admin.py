@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -33,6 +34,7 @@ DAY_LIMIT = 20_000  # creations read for the day's figures (the overview says wh
 STUCK_LIMIT = 50
 FAILURES_LIMIT = 20
 OVERVIEW_TTL_SECONDS = 5.0
+READERS = 8  # the overview's reads sent at once (of its 13)
 
 
 @dataclass
@@ -122,42 +124,55 @@ class OverviewCache:
 def overview(deps: Deps) -> Overview:
     """The last hour is read whole (it feeds the per-minute chart); of the day, the store
     counts the creations and the drafts, and only the others (failed, cancelled, in flight:
-    the ones whose codes are shown) are read."""
+    the ones whose codes are shown) are read.
+
+    Its 13 reads (the store's, and the queue's state) do not depend on one another: they are
+    sent together, so the overview waits about as long as its slowest read, not their sum.
+    Any that fails fails the overview, as one after another did."""
     now = deps.clock()
     day_start = now - timedelta(days=1)
-    hour_recent = deps.queries.recent_creations(now - timedelta(hours=1), DAY_LIMIT)
     not_drafts = tuple(s for s in Status if s is not Status.DRAFT)
-    day_rest = deps.queries.recent_creations(day_start, DAY_LIMIT, not_drafts)
-    hour, day = Window(), Window()
-    start = (now - timedelta(minutes=59)).replace(second=0, microsecond=0)
-    minutes = [Minute(start + timedelta(minutes=n)) for n in range(60)]
-    for c in hour_recent:
-        hour.add(c)
-        index = int((c.created_at - start).total_seconds() // 60)
-        if 0 <= index < len(minutes):
-            _count_minute(minutes[index], c)
-    for c in day_rest:
-        day.add(c)
-    day.submitted = deps.queries.count_creations(day_start)
-    day.drafts = deps.queries.count_creations(day_start, Status.DRAFT)
-    stale_before = now - deps.policy.stale_after
-    stuck = [
-        Stuck(CreationSummary.of(c), int((now - c.updated_at).total_seconds()))
-        for c in deps.queries.stale_creations(stale_before, STUCK_LIMIT)
-    ]
-    return Overview(
-        generated_at=now,
-        queue=deps.queue_health.check(),
-        last_change=deps.queries.last_queue_change(),
-        hour=hour,
-        day=day,
-        per_minute=minutes,
-        stuck=stuck,
-        latest_failures=deps.queries.latest_failures(FAILURES_LIMIT),
-        truncated=max(len(hour_recent), len(day_rest)) >= DAY_LIMIT,
-        movements={t: deps.queries.entry_totals(day_start, t) for t in MOVEMENTS},
-        starts=start_line(deps, now),
-    )
+    q = deps.queries
+    with ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="overview") as pool:
+        hour_read = pool.submit(q.recent_creations, now - timedelta(hours=1), DAY_LIMIT)
+        day_read = pool.submit(q.recent_creations, day_start, DAY_LIMIT, not_drafts)
+        submitted = pool.submit(q.count_creations, day_start)
+        drafts = pool.submit(q.count_creations, day_start, Status.DRAFT)
+        stale = pool.submit(q.stale_creations, now - deps.policy.stale_after, STUCK_LIMIT)
+        queue = pool.submit(deps.queue_health.check)
+        last_change = pool.submit(q.last_queue_change)
+        failures = pool.submit(q.latest_failures, FAILURES_LIMIT)
+        totals = {t: pool.submit(q.entry_totals, day_start, t) for t in MOVEMENTS}
+        starts = pool.submit(start_line, deps, now)
+        hour_recent, day_rest = hour_read.result(), day_read.result()
+        hour, day = Window(), Window()
+        start = (now - timedelta(minutes=59)).replace(second=0, microsecond=0)
+        minutes = [Minute(start + timedelta(minutes=n)) for n in range(60)]
+        for c in hour_recent:
+            hour.add(c)
+            index = int((c.created_at - start).total_seconds() // 60)
+            if 0 <= index < len(minutes):
+                _count_minute(minutes[index], c)
+        for c in day_rest:
+            day.add(c)
+        day.submitted = submitted.result()
+        day.drafts = drafts.result()
+        return Overview(
+            generated_at=now,
+            queue=queue.result(),
+            last_change=last_change.result(),
+            hour=hour,
+            day=day,
+            per_minute=minutes,
+            stuck=[
+                Stuck(CreationSummary.of(c), int((now - c.updated_at).total_seconds()))
+                for c in stale.result()
+            ],
+            latest_failures=failures.result(),
+            truncated=max(len(hour_recent), len(day_rest)) >= DAY_LIMIT,
+            movements={t: read.result() for t, read in totals.items()},
+            starts=starts.result(),
+        )
 
 
 def _count_minute(m: Minute, c: CreationSummary) -> None:
