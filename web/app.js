@@ -549,9 +549,9 @@ function renderTools(card, c) {
   tools.replaceChildren(
     ...wanted.map((tool) => {
       if (tool === "download") {
-        const link = el("a", { className: "button download", href: c.downloadUrl || c.mediaUrl, download: "" }, `Download ${noun}`);
-        link.setAttribute("download", `${noun}-${c.creationId}.${c.kind === "image" ? "png" : "mp4"}`);
-        return link;
+        // The file's name is the server's (downloadUrl's Content-Disposition: the same rule
+        // for a .png, a .jpg or an .mp4); an empty download attribute defers to it.
+        return el("a", { className: "button download", href: c.downloadUrl || c.mediaUrl, download: "" }, `Download ${noun}`);
       }
       if (tool === "reuse") {
         const button = el("button", { type: "button", className: "reuse secondary" }, "Use these settings");
