@@ -30,7 +30,8 @@ FREE_PORTS = range(20000, 32768)
 # A port handed out is reserved for this long (a file in this folder, made with O_EXCL), so
 # that processes looking at once (make test runs several stacks together) never get the
 # same one before its server binds it.
-RESERVATIONS = Path(tempfile.gettempdir()) / "creator-free-ports"
+# One folder per user: another user's would not be writable.
+RESERVATIONS = Path(tempfile.gettempdir()) / f"creator-free-ports-{os.getuid()}"
 RESERVED_SECONDS = 120
 
 
